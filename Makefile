@@ -1,0 +1,33 @@
+# uvmos: `make demo` and `make test` do all set-up on a fresh machine (idempotent).
+PYTHON ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.uvmos-installed
+PYTEST_ARGS ?=
+
+.PHONY: all install test test-slow demo clean-venv
+
+all: test
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade "pip>=23" wheel
+
+$(STAMP): $(VPY) setup.py tools/install_deps.sh
+	bash tools/install_deps.sh $(VPY)
+	$(VPY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(VPY) -m pytest -q $(PYTEST_ARGS) tests
+
+test-slow: $(STAMP)
+	$(VPY) -m pytest -q -m slow --run-slow $(PYTEST_ARGS) tests
+
+demo: $(STAMP)
+	$(VPY) tools/make_demo.py
+
+clean-venv:
+	rm -rf $(VENV)
