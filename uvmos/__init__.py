@@ -5,6 +5,11 @@ built-in dataset (see ``uvmos.data.builtin``).
 """
 __version__ = "0.1.0"
 
+import warnings
+
+# detectron2 scripts a few helpers with torch.jit.script, which newer torch deprecates noisily.
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+
 try:
     import detectron2  # noqa: F401
 except ImportError as e:  # pragma: no cover - exercised only without detectron2

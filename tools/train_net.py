@@ -1,0 +1,134 @@
+#!/usr/bin/env python
+"""Train or evaluate a uvmos model from a LazyConfig (detectron2's lazyconfig_train_net.py style).
+
+    python tools/train_net.py --config-file configs/dnet/tiny_cpu.py [--num-gpus N | --num-processes N]
+    python tools/train_net.py --config-file ... --resume            # continue from the last checkpoint
+    python tools/train_net.py --config-file ... --eval-only train.init_checkpoint=PATH
+    python tools/train_net.py --config-file ... train.max_iter=100 train.output_dir=output/x   # overrides
+
+The config provides ``model``, ``dataloader.train``, ``optimizer``, ``lr_multiplier``, ``train`` and,
+for evaluation, ``dataloader.test`` + ``dataloader.evaluator`` (``inference_on_dataset`` protocol).
+Several processes run through detectron2's ``launch`` (NCCL on GPU, GLOO on CPU).
+"""
+import logging
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
+from detectron2.config import LazyConfig, instantiate  # noqa: E402
+from detectron2.engine import (  # noqa: E402
+    AMPTrainer,
+    SimpleTrainer,
+    default_argument_parser,
+    default_setup,
+    default_writers,
+    hooks,
+    launch,
+)
+from detectron2.engine.defaults import create_ddp_model  # noqa: E402
+from detectron2.evaluation import inference_on_dataset, print_csv_format  # noqa: E402
+from detectron2.utils import comm  # noqa: E402
+
+import uvmos  # noqa: F401,E402
+from uvmos.engine.hooks import CPUTimeHook  # noqa: E402
+
+logger = logging.getLogger("uvmos")
+
+
+def ddp(model, **kwargs):
+    """detectron2's create_ddp_model, with ``device_ids=None`` for CPU (GLOO) processes."""
+    if comm.get_world_size() > 1 and next(model.parameters()).device.type == "cpu":
+        kwargs["device_ids"] = None
+    return create_ddp_model(model, **kwargs)
+
+
+def do_test(cfg, model):
+    if "evaluator" not in cfg.dataloader or "test" not in cfg.dataloader:
+        logger.warning("config has no dataloader.test/evaluator: nothing to evaluate")
+        return {}
+    ret = inference_on_dataset(model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator))
+    if comm.is_main_process() and ret:
+        print_csv_format(ret)
+    return ret
+
+
+def do_train(args, cfg):
+    model = instantiate(cfg.model)
+    model.to(cfg.train.device)
+    logger.info("Model:\n%s", model)
+
+    cfg.optimizer.params.model = model
+    optim = instantiate(cfg.optimizer)
+    train_loader = instantiate(cfg.dataloader.train)
+
+    model = ddp(model, **cfg.train.ddp)
+    trainer = (AMPTrainer if cfg.train.amp.enabled else SimpleTrainer)(model, train_loader, optim)
+    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, trainer=trainer)
+    eval_period = cfg.train.eval_period if "evaluator" in cfg.dataloader else 0
+    trainer.register_hooks(
+        [
+            hooks.IterationTimer(),
+            CPUTimeHook(period=cfg.train.log_period),
+            hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+            hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if comm.is_main_process() else None,
+            hooks.EvalHook(eval_period, lambda: do_test(cfg, model)) if eval_period else None,
+            hooks.PeriodicWriter(
+                default_writers(cfg.train.output_dir, cfg.train.max_iter), period=cfg.train.log_period
+            )
+            if comm.is_main_process()
+            else None,
+        ]
+    )
+    checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
+    start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
+    if start_iter >= cfg.train.max_iter:
+        logger.info("Already trained for %d iterations; nothing to do", cfg.train.max_iter)
+        return
+    trainer.train(start_iter, cfg.train.max_iter)
+
+
+def main(args):
+    cfg = LazyConfig.load(args.config_file)
+    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    if not torch.cuda.is_available() and cfg.train.get("device", "cpu").startswith("cuda"):
+        cfg.train.device = "cpu"
+    default_setup(cfg, args)
+    if args.eval_only:
+        model = instantiate(cfg.model)
+        model.to(cfg.train.device)
+        model = ddp(model)
+        DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
+        return do_test(cfg, model)
+    do_train(args, cfg)
+
+
+def parse_args(argv=None):
+    parser = default_argument_parser()
+    parser.add_argument(
+        "--num-processes", type=int, default=0,
+        help="number of CPU processes (GLOO) when there is no GPU; overrides --num-gpus on CPU",
+    )
+    args = parser.parse_args(argv)
+    if not Path(args.config_file).is_file():
+        parser.error(f"--config-file {args.config_file!r}: no such file")
+    return args
+
+
+def cli(argv=None):
+    args = parse_args(argv)
+    num = args.num_gpus
+    if args.num_processes:
+        num = args.num_processes
+        if torch.cuda.is_available():
+            logger.warning("--num-processes with CUDA available: using GPUs")
+    # detectron2's launch spawns `num` workers; on CPU it falls back to GLOO.
+    launch(main, num, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(args,))
+
+
+if __name__ == "__main__":
+    cli()
