@@ -1,0 +1,170 @@
+"""Reading frames and annotation PNGs, with errors that name the file.
+
+Every reader here raises :class:`~uvmos.data.video_dict.DatasetFormatError` (message
+``"<path>: <problem>"``) on bad input, so nothing fails later with a shape error.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+from detectron2.data import detection_utils
+from PIL import Image
+
+from .video_dict import DatasetFormatError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "VOID_ID",
+    "read_frame",
+    "image_size",
+    "read_annotation_png",
+    "natural_key",
+    "list_images",
+]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+VOID_ID = 255  # DAVIS "void" / ignore label in annotation PNGs
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def read_frame(path: str, format: str = "BGR") -> np.ndarray:
+    """Read one video frame with detectron2's reader (EXIF orientation applied).
+
+    Args:
+        path: image file.
+        format: "BGR" (default, detectron2's convention), "RGB", or any PIL mode.
+    Returns:
+        np.uint8 (H, W, 3) for "BGR"/"RGB".
+    """
+    if not os.path.isfile(path):
+        raise DatasetFormatError(path, "image file not found")
+    try:
+        img = detection_utils.read_image(path, format=format)
+    except Exception as e:  # PIL raises OSError / UnidentifiedImageError / SyntaxError on bad files
+        raise DatasetFormatError(path, f"unreadable image ({type(e).__name__}: {e})") from e
+    if img.dtype != np.uint8:
+        img = img.astype(np.uint8)
+    return img
+
+
+def image_size(path: str) -> Tuple[int, int]:
+    """(H, W) of an image from its header only (no decoding), EXIF rotation taken into account."""
+    if not os.path.isfile(path):
+        raise DatasetFormatError(path, "image file not found")
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            try:
+                orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+            except Exception:  # broken EXIF block: read_image ignores it too
+                orientation = 1
+    except Exception as e:
+        raise DatasetFormatError(path, f"unreadable image ({type(e).__name__}: {e})") from e
+    if orientation in (5, 6, 7, 8):  # transposed by read_image
+        h, w = w, h
+    return int(h), int(w)
+
+
+def _single_channel(path: str, im: Image.Image) -> np.ndarray:
+    """Annotation pixels as a 2-D array; multi-channel images only when all colour channels agree.
+
+    "P" (palette) gives palette indices, "L"/"1"/"I;16"/"I" their values. "LA" (gray + alpha, e.g.
+    DAVIS-2016 ``bear/00077.png``) and "RGB"/"RGBA" whose R, G, B are identical are gray images in
+    disguise: channel 0 is used and alpha is ignored. An RGB image with differing channels is a
+    colour-coded annotation, which is ambiguous (colour -> id), so it is rejected.
+    """
+    mode = im.mode
+    if mode in ("P", "L", "1", "I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im)
+        if mode == "1":
+            arr = arr.astype(np.uint8)
+        return arr
+    if mode in ("LA", "PA"):
+        if mode == "PA":
+            raise DatasetFormatError(path, "palette+alpha annotation PNG is not supported; save as mode P")
+        return np.asarray(im)[..., 0]
+    if mode in ("RGB", "RGBA"):
+        arr = np.asarray(im)
+        colour = arr[..., :3]
+        if not ((colour[..., 0] == colour[..., 1]).all() and (colour[..., 1] == colour[..., 2]).all()):
+            raise DatasetFormatError(
+                path,
+                f"annotation PNG is {mode} with differing colour channels (a colour-coded mask); "
+                "expected a single-channel palette (mode P) or grayscale PNG whose values are object ids",
+            )
+        return colour[..., 0]
+    raise DatasetFormatError(path, f"unsupported annotation PNG mode {mode!r}; expected P or L")
+
+
+def read_annotation_png(
+    path: str,
+    kind: str = "palette",
+    max_id: int = 254,
+    expected_size: Optional[Sequence[int]] = None,
+    frame_path: Optional[str] = None,
+) -> np.ndarray:
+    """Read a DAVIS-style annotation PNG as an object-id map.
+
+    Args:
+        path: the PNG.
+        kind: "palette" — pixel value = object id, 0 background, 1..``max_id`` objects, 255 void
+            (DAVIS-2017, synthetic set); "binary" — DAVIS-2016 masks, values must be 0/255 only,
+            mapped to ids 0/1 (there is no void in DAVIS-2016).
+        max_id: largest object id accepted for "palette" (255 is always void).
+        expected_size: (H, W) of the annotation's frame; a mismatch is an error.
+        frame_path: the frame's file, named in the size-mismatch message.
+    Returns:
+        np.uint8 (H, W) id map (255 = void for "palette").
+    """
+    if kind not in ("palette", "binary"):
+        raise ValueError(f"kind must be 'palette' or 'binary', got {kind!r}")
+    if not os.path.isfile(path):
+        raise DatasetFormatError(path, "annotation file not found")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            arr = _single_channel(path, im)
+    except DatasetFormatError:
+        raise
+    except Exception as e:
+        raise DatasetFormatError(path, f"unreadable annotation PNG ({type(e).__name__}: {e})") from e
+    if arr.ndim != 2:
+        raise DatasetFormatError(path, f"annotation has shape {arr.shape}; expected (H, W)")
+    if expected_size is not None and tuple(arr.shape) != tuple(expected_size):
+        where = f" of frame {frame_path}" if frame_path else ""
+        raise DatasetFormatError(
+            path,
+            f"annotation size {arr.shape[1]}x{arr.shape[0]} (WxH) differs from the size "
+            f"{expected_size[1]}x{expected_size[0]}{where}",
+        )
+    values = np.unique(arr)
+    if kind == "binary":
+        bad = values[(values != 0) & (values != 255)]
+        if bad.size:
+            raise DatasetFormatError(
+                path, f"binary mask must contain only 0 and 255, found values {bad[:8].tolist()}"
+            )
+        return (arr == 255).astype(np.uint8)
+    bad = values[((values < 0) | (values > max_id)) & (values != VOID_ID)]
+    if bad.size:
+        raise DatasetFormatError(
+            path, f"object ids must be 0..{max_id} or {VOID_ID} (void), found {bad[:8].tolist()}"
+        )
+    return arr.astype(np.uint8)
+
+
+def natural_key(name: str):
+    """Sort key that orders ``frame2.jpg`` before ``frame10.jpg`` (digit runs compared as numbers)."""
+    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", os.path.basename(name))]
+
+
+def list_images(folder: str, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list:
+    """Image files directly in ``folder``, naturally sorted; errors name the folder when missing."""
+    if not os.path.isdir(folder):
+        raise DatasetFormatError(folder, "folder not found")
+    names = [n for n in os.listdir(folder) if n.lower().endswith(tuple(extensions)) and not n.startswith(".")]
+    return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
