@@ -141,18 +141,18 @@ def read_annotation_png(
             f"annotation size {arr.shape[1]}x{arr.shape[0]} (WxH) differs from the size "
             f"{expected_size[1]}x{expected_size[0]}{where}",
         )
-    values = np.unique(arr)
+    # Range checks with comparisons (np.unique on a 480p map is ~20x slower); list values on error.
     if kind == "binary":
-        bad = values[(values != 0) & (values != 255)]
-        if bad.size:
+        bad = (arr != 0) & (arr != 255)
+        if bad.any():
             raise DatasetFormatError(
-                path, f"binary mask must contain only 0 and 255, found values {bad[:8].tolist()}"
+                path, f"binary mask must contain only 0 and 255, found values {np.unique(arr[bad])[:8].tolist()}"
             )
         return (arr == 255).astype(np.uint8)
-    bad = values[((values < 0) | (values > max_id)) & (values != VOID_ID)]
-    if bad.size:
+    bad = ((arr < 0) | (arr > max_id)) & (arr != VOID_ID)
+    if bad.any():
         raise DatasetFormatError(
-            path, f"object ids must be 0..{max_id} or {VOID_ID} (void), found {bad[:8].tolist()}"
+            path, f"object ids must be 0..{max_id} or {VOID_ID} (void), found {np.unique(arr[bad])[:8].tolist()}"
         )
     return arr.astype(np.uint8)
 

@@ -83,17 +83,22 @@ def instances_from_id_map(
 ) -> List[Dict[str, Any]]:
     """(H, W) integer id map (0 background, ``void_value`` ignored) -> list of instance dicts."""
     out = []
-    for iid in np.unique(id_map):
+    if id_map.dtype == np.uint8:  # bincount is ~10x faster than np.unique on uint8 maps
+        present = np.flatnonzero(np.bincount(id_map.ravel(), minlength=256))
+    else:
+        present = np.unique(id_map)
+    for iid in present:
         iid = int(iid)
         if iid == 0 or (void_value is not None and iid == void_value):
             continue
         m = id_map == iid
-        ys, xs = np.nonzero(m)
+        ys = np.flatnonzero(m.any(axis=1))
+        xs = np.flatnonzero(m.any(axis=0))
         out.append(
             {
                 "instance_id": iid,
                 "segmentation": mask_to_rle(m),
-                "bbox": [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)],
+                "bbox": [float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1)],
                 "bbox_mode": BoxMode.XYXY_ABS,
                 "category_id": int(category_ids.get(iid, 0)) if category_ids else 0,
                 "iscrowd": 0,
