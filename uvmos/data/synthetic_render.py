@@ -91,7 +91,8 @@ class SyntheticVideo:
     primary object, never overlapping); categories: {instance id: 0-based index into CATEGORIES}.
     distractor_masks: T bool (H, W), pixels where a distractor is drawn (under any primary).
     stats: ``amodal_area``/``visible_area`` int (K, T) pixels of object k+1 inside the frame before /
-    after occlusion, ``z_order`` (ids back to front), ``paths`` (trajectory kind per id),
+    after occlusion, ``z_order`` (ids back to front), ``paths`` (trajectory kind per id), ``scale``
+    (K, T) size relative to frame 0,
     ``camera`` (T, 2) integer (x, y) canvas offsets, ``background`` (scene image name).
     """
 
@@ -395,6 +396,7 @@ def generate_video(seed: int, cfg: Optional[SyntheticConfig] = None, name: Optio
         "visible_area": visible,
         "z_order": [k + 1 for k in z_order],
         "paths": {k + 1: p.path for k, p in enumerate(prims)},
+        "scale": np.stack([p.scale for p in prims]),
         "camera": cam,
         "background": bg_name,
     }

@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Generate the synthetic multi-object video benchmark (docs/synthetic.md).
+
+    python tools/make_synthetic.py [--output DIR] [--height 192 --width 320 --length 24] \
+        [--num-train 40 --num-val 10 --num-test 10] [--seed 0] [--contact-sheet docs/images/sheet.jpg]
+
+Writes the DAVIS layout plus ytvis/{train,val,test}.json under --output (default
+``$UVMOS_DATASETS/uvmos_synth``, or ``./datasets/uvmos_synth``), which the registered datasets
+``uvmos_synth_{split}`` and ``uvmos_synth_ytvis_{split}`` read. Rerunning with the same arguments
+skips the finished videos; a different config on the same root is an error.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from detectron2.utils.visualizer import Visualizer  # noqa: E402
+
+from uvmos.data.io import read_annotation_png, read_frame  # noqa: E402
+from uvmos.data.synthetic import RESOLUTION, SyntheticConfig, make_synthetic_dataset  # noqa: E402
+from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
+from uvmos.engine.writers import track_color  # noqa: E402
+
+
+def default_output() -> str:
+    return os.path.join(os.environ.get("UVMOS_DATASETS", "./datasets"), "uvmos_synth")
+
+
+def get_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--output", default=default_output(), help="dataset root (default: %(default)s)")
+    p.add_argument("--height", type=int, default=192)
+    p.add_argument("--width", type=int, default=320)
+    p.add_argument("--length", type=int, default=24, help="frames per video")
+    p.add_argument("--num-train", type=int, default=40)
+    p.add_argument("--num-val", type=int, default=10)
+    p.add_argument("--num-test", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0, help="dataset seed (each split uses its own seed range)")
+    p.add_argument("--min-objects", type=int, default=1)
+    p.add_argument("--max-objects", type=int, default=5)
+    p.add_argument("--min-distractors", type=int, default=2)
+    p.add_argument("--max-distractors", type=int, default=6)
+    p.add_argument("--contact-sheet", metavar="PATH", help="also write a JPEG grid of frames with mask overlays")
+    p.add_argument("--sheet-split", default=None, help="split shown on the contact sheet (default: first non-empty)")
+    p.add_argument("--sheet-videos", type=int, default=4, help="rows of the contact sheet")
+    p.add_argument("--sheet-frames", type=int, default=4, help="columns of the contact sheet")
+    p.add_argument("--sheet-width", type=int, default=1280, help="contact sheet width in pixels")
+    return p
+
+
+def contact_sheet(root: str, split: str, num_videos: int = 4, num_frames: int = 4, width: int = 1280) -> np.ndarray:
+    """Grid (BGR uint8) of ``num_frames`` evenly spaced frames of the first ``num_videos`` videos of
+    ``split``, read back from disk, with the masks drawn by detectron2's ``Visualizer`` (colour =
+    DAVIS palette colour of the object id, label = category). The first column is the raw frame,
+    so the unannotated distractors can be seen."""
+    json_file = os.path.join(root, "ytvis", f"{split}.json")
+    with open(json_file) as f:
+        data = json.load(f)
+    cats = {c["id"]: c["name"] for c in data["categories"]}
+    rows = []
+    for video in data["videos"][:num_videos]:
+        tracks = {a["instance_id"]: cats[a["category_id"]] for a in data["annotations"] if a["video_id"] == video["id"]}
+        T = video["length"]
+        times = sorted({int(round(x)) for x in np.linspace(0, T - 1, num_frames)})
+        tiles = []
+        for col, t in enumerate(times):
+            name = video["file_names"][t]
+            frame = read_frame(os.path.join(root, "JPEGImages", RESOLUTION, name))
+            if col == 0:
+                raw = frame.copy()
+                cv2.putText(raw, "frame", (4, raw.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+                tiles.append(raw)
+            id_map = read_annotation_png(
+                os.path.join(root, "Annotations", RESOLUTION, name[:-4] + ".png"), expected_size=frame.shape[:2]
+            )
+            ids = [int(i) for i in np.unique(id_map) if 0 < i < 255]
+            vis = Visualizer(frame[:, :, ::-1])
+            if ids:
+                vis.overlay_instances(
+                    masks=[id_map == i for i in ids],
+                    labels=[f"{i}:{tracks[i]}" for i in ids],
+                    assigned_colors=[track_color(i) for i in ids],
+                    alpha=0.45,
+                )
+            img = np.ascontiguousarray(vis.output.get_image()[:, :, ::-1])
+            cv2.putText(img, f"t={t}", (4, img.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles.append(img)
+        rows.append(np.concatenate(tiles, 1))
+    sheet = np.concatenate([r for r in rows if r.shape[1] == rows[0].shape[1]], 0)
+    if sheet.shape[1] > width:
+        h = int(round(sheet.shape[0] * width / sheet.shape[1]))
+        sheet = cv2.resize(sheet, (width, h), interpolation=cv2.INTER_AREA)
+    return sheet
+
+
+def write_jpeg(path: str, img: np.ndarray, quality: int = 85) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp.jpg"
+    if not cv2.imwrite(tmp, img, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise SystemExit(f"error: {path}: could not write the image")
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> dict:
+    args = get_parser().parse_args(argv)
+    try:
+        cfg = SyntheticConfig(
+            height=args.height, width=args.width, length=args.length,
+            min_objects=args.min_objects, max_objects=args.max_objects,
+            min_distractors=args.min_distractors, max_distractors=args.max_distractors,
+        )
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    t0 = time.perf_counter()
+    try:
+        splits = make_synthetic_dataset(args.output, cfg, args.num_train, args.num_val, args.num_test, seed=args.seed)
+    except DatasetFormatError as e:
+        raise SystemExit(f"error: {e}") from None
+    n = sum(len(v) for v in splits.values())
+    print(f"{n} videos ({', '.join(f'{k}: {len(v)}' for k, v in splits.items())}) in {args.output} "
+          f"[{time.perf_counter() - t0:.1f}s]")
+    if args.contact_sheet:
+        split = args.sheet_split or next(iter(splits), None)
+        if split not in splits:
+            raise SystemExit(f"error: --sheet-split {split!r} was not generated")
+        write_jpeg(args.contact_sheet, contact_sheet(args.output, split, args.sheet_videos, args.sheet_frames, args.sheet_width))
+        print(f"contact sheet: {args.contact_sheet} ({os.path.getsize(args.contact_sheet) // 1024} KB)")
+    return splits
+
+
+if __name__ == "__main__":
+    main()
