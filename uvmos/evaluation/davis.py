@@ -1,0 +1,689 @@
+"""DAVIS-2017 J&F (Tables 1, 2 of the paper), as the official davis2017-evaluation toolkit computes it.
+
+Protocol (see docs/evaluation.md for every choice and where we deliberately differ):
+
+* ground truth of a sequence: its annotation PNGs in file-name order (frames are counted from the
+  annotations, JPEGImages are not needed); value 255 is void; the number of objects is the
+  largest id of the *first* annotation frame (as the toolkit), ids above it are not objects;
+* results: ``<results>/<seq>/<frame>.png`` id maps (palette or gray, 0 background); a missing
+  result frame or a missing id is an empty mask;
+* ``task="unsupervised"``: every frame is scored; more than ``max_proposals`` (20) result ids is an
+  error; proposals are padded with empty masks up to the number of objects; one Hungarian
+  assignment per sequence (``scipy.optimize.linear_sum_assignment``) maximising the mean over
+  frames of (J + F) / 2 between every proposal and every object;
+* ``task="semi-supervised"``: result id k is object k; first and last frames are not scored;
+  ids above the number of objects are an error (or ignored with ``extra_ids="ignore"``);
+* per object: J/F mean, recall (fraction of frames > 0.5), decay (mean of the first minus the last
+  of four temporal bins); global figures are means over all objects, J&F-Mean their average.
+
+Entry points: :func:`evaluate_davis` (paths or in-memory arrays), :func:`evaluate_sequence` (one
+sequence's id maps), :class:`DAVISResult` (CSV/JSON writers) and :class:`DAVISEvaluator`
+(a detectron2 ``DatasetEvaluator`` for video-level outputs).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import multiprocessing as mp
+import os
+import tempfile
+from collections import OrderedDict
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from PIL import Image
+from scipy.optimize import linear_sum_assignment
+
+from uvmos.data.video_dict import DatasetFormatError, rle_to_mask
+
+from .davis_metrics import boundary_kernel, boundary_radius, frame_scores, stats_dict
+
+__all__ = [
+    "TASKS",
+    "GLOBAL_MEASURES",
+    "DAVISResult",
+    "DAVISEvaluator",
+    "evaluate_davis",
+    "evaluate_sequence",
+    "find_davis_sequences",
+    "read_id_map",
+]
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("unsupervised", "semi-supervised")
+GLOBAL_MEASURES = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+VOID_LABEL = 255
+PathLike = Union[str, os.PathLike]
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+# ----------------------------------------------------------------------------------------------
+def read_id_map(path: PathLike) -> np.ndarray:
+    """An (H, W) id map from a palette / 8- or 16-bit gray PNG (LA: channel 0), as int array."""
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+            arr = np.array(im)
+    except (OSError, ValueError) as e:
+        raise DatasetFormatError(path, f"cannot read id map: {e}") from None
+    if arr.ndim == 3:
+        if mode != "LA":
+            raise DatasetFormatError(
+                path, f"{mode} image: expected a palette or gray id map (pixel value = object id)"
+            )
+        arr = arr[..., 0]
+    return arr
+
+
+def find_davis_sequences(
+    davis_path: PathLike, task: str = "unsupervised", subset: str = "val", resolution: str = "480p"
+) -> Tuple[str, List[str], Optional[str]]:
+    """Locate the annotation folder and the sequences of a DAVIS root.
+
+    ``davis_path`` may be a DAVIS root (``ImageSets/2017/<subset>.txt`` and
+    ``Annotations[_unsupervised]/<resolution>/<seq>/*.png``), a root without ImageSets (all
+    sequence folders of the annotation folder are used), or directly a folder of sequence folders
+    of PNGs (e.g. another method's results used as ground truth).
+
+    Returns: (annotation folder, sequence names, note or None when the official layout was used).
+    """
+    _check_task(task)
+    root = os.fspath(davis_path)
+    if not os.path.isdir(root):
+        raise DatasetFormatError(root, "DAVIS folder not found")
+    ann_name = "Annotations" if task == "semi-supervised" else "Annotations_unsupervised"
+    ann_dir = os.path.join(root, ann_name, resolution)
+    year = "2019" if task == "unsupervised" and subset in ("test-dev", "test-challenge") else "2017"
+    set_file = os.path.join(root, "ImageSets", year, f"{subset}.txt")
+    if os.path.isfile(set_file):
+        if not os.path.isdir(ann_dir):
+            raise DatasetFormatError(ann_dir, f"annotation folder for the {task} task not found")
+        with open(set_file) as f:
+            seqs = [line.strip() for line in f if line.strip()]
+        return ann_dir, seqs, None
+
+    def seq_dirs(d):
+        return sorted(x for x in os.listdir(d) if os.path.isdir(os.path.join(d, x)))
+
+    if os.path.isdir(ann_dir):
+        note = f"{set_file} not found: evaluating every sequence folder of {ann_dir}"
+        return ann_dir, seq_dirs(ann_dir), note
+    seqs = [s for s in seq_dirs(root) if any(f.endswith(".png") for f in os.listdir(os.path.join(root, s)))]
+    if not seqs:
+        raise DatasetFormatError(
+            root, f"neither ImageSets/{year}/{subset}.txt, nor {ann_name}/{resolution}, nor sequence folders of PNGs"
+        )
+    note = f"{root} has no ImageSets/{ann_name}: using its {len(seqs)} sequence folders as ground truth"
+    return root, seqs, note
+
+
+def _frame_ids(seq_dir: str) -> List[str]:
+    if not os.path.isdir(seq_dir):
+        raise DatasetFormatError(seq_dir, "sequence folder not found")
+    names = sorted(f for f in os.listdir(seq_dir) if f.endswith(".png"))
+    if not names:
+        raise DatasetFormatError(seq_dir, "no annotation PNG in the sequence folder")
+    return [n[: -len(".png")] for n in names]
+
+
+def _load_sequence(gt_dir: str, res_dir: str) -> Tuple[np.ndarray, List[Optional[np.ndarray]], List[str]]:
+    ids = _frame_ids(gt_dir)
+    if not os.path.isdir(res_dir):
+        raise DatasetFormatError(res_dir, "result folder of the sequence not found")
+    gt = np.stack([read_id_map(os.path.join(gt_dir, f + ".png")) for f in ids])
+    res: List[Optional[np.ndarray]] = []
+    missing = []
+    for f in ids:
+        p = os.path.join(res_dir, f + ".png")
+        if os.path.exists(p):
+            res.append(read_id_map(p))
+        else:
+            res.append(None)
+            missing.append(f)
+    if missing:
+        logger.warning("%s: %d result frame(s) missing, scored as empty: %s", res_dir, len(missing), missing[:5])
+    return gt, res, missing
+
+
+# ----------------------------------------------------------------------------------------------
+# one sequence
+# ----------------------------------------------------------------------------------------------
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+
+
+def evaluate_sequence(
+    gt: np.ndarray,
+    res: Union[np.ndarray, Sequence[Optional[np.ndarray]]],
+    task: str = "unsupervised",
+    *,
+    name: str = "sequence",
+    void: str = "exclude",
+    extra_ids: str = "error",
+    max_proposals: int = 20,
+    bound_th: float = 0.008,
+) -> Dict[str, Any]:
+    """Score one sequence.
+
+    Args:
+        gt: (T, H, W) ground-truth id maps of the annotated frames (255 = void).
+        res: (T, H, W) result id maps, or a length-T list whose ``None`` entries are missing frames.
+        task: "unsupervised" or "semi-supervised".
+        name: sequence name (objects are reported as ``<name>_<k>``; errors name it).
+        void: "exclude" (void pixels count for nothing) or "background" (void is background, as
+            the toolkit's code effectively does: it zeroes 255 before building its void mask).
+        extra_ids: semi-supervised only: "error" on result ids above the number of objects (as
+            the toolkit) or "ignore" them (treated as background).
+        max_proposals: unsupervised only: more result ids than this is an error.
+
+    Returns:
+        dict with ``objects``: list (object order 1..N) of dicts ``name``, ``object_id``,
+        ``proposal_id`` (assigned result id), ``J``, ``F`` (per-frame arrays) and the statistics
+        (``J``/``F`` means under keys "J-Mean"... see :func:`stats_dict`); ``num_frames``;
+        ``official_order``: object indices in the toolkit's row order (for identical global sums).
+    """
+    _check_task(task)
+    if void not in ("exclude", "background"):
+        raise ValueError(f"void must be 'exclude' or 'background', got {void!r}")
+    if extra_ids not in ("error", "ignore"):
+        raise ValueError(f"extra_ids must be 'error' or 'ignore', got {extra_ids!r}")
+    gt = np.asarray(gt)
+    if gt.ndim != 3 or len(gt) == 0:
+        raise DatasetFormatError(name, f"ground truth must be (T, H, W) with T >= 1, got shape {gt.shape}")
+    T, H, W = gt.shape
+    if len(res) != T:
+        raise DatasetFormatError(name, f"{len(res)} result frames for {T} ground-truth frames")
+    first = gt[0]
+    num_gt = int(first[first != VOID_LABEL].max(initial=0))
+
+    frames = range(1, T - 1) if task == "semi-supervised" else range(T)
+    res_frames = [res[t] for t in frames]
+    for t, r in zip(frames, res_frames):
+        if r is not None and np.shape(r) != (H, W):
+            raise DatasetFormatError(f"{name} frame {t}", f"result size {np.shape(r)} differs from ground truth {(H, W)}")
+    num_res = max((int(np.max(r)) for r in res_frames if r is not None), default=0)
+    if task == "unsupervised":
+        if num_res > max_proposals:
+            raise DatasetFormatError(
+                name, f"result id {num_res} is higher than the maximum number ({max_proposals}) of proposals allowed"
+            )
+        res_limit = num_res
+        num_rows = max(num_res, num_gt)
+    else:
+        if num_res > num_gt and extra_ids == "error":
+            raise DatasetFormatError(
+                name, f"result id {num_res} is higher than the number of objects ({num_gt}) in the sequence"
+            )
+        res_limit = num_gt
+        num_rows = num_gt
+
+    radius = boundary_radius(H, W, bound_th)
+    kernel = boundary_kernel(radius)
+    n = len(res_frames)
+    Jall = np.zeros((num_rows, num_gt, n))
+    Fall = np.zeros((num_rows, num_gt, n))
+    gt_lut = np.arange(256, dtype=np.uint8)
+    gt_lut[num_gt + 1 :] = 0  # ids above the first frame's maximum and void (255) are not objects
+    for i, t in enumerate(frames):
+        g_raw = gt[t]
+        if g_raw.dtype != np.uint8:
+            if g_raw.max(initial=0) > 255 or g_raw.min(initial=0) < 0:
+                g_raw = np.where((g_raw > num_gt) | (g_raw < 0), 0, g_raw)
+            g_raw = g_raw.astype(np.uint8)
+        g = gt_lut[g_raw]
+        r = res_frames[i]
+        if r is None:
+            r = np.zeros((H, W), dtype=np.uint8)
+        else:
+            r = np.asarray(r)
+            if r.min(initial=0) < 0:
+                raise DatasetFormatError(f"{name} frame {t}", "negative result ids")
+            if num_res > res_limit:  # ignored extra ids
+                r = np.where(r > res_limit, 0, r)
+            r = r.astype(np.uint8)
+        if void == "exclude":
+            v = g_raw == VOID_LABEL
+            if v.any():
+                r = np.where(v, 0, r).astype(np.uint8)
+        pairs = "diagonal" if task == "semi-supervised" else "all"
+        J, F = frame_scores(g, r, num_gt, num_rows, radius, kernel, pairs=pairs)
+        Jall[:, :, i] = J
+        Fall[:, :, i] = F
+
+    if task == "unsupervised" and num_gt > 0:
+        # same array layout and operations as the toolkit, so ties and rounding resolve alike
+        score = (np.mean(Jall, axis=2) + np.mean(Fall, axis=2)) / 2
+        rows, cols = linear_sum_assignment(-score)
+        assigned = np.empty(num_gt, dtype=np.int64)
+        assigned[cols] = rows
+        official_order = [int(c) for c in cols]  # the toolkit lists objects by proposal row
+    else:
+        assigned = np.arange(num_gt)
+        official_order = list(range(num_gt))
+
+    objects = []
+    for k in range(num_gt):
+        j = np.ascontiguousarray(Jall[assigned[k], k])
+        f = np.ascontiguousarray(Fall[assigned[k], k])
+        obj = {"name": f"{name}_{k + 1}", "object_id": k + 1, "proposal_id": int(assigned[k]) + 1, "J_frames": j, "F_frames": f}
+        obj.update(stats_dict(j, f))
+        objects.append(obj)
+    return {
+        "name": name,
+        "objects": objects,
+        "official_order": official_order,
+        "num_frames": n,
+        "num_objects": num_gt,
+        "num_proposals": num_res,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# result container and writers
+# ----------------------------------------------------------------------------------------------
+def _fmt(x: float) -> str:
+    """pandas ``to_csv(float_format="%.3f")`` formatting (NaN is an empty field)."""
+    return "" if x is None or np.isnan(x) else "%.3f" % x
+
+
+def _atomic_write_text(path: PathLike, text: str) -> None:
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+class DAVISResult:
+    """Figures of one DAVIS evaluation.
+
+    Attributes:
+        global_figures: OrderedDict over :data:`GLOBAL_MEASURES`.
+        per_object: OrderedDict ``"<seq>_<k>"`` -> {"J", "J-Recall", "J-Decay", "F", "F-Recall",
+            "F-Decay", "proposal_id"} in sequence order, objects in ground-truth order.
+        sequences: per-sequence dicts as returned by :func:`evaluate_sequence` (with per-frame
+            arrays).
+        task, subset, notes.
+    """
+
+    def __init__(self, sequences: List[Dict[str, Any]], task: str, subset: str = "val", notes: Sequence[str] = ()):
+        self.sequences = sequences
+        self.task = task
+        self.subset = subset
+        self.notes = list(notes)
+        self.per_object: "OrderedDict[str, Dict[str, float]]" = OrderedDict()
+        stats = {k: [] for k in ("J", "J-Recall", "J-Decay", "F", "F-Recall", "F-Decay")}
+        for seq in sequences:
+            for o in seq["objects"]:
+                self.per_object[o["name"]] = {k: o[k] for k in stats} | {"proposal_id": o["proposal_id"]}
+            for idx in seq["official_order"]:  # toolkit order, so the float sums agree to the bit
+                o = seq["objects"][idx]
+                for k in stats:
+                    stats[k].append(o[k])
+        with np.errstate(all="ignore"):
+            m = {k: float(np.mean(v)) if v else float("nan") for k, v in stats.items()}
+        self.global_figures = OrderedDict(
+            [
+                ("J&F-Mean", (m["J"] + m["F"]) / 2.0),
+                ("J-Mean", m["J"]),
+                ("J-Recall", m["J-Recall"]),
+                ("J-Decay", m["J-Decay"]),
+                ("F-Mean", m["F"]),
+                ("F-Recall", m["F-Recall"]),
+                ("F-Decay", m["F-Decay"]),
+            ]
+        )
+
+    # the two CSVs of the official tool
+    def global_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(GLOBAL_MEASURES)
+        w.writerow([_fmt(self.global_figures[k]) for k in GLOBAL_MEASURES])
+        return buf.getvalue()
+
+    def per_sequence_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["Sequence", "J-Mean", "F-Mean"])
+        for name, o in self.per_object.items():
+            w.writerow([name, _fmt(o["J"]), _fmt(o["F"])])
+        return buf.getvalue()
+
+    def write_csvs(self, out_dir: PathLike) -> Tuple[str, str]:
+        """Write ``global_results-<set>.csv`` and ``per-sequence_results-<set>.csv`` into ``out_dir``."""
+        g = os.path.join(os.fspath(out_dir), f"global_results-{self.subset}.csv")
+        s = os.path.join(os.fspath(out_dir), f"per-sequence_results-{self.subset}.csv")
+        _atomic_write_text(g, self.global_csv())
+        _atomic_write_text(s, self.per_sequence_csv())
+        return g, s
+
+    def to_json_dict(self) -> Dict[str, Any]:
+        return {
+            "task": self.task,
+            "set": self.subset,
+            "global": dict(self.global_figures),
+            "per_object": {k: dict(v) for k, v in self.per_object.items()},
+            "notes": self.notes,
+        }
+
+    def write_json(self, path: PathLike) -> None:
+        def clean(x):
+            if isinstance(x, dict):
+                return {k: clean(v) for k, v in x.items()}
+            if isinstance(x, list):
+                return [clean(v) for v in x]
+            if isinstance(x, float) and np.isnan(x):
+                return None
+            return x
+
+        _atomic_write_text(path, json.dumps(clean(self.to_json_dict()), indent=1) + "\n")
+
+    def format_tables(self) -> str:
+        """Console tables like the official script's."""
+        lines = [f"--------------------------- Global results for {self.subset} ---------------------------"]
+        lines.append(" ".join(f"{k:>9}" for k in GLOBAL_MEASURES))
+        lines.append(" ".join(f"{v:>9.6f}" for v in self.global_figures.values()))
+        lines.append(f"\n---------- Per sequence results for {self.subset} ----------")
+        width = max([len("Sequence")] + [len(k) for k in self.per_object])
+        lines.append(f"{'Sequence':>{width}}   J-Mean   F-Mean")
+        for k, o in self.per_object.items():
+            lines.append(f"{k:>{width}} {o['J']:8.6f} {o['F']:8.6f}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# whole data set
+# ----------------------------------------------------------------------------------------------
+def _worker_init() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _eval_from_disk(job) -> Dict[str, Any]:
+    seq, gt_dir, res_dir, task, kw = job
+    gt, res, missing = _load_sequence(gt_dir, res_dir)
+    out = evaluate_sequence(gt, res, task, name=seq, **kw)
+    out["missing_frames"] = missing
+    return out
+
+
+def _eval_in_memory(job) -> Dict[str, Any]:
+    seq, gt, res, task, kw = job
+    return evaluate_sequence(gt, res, task, name=seq, **kw)
+
+
+def _map(fn, jobs, num_workers: int, costs: Sequence[float]):
+    """Run ``fn`` over ``jobs`` with a process pool (largest jobs first), results in job order."""
+    if num_workers <= 1 or len(jobs) <= 1:
+        return [fn(j) for j in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: -costs[i])
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else None)
+    out: List[Any] = [None] * len(jobs)
+    with ctx.Pool(min(num_workers, len(jobs)), initializer=_worker_init) as pool:
+        for i, r in zip(order, pool.imap(fn, [jobs[i] for i in order], chunksize=1)):
+            out[i] = r
+    return out
+
+
+def _seq_cost(gt_dir: str) -> float:
+    try:
+        return float(len(os.listdir(gt_dir)))
+    except OSError:
+        return 0.0
+
+
+def evaluate_davis(
+    gt: Union[PathLike, Sequence[Mapping[str, Any]], Mapping[str, np.ndarray]],
+    results: Union[PathLike, Mapping[str, Any]],
+    task: str = "unsupervised",
+    *,
+    subset: str = "val",
+    sequences: Optional[Sequence[str]] = None,
+    resolution: str = "480p",
+    void: str = "exclude",
+    extra_ids: str = "error",
+    max_proposals: int = 20,
+    bound_th: float = 0.008,
+    num_workers: Optional[int] = None,
+) -> DAVISResult:
+    """DAVIS-2017 J&F of ``results`` against ``gt``.
+
+    Args:
+        gt: a DAVIS root / folder of sequence folders (see :func:`find_davis_sequences`), a list of
+            video dicts (uvmos/data/video_dict.py schema; instance ids are object ids, ``void``
+            RLEs become 255, only ``annotated`` frames are scored), or {seq: (T, H, W) id maps}.
+        results: a folder ``<seq>/<frame>.png``, or {seq: (T, H, W) array | list of (H, W) arrays
+            or None (missing frame)} aligned with the ground-truth frames.
+        task: "unsupervised" | "semi-supervised".
+        sequences: restrict to these sequences (default: the whole set).
+        num_workers: processes over sequences (default: all CPU cores).
+        void, extra_ids, max_proposals, bound_th: see :func:`evaluate_sequence`.
+    """
+    _check_task(task)
+    kw = dict(void=void, extra_ids=extra_ids, max_proposals=max_proposals, bound_th=bound_th)
+    notes: List[str] = []
+    num_workers = (os.cpu_count() or 1) if num_workers is None else int(num_workers)
+
+    if isinstance(gt, (str, os.PathLike)):
+        ann_dir, seqs, note = find_davis_sequences(gt, task, subset, resolution)
+        if note:
+            notes.append(note)
+        if sequences is not None:
+            unknown = sorted(set(sequences) - set(seqs))
+            if unknown:
+                raise DatasetFormatError(ann_dir, f"unknown sequences {unknown}")
+            seqs = [s for s in seqs if s in set(sequences)]
+        if isinstance(results, (str, os.PathLike)):
+            res_root = os.fspath(results)
+            if not os.path.isdir(res_root):
+                raise DatasetFormatError(res_root, "results folder not found")
+            jobs = [(s, os.path.join(ann_dir, s), os.path.join(res_root, s), task, kw) for s in seqs]
+            seq_results = _map(_eval_from_disk, jobs, num_workers, [_seq_cost(j[1]) for j in jobs])
+            for r in seq_results:
+                if r["missing_frames"]:
+                    notes.append(f"{r['name']}: {len(r['missing_frames'])} missing result frame(s) scored as empty")
+            return DAVISResult(seq_results, task, subset, notes)
+        gt_arrays = {}
+        for s in seqs:
+            d = os.path.join(ann_dir, s)
+            gt_arrays[s] = np.stack([read_id_map(os.path.join(d, f + ".png")) for f in _frame_ids(d)])
+    elif isinstance(gt, Mapping):
+        gt_arrays = {k: np.asarray(v) for k, v in gt.items()}
+    else:
+        gt_arrays = OrderedDict()
+        for vd in gt:
+            gt_arrays[str(vd["video_id"])], _ = video_dict_id_maps(vd)
+    if sequences is not None:
+        unknown = sorted(set(sequences) - set(gt_arrays))
+        if unknown:
+            raise DatasetFormatError(None, f"unknown sequences {unknown}")
+        gt_arrays = OrderedDict((k, gt_arrays[k]) for k in sequences)
+
+    jobs = []
+    for s, g in gt_arrays.items():
+        if isinstance(results, (str, os.PathLike)):
+            # ground truth in memory, results on disk: frames named like the ground-truth indices
+            raise TypeError("with in-memory ground truth, pass the results in memory too")
+        if s not in results:
+            raise DatasetFormatError(None, f"no results for sequence {s!r}")
+        jobs.append((s, g, results[s], task, kw))
+    seq_results = _map(_eval_in_memory, jobs, num_workers, [len(j[1]) for j in jobs])
+    return DAVISResult(seq_results, task, subset, notes)
+
+
+# ----------------------------------------------------------------------------------------------
+# video dicts and model outputs
+# ----------------------------------------------------------------------------------------------
+def video_dict_id_maps(vd: Mapping[str, Any]) -> Tuple[np.ndarray, List[int]]:
+    """(T', H, W) uint8 ground-truth id maps (255 = void) of the annotated frames of a video dict,
+    and the indices of those frames."""
+    anns = vd.get("annotations")
+    if anns is None:
+        raise DatasetFormatError(vd.get("video_id"), "video dict has no ground truth (annotations=None)")
+    H, W = int(vd["height"]), int(vd["width"])
+    annotated = vd.get("annotated") or [True] * len(anns)
+    voids = vd.get("void") or [None] * len(anns)
+    frames = [t for t, a in enumerate(annotated) if a]
+    out = np.zeros((len(frames), H, W), dtype=np.uint8)
+    for i, t in enumerate(frames):
+        for inst in anns[t]:
+            iid = int(inst["instance_id"])
+            if not 1 <= iid < VOID_LABEL:
+                raise DatasetFormatError(vd.get("video_id"), f"frame {t}: instance id {iid} outside 1..254")
+            out[i][rle_to_mask(inst["segmentation"])] = iid
+        if voids[t] is not None:
+            out[i][rle_to_mask(voids[t])] = VOID_LABEL
+    return out, frames
+
+
+def output_id_maps(output: Mapping[str, Any], height: int, width: int) -> List[Optional[np.ndarray]]:
+    """Per-frame (H, W) id maps from a video-level model output.
+
+    Accepted keys: ``id_maps`` ((T, H, W) array/tensor or list of (H, W) arrays/tensors or None), or
+    ``annotations`` (per-frame lists of {"instance_id", "segmentation": RLE}, the video dict
+    schema), or ``segmentations`` (per-frame dicts {instance_id: RLE}).
+    """
+    if "id_maps" in output:
+        maps = output["id_maps"]
+        out = []
+        for m in maps:
+            if m is None:
+                out.append(None)
+                continue
+            if hasattr(m, "detach"):
+                m = m.detach().cpu().numpy()
+            out.append(np.asarray(m))
+        return out
+    if "annotations" in output:
+        frames = [{int(i["instance_id"]): i["segmentation"] for i in f} for f in output["annotations"]]
+    elif "segmentations" in output:
+        frames = [{int(k): v for k, v in f.items()} if f is not None else None for f in output["segmentations"]]
+    else:
+        raise KeyError("video output needs 'id_maps', 'annotations' or 'segmentations'")
+    out = []
+    for f in frames:
+        if f is None:
+            out.append(None)
+            continue
+        m = np.zeros((height, width), dtype=np.int32)
+        for iid, rle in f.items():
+            m[rle_to_mask(rle)] = iid
+        out.append(m)
+    return out
+
+
+try:
+    from detectron2.evaluation import DatasetEvaluator as _DatasetEvaluator
+except ImportError:  # pragma: no cover - detectron2 is a hard dependency of uvmos
+    _DatasetEvaluator = object
+
+
+class DAVISEvaluator(_DatasetEvaluator):
+    """detectron2 ``DatasetEvaluator`` of DAVIS-2017 J&F over video-level outputs.
+
+    ``process(inputs, outputs)`` takes, per video, an input with ``video_id`` and an output with
+    per-frame id maps (see :func:`output_id_maps`); each video is scored immediately (only its
+    per-object figures are kept). ``evaluate()`` returns ``{"davis": {"J&F-Mean": ..., ...}}`` and,
+    with ``output_dir``, writes the two official CSVs and ``davis_results.json`` there.
+
+    Ground truth: ``dataset_name`` (a ``DatasetCatalog`` entry of video dicts) or ``gt_root`` (a
+    DAVIS root or folder of sequence folders; frame k of the output is annotation file k).
+    """
+
+    def __init__(
+        self,
+        dataset_name: Optional[str] = None,
+        *,
+        gt_root: Optional[PathLike] = None,
+        task: str = "unsupervised",
+        subset: str = "val",
+        output_dir: Optional[PathLike] = None,
+        void: str = "exclude",
+        extra_ids: str = "error",
+        max_proposals: int = 20,
+        distributed: bool = True,
+    ):
+        _check_task(task)
+        if (dataset_name is None) == (gt_root is None):
+            raise ValueError("give exactly one of dataset_name or gt_root")
+        self._dataset_name = dataset_name
+        self._gt_root = gt_root
+        self._task = task
+        self._subset = subset
+        self._output_dir = output_dir
+        self._kw = dict(void=void, extra_ids=extra_ids, max_proposals=max_proposals)
+        self._distributed = distributed
+        self._videos: Optional[Dict[str, Mapping[str, Any]]] = None
+        self._ann_dir: Optional[str] = None
+        self.reset()
+
+    def reset(self):
+        self._seq_results: List[Dict[str, Any]] = []
+
+    def _gt(self, video_id: str, num_output_frames: int) -> Tuple[np.ndarray, List[int]]:
+        if self._dataset_name is not None:
+            if self._videos is None:
+                from detectron2.data import DatasetCatalog
+
+                self._videos = {str(v["video_id"]): v for v in DatasetCatalog.get(self._dataset_name)}
+            if video_id not in self._videos:
+                raise KeyError(f"video {video_id!r} not in dataset {self._dataset_name}")
+            return video_dict_id_maps(self._videos[video_id])
+        if self._ann_dir is None:
+            self._ann_dir, _, _ = find_davis_sequences(self._gt_root, self._task, self._subset)
+        d = os.path.join(self._ann_dir, video_id)
+        names = _frame_ids(d)
+        gt = np.stack([read_id_map(os.path.join(d, f + ".png")) for f in names])
+        idx = [int(f) if f.isdigit() else i for i, f in enumerate(names)]
+        return gt, idx
+
+    def process(self, inputs, outputs):
+        for inp, out in zip(inputs, outputs):
+            video_id = str(out.get("video_id", inp.get("video_id")))
+            gt, frame_idx = self._gt(video_id, 0)
+            H, W = gt.shape[1:]
+            maps = output_id_maps(out, H, W)
+            if max(frame_idx) >= len(maps):
+                raise DatasetFormatError(video_id, f"{len(maps)} output frames but ground truth up to frame {max(frame_idx)}")
+            res = [maps[t] for t in frame_idx]
+            r = evaluate_sequence(gt, res, self._task, name=video_id, **self._kw)
+            for o in r["objects"]:  # keep the figures, drop the per-frame arrays
+                o.pop("J_frames")
+                o.pop("F_frames")
+            self._seq_results.append(r)
+
+    def evaluate(self):
+        seq_results = self._seq_results
+        if self._distributed:
+            from detectron2.utils import comm
+
+            comm.synchronize()
+            gathered = comm.gather(seq_results, dst=0)
+            if not comm.is_main_process():
+                return {}
+            seq_results = [r for part in gathered for r in part]
+        if not seq_results:
+            logger.warning("DAVISEvaluator: no video was processed")
+            return {}
+        seq_results = sorted(seq_results, key=lambda r: r["name"])
+        result = DAVISResult(seq_results, self._task, self._subset)
+        if self._output_dir:
+            result.write_csvs(self._output_dir)
+            result.write_json(os.path.join(os.fspath(self._output_dir), "davis_results.json"))
+        logger.info("DAVIS %s results:\n%s", self._task, result.format_tables())
+        return {"davis": dict(result.global_figures)}
