@@ -11,6 +11,8 @@ A *video dict* (the video analogue of a detectron2 dataset dict)::
       "annotations": [[inst, ...], ...] | None,  # per frame (len T); None = no ground truth at all
       "annotated":   [bool, ...],            # optional per frame: has ground truth (default: all True)
       "void":        [rle | None, ...],      # optional per frame: pixels to ignore (DAVIS 255)
+      "fps":         float | None,           # optional: frame rate of a video file
+      "json_video_id": int,                  # optional: the video's id in a YouTube-VIS JSON
     }
 
 and each instance ``inst``::
@@ -19,7 +21,8 @@ and each instance ``inst``::
      "segmentation": rle,                  # pycocotools RLE dict, counts as str, size [H, W]
      "bbox": [x0, y0, x1, y1], "bbox_mode": BoxMode.XYXY_ABS,
      "category_id": int,                   # contiguous, 0-based (class-agnostic data: 0)
-     "iscrowd": 0}
+     "iscrowd": 0,
+     "source_id": int}                     # optional: the track id in the source JSON (YouTube-VIS)
 
 Instance masks of one frame never overlap. Masks travel between stages as boolean arrays at the
 frame's resolution and as RLE when stored (ARCHITECTURE.md).
