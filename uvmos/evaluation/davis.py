@@ -28,7 +28,6 @@ import json
 import logging
 import multiprocessing as mp
 import os
-import tempfile
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -292,18 +291,17 @@ def _fmt(x: float) -> str:
 
 
 def _atomic_write_text(path: PathLike, text: str) -> None:
+    """Write ``text`` to a temporary name next to ``path`` and rename it into place."""
     path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
     try:
-        with os.fdopen(fd, "w", newline="") as f:
+        with open(tmp, "w", newline="") as f:
             f.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise
 
 
 class DAVISResult:

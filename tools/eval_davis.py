@@ -1,0 +1,85 @@
+#!/usr/bin/env python
+"""DAVIS-2017 J&F of a results folder, as the official davis2017-evaluation script (docs/evaluation.md).
+
+    python tools/eval_davis.py --davis_path ROOT --set val --task unsupervised --results_path DIR \
+        [--output_dir DIR] [--json FILE] [--sequences a,b] [--num-workers N] \
+        [--void {exclude,background}] [--ignore-extra-ids]
+
+ROOT: a DAVIS root (ImageSets/2017/<set>.txt, Annotations[_unsupervised]/480p/<seq>/*.png; no
+JPEGImages needed), a root without ImageSets (all annotation sequence folders), or directly a
+folder of sequence folders of PNGs (another method's results as ground truth). DIR:
+<seq>/<frame>.png id maps. Writes global_results-<set>.csv and per-sequence_results-<set>.csv
+(as the official script) into --output_dir (default: --results_path), and with --json FILE the
+global figures and per-object {"<seq>_<k>": {"J": .., "F": ..}}. Unlike the official script,
+existing CSVs are recomputed, not reused.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
+from uvmos.evaluation.davis import TASKS, evaluate_davis  # noqa: E402
+
+
+def get_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--davis_path", required=True, help="DAVIS root or folder of ground-truth sequence folders")
+    p.add_argument("--set", default="val", help="image set (default: %(default)s)")
+    p.add_argument("--task", default="semi-supervised", choices=TASKS, help="default: %(default)s (as the official script)")
+    p.add_argument("--results_path", required=True, help="folder of <seq>/<frame>.png result id maps")
+    p.add_argument("--output_dir", default=None, help="where the CSVs go (default: --results_path)")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write global and per-object figures as JSON")
+    p.add_argument("--sequences", default=None, help="comma-separated subset of sequences")
+    p.add_argument("--num-workers", type=int, default=None, help="processes over sequences (default: all cores)")
+    p.add_argument("--void", choices=("exclude", "background"), default="exclude",
+                   help="void (255) ground-truth pixels: excluded (default) or background (the official code's effective behaviour)")
+    p.add_argument("--ignore-extra-ids", action="store_true",
+                   help="semi-supervised: ignore result ids above the number of objects instead of failing")
+    p.add_argument("--max-proposals", type=int, default=20, help="unsupervised: allowed result ids (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="do not print the per-sequence table")
+    return p
+
+
+def main(argv=None) -> int:
+    args = get_parser().parse_args(argv)
+    start = time.time()
+    print(f"Evaluating sequences for the {args.task} task...")
+    try:
+        result = evaluate_davis(
+            args.davis_path,
+            args.results_path,
+            args.task,
+            subset=args.set,
+            sequences=args.sequences.split(",") if args.sequences else None,
+            void=args.void,
+            extra_ids="ignore" if args.ignore_extra_ids else "error",
+            max_proposals=args.max_proposals,
+            num_workers=args.num_workers,
+        )
+    except DatasetFormatError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for note in result.notes:
+        print(f"note: {note}")
+    out_dir = args.output_dir or args.results_path
+    try:
+        g, s = result.write_csvs(out_dir)
+    except OSError as e:
+        print(f"error: cannot write the CSVs into {out_dir} ({e}); use --output_dir", file=sys.stderr)
+        return 2
+    print(f"Global results saved in {g}")
+    print(f"Per-sequence results saved in {s}")
+    if args.json:
+        result.write_json(args.json)
+        print(f"JSON results saved in {args.json}")
+    table = result.format_tables()
+    print(table if not args.quiet else table.split("\n\n")[0])
+    print(f"\nTotal time: {time.time() - start:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
