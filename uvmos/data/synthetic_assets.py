@@ -148,7 +148,7 @@ def _crescent(p: dict, phase: float) -> np.ndarray:
 
 def _params(shape: str, rng: np.random.Generator) -> dict:
     if shape == "ellipse":
-        return {"aspect": rng.uniform(0.45, 0.9)}
+        return {"aspect": rng.uniform(0.45, 0.8)}
     if shape == "star":
         return {"points": int(rng.integers(5, 8)), "inner": rng.uniform(0.42, 0.6)}
     if shape == "polygon":
@@ -159,7 +159,7 @@ def _params(shape: str, rng: np.random.Generator) -> dict:
     if shape == "blob":
         return {
             "freq": [2, 3, 4],
-            "amp": rng.uniform(0.05, 0.16, 3),
+            "amp": rng.uniform(0.1, 0.22, 3),
             "phase": rng.uniform(0, 2 * np.pi, 3),
             "drift": rng.uniform(-0.6, 0.6, 3),
         }

@@ -47,7 +47,7 @@ class SyntheticConfig:
     max_objects: int = 5
     min_distractors: int = 2  # static unannotated objects per video
     max_distractors: int = 6
-    object_radius: Tuple[float, float] = (0.09, 0.2)  # initial radius / min(H, W)
+    object_radius: Tuple[float, float] = (0.1, 0.24)  # initial radius / min(H, W)
     scale_change: Tuple[float, float] = (0.6, 1.6)  # scale at the last frame / scale at the first
     max_rotation_deg: float = 3.0  # |angular speed| per frame
     enter_leave_prob: float = 0.5  # probability a primary's path crosses the frame border
