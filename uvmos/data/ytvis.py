@@ -35,7 +35,7 @@ from detectron2.data import MetadataCatalog
 from detectron2.structures import BoxMode
 from fvcore.common.timer import Timer
 
-from .video_dict import DatasetFormatError, mask_to_rle
+from .video_dict import DatasetFormatError
 
 __all__ = ["load_ytvis_json", "ytvis_category_metadata", "YTVIS_2019_CATEGORIES", "YTVIS_2021_CATEGORIES"]
 
