@@ -1,0 +1,163 @@
+"""The video meta-architecture: a proposer and an associator run frame by frame (paper Fig. 1).
+
+``VideoSegmenter`` owns the loop of docs/dev_conventions.md: frame t (resized to the test size)
+with frame t-1 and the foreground of S_{t-1} -> proposer -> associator -> non-overlapping id map,
+whose foreground becomes ``prev_mask`` for frame t+1. Streaming: it keeps frame t-1 and its mask
+only, so memory does not grow with the video length.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from uvmos.data.folder import iter_frames
+from uvmos.data.video_dict import instances_from_id_map
+from uvmos.registry import META_ARCH_REGISTRY
+
+__all__ = ["VideoSegmenter"]
+
+
+@META_ARCH_REGISTRY.register()
+class VideoSegmenter(nn.Module):
+    """Unsupervised video multi-object segmentation: ``proposer`` (PROPOSER_REGISTRY) +
+    ``associator`` (ASSOCIATOR_REGISTRY), both from config.
+
+    Args:
+        proposer: ``proposer(List[dict]) -> List[dict]`` (conventions: image at the test size,
+            outputs at the frame size). If it has a ``test_size`` attribute, that size is used.
+        associator: stateful ``reset(video_meta)`` / ``step(frame, proposals)``.
+        test_size: (H', W') frames are resized to (paper: 480x854), when the proposer has none.
+        input_format: channel order the proposer expects ("BGR" or "RGB"); frames arrive BGR.
+        timer: optional ``uvmos.evaluation.timing.PartTimer``; parts "proposal" and "association"
+            are timed per frame (D-Net's foreground head is inside its proposal, paper Table 5).
+    """
+
+    def __init__(
+        self,
+        proposer: nn.Module,
+        associator: Any,
+        test_size: Sequence[int] = (480, 854),
+        input_format: str = "BGR",
+        timer: Any = None,
+    ):
+        super().__init__()
+        if input_format not in ("BGR", "RGB"):
+            raise ValueError(f"VideoSegmenter: input_format must be BGR or RGB, got {input_format!r}")
+        self.proposer = proposer
+        self.associator = associator
+        # modules held by the associator (e.g. a trained re-ID head, a tracker backbone) join the
+        # state dict, so one checkpoint restores the whole model
+        self.associator_modules = nn.ModuleDict(
+            {k: v for k, v in vars(associator).items() if isinstance(v, nn.Module)}
+            if not isinstance(associator, nn.Module)
+            else {}
+        )
+        self.test_size = tuple(int(s) for s in test_size)
+        self.input_format = input_format
+        self.timer = timer
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    def _part(self, name: str):
+        return self.timer.part(name) if self.timer is not None else contextlib.nullcontext()
+
+    def _size(self) -> Tuple[int, int]:
+        size = getattr(self.proposer, "test_size", None) or self.test_size
+        return int(size[0]), int(size[1])
+
+    @torch.no_grad()
+    def run_video(self, frames: Iterable[np.ndarray], video_meta: Optional[dict] = None) -> Iterator[dict]:
+        """Segment a video frame by frame. ``frames``: (H, W, 3) uint8 BGR arrays; ``video_meta``:
+        the video dict (or any dict; ``video_id`` is passed to the proposer and associator).
+
+        Yields per frame ``{"frame_idx", "id_map" (np.int32 (H, W), 0 = background),
+        "track_scores" {id: float}, "track_classes" {id: int}}``."""
+        video_meta = dict(video_meta or {})
+        video_id = video_meta.get("video_id", "video")
+        self.associator.reset(video_meta)
+        Hs, Ws = self._size()
+        prev_image: Optional[torch.Tensor] = None
+        prev_mask: Optional[torch.Tensor] = None
+        device = self.device
+        for t, frame in enumerate(frames):
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise ValueError(
+                    f"VideoSegmenter: frame {t} of {video_id!r} must be (H, W, 3) uint8 BGR, "
+                    f"got {frame.shape} {frame.dtype}"
+                )
+            H, W = frame.shape[:2]
+            img = frame if (H, W) == (Hs, Ws) else cv2.resize(frame, (Ws, Hs), interpolation=cv2.INTER_LINEAR)
+            if self.input_format == "RGB":
+                img = img[:, :, ::-1]
+            image = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).to(device)
+            inp = {"image": image, "height": H, "width": W, "video_id": video_id, "frame_idx": t}
+            if prev_image is not None:
+                inp["prev_image"] = prev_image
+                inp["prev_mask"] = prev_mask
+            with self._part("proposal"):
+                proposals = self.proposer([inp])[0]
+            with self._part("association"):
+                res = self.associator.step(inp, proposals)
+            id_map = res["id_map"]
+            id_map = id_map.cpu().numpy() if torch.is_tensor(id_map) else np.asarray(id_map)
+            id_map = id_map.astype(np.int32, copy=False)
+            fg = (id_map > 0).astype(np.uint8)
+            if (H, W) != (Hs, Ws):
+                fg = cv2.resize(fg, (Ws, Hs), interpolation=cv2.INTER_NEAREST)
+            prev_image = image
+            prev_mask = torch.from_numpy(fg).float()[None].to(device)
+            if self.timer is not None and hasattr(self.timer, "frame_done"):
+                self.timer.frame_done()
+            yield {
+                "frame_idx": t,
+                "id_map": id_map,
+                "track_scores": dict(res.get("track_scores", {})),
+                "track_classes": dict(res.get("track_classes", {})),
+            }
+
+    def forward(self, batched_inputs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """Evaluation on whole videos (``DatasetEvaluator`` use): ``batched_inputs`` are video
+        dicts; returns per video a prediction in the video-dict layout::
+
+            {"video_id", "height", "width", "length",
+             "annotations": [[{"instance_id", "segmentation" (RLE), "bbox", "bbox_mode",
+                               "category_id", "score", "iscrowd"}, ...] per frame],
+             "track_scores": {id: mean score over the frames it appears in}}
+        """
+        if self.training:
+            raise RuntimeError("VideoSegmenter is an inference model; train its proposer (D-Net) on its own")
+        outputs = []
+        for video in batched_inputs:
+            frames_out: List[List[dict]] = []
+            score_sum: Dict[int, float] = {}
+            score_n: Dict[int, int] = {}
+            H = W = None
+            for out in self.run_video((f for _, f in iter_frames(video)), video):
+                H, W = out["id_map"].shape
+                insts = instances_from_id_map(out["id_map"], out["track_classes"], void_value=None)
+                for inst in insts:
+                    i = inst["instance_id"]
+                    inst["score"] = float(out["track_scores"].get(i, 1.0))
+                    score_sum[i] = score_sum.get(i, 0.0) + inst["score"]
+                    score_n[i] = score_n.get(i, 0) + 1
+                frames_out.append(insts)
+            outputs.append(
+                {
+                    "video_id": video.get("video_id"),
+                    "height": H if H is not None else video.get("height"),
+                    "width": W if W is not None else video.get("width"),
+                    "length": len(frames_out),
+                    "annotations": frames_out,
+                    "track_scores": {i: score_sum[i] / score_n[i] for i in score_sum},
+                }
+            )
+        return outputs

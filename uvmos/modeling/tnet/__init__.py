@@ -1,0 +1,10 @@
+"""T-Net (paper §3.2): target appearance models, online solvers, verification, re-ID, memory, tracker."""
+from .appearance import ConvTargetModel
+from .features import BackboneFeatures, ProposerFeatures
+from .memory import AdaptiveMemory, FixedRateMemory, NoUpdateMemory, SampleMemory
+from .reid import MaskPooledEmbedder, ReIDHead, mask_pool, reid_losses
+from .solver import GaussNewtonCG, GradientDescent, TargetObjective, hinge_pixel_weights, objective_value
+from .tracker import TNetTracker, Tracklet
+from .verifier import NoVerifier, ReIDVerifier, Verification
+
+__all__ = [k for k in globals() if not k.startswith("_")]

@@ -1,0 +1,106 @@
+"""Where T-Net's per-frame features come from (configurable; computed once per frame, shared by
+all targets and by the re-ID embedder).
+
+* :class:`BackboneFeatures` -- any backbone (a detectron2 ``Backbone`` or module returning a dict)
+  run on the frame resized to ``input_size``; the paper uses ResNet-101 at 473x473 (§4.1).
+* :class:`ProposerFeatures` -- reuse the proposer's ``features`` output (e.g. D-Net's backbone
+  maps), costing nothing extra; used by the tiny CPU config.
+
+Call: ``source(frame, proposals) -> {name: (1, C, h, w)}`` where ``frame`` is the proposer's input
+dict (``image`` uint8 (3, H', W')) and ``proposals`` its output dict. Every returned map covers the
+whole frame (padding cropped), so masks map onto it by plain resizing.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .mask_ops import crop_padding
+
+__all__ = ["BackboneFeatures", "ProposerFeatures"]
+
+
+class ProposerFeatures:
+    """Take ``proposals["features"]`` (dict name -> (1, C, h, w) or (C, h, w)).
+
+    Args:
+        keys: names to keep (None: all); a missing name raises a KeyError listing what exists.
+    """
+
+    def __init__(self, keys: Optional[Sequence[str]] = None):
+        self.keys = None if keys is None else tuple(keys)
+
+    def __call__(self, frame: dict, proposals: dict) -> Dict[str, torch.Tensor]:
+        feats = proposals.get("features")
+        if not feats:
+            raise KeyError(
+                "ProposerFeatures: the proposer returned no 'features'; use BackboneFeatures for this proposer"
+            )
+        keys = self.keys if self.keys is not None else tuple(feats)
+        missing = [k for k in keys if k not in feats]
+        if missing:
+            raise KeyError(f"ProposerFeatures: proposer features lack {missing}; available: {sorted(feats)}")
+        size = tuple(frame["image"].shape[-2:])
+        out = {}
+        for k in keys:
+            f = feats[k].detach()
+            f = f[None] if f.dim() == 3 else f[:1]
+            out[k] = crop_padding(f.float(), size)
+        return out
+
+
+class BackboneFeatures(nn.Module):
+    """Run ``backbone`` on the frame resized to ``input_size`` (H, W), once per frame.
+
+    Args:
+        backbone: module mapping a normalised (1, 3, H, W) image to {name: (1, C, h, w)}
+            (e.g. ``L(ResNet)(..., out_features=["res4"])``).
+        input_size: (H, W) fed to the backbone (paper: 473x473; the aspect ratio is not kept,
+            and the maps are resized back to the frame by the tracker).
+        pixel_mean, pixel_std: normalisation in ``input_format`` channel order, 0-255 scale.
+        input_format: "BGR" or "RGB": the order the backbone expects; frames arrive as BGR.
+        out_features: names to return (None: all the backbone returns).
+        weights: optional checkpoint (detectron2 .pkl/.pth: ``R-101.pkl``, a torchvision
+            ``resnet101`` converted with detectron2's tools, or a uvmos checkpoint) loaded with
+            ``DetectionCheckpointer`` (suffix matching, so ``backbone.``-prefixed keys work).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        input_size: Tuple[int, int] = (473, 473),
+        pixel_mean: Sequence[float] = (103.530, 116.280, 123.675),
+        pixel_std: Sequence[float] = (57.375, 57.120, 58.395),
+        input_format: str = "BGR",
+        out_features: Optional[Sequence[str]] = None,
+        weights: Optional[str] = None,
+    ):
+        super().__init__()
+        if input_format not in ("BGR", "RGB"):
+            raise ValueError(f"BackboneFeatures: input_format must be BGR or RGB, got {input_format!r}")
+        self.backbone = backbone
+        self.input_size = tuple(input_size)
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean, dtype=torch.float32).view(3, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(3, 1, 1), False)
+        self.input_format = input_format
+        self.out_features = None if out_features is None else tuple(out_features)
+        if weights:
+            from detectron2.checkpoint import DetectionCheckpointer
+
+            DetectionCheckpointer(self).load(weights)
+        self.eval()
+
+    @torch.no_grad()
+    def forward(self, frame: dict, proposals: Optional[dict] = None) -> Dict[str, torch.Tensor]:
+        img = frame["image"].to(self.pixel_mean.device).float()  # (3, H', W') BGR
+        if self.input_format == "RGB":
+            img = img.flip(0)
+        if tuple(img.shape[-2:]) != self.input_size:
+            img = F.interpolate(img[None], size=self.input_size, mode="bilinear", align_corners=False)[0]
+        x = ((img - self.pixel_mean) / self.pixel_std)[None]
+        feats = self.backbone(x)
+        keys = self.out_features if self.out_features is not None else tuple(feats)
+        return {k: crop_padding(feats[k], self.input_size) for k in keys}

@@ -1,0 +1,64 @@
+"""Small mask operations shared by the associators: IoU matrices, resizing, the id map."""
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["mask_iou", "downsample_masks", "upsample_scores", "paste_id_map", "crop_padding"]
+
+
+def mask_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of every pair: a (K, H, W), b (P, H, W) bool -> (K, P) float; empty/empty counts 0."""
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return torch.zeros(a.shape[0], b.shape[0])
+    if a.shape[-2:] != b.shape[-2:]:
+        raise ValueError(f"mask_iou: mask sizes differ: {tuple(a.shape[-2:])} vs {tuple(b.shape[-2:])}")
+    af = a.reshape(a.shape[0], -1).float()
+    bf = b.reshape(b.shape[0], -1).float()
+    inter = af @ bf.T
+    union = af.sum(1, keepdim=True) + bf.sum(1)[None] - inter
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.zeros_like(inter))
+
+
+def downsample_masks(masks: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """(N, H, W) bool/float -> (N, 1, h, w) float in [0, 1]: the fraction of each cell covered
+    (area interpolation), i.e. a soft label at feature resolution."""
+    m = masks.float()[:, None]
+    if m.shape[0] == 0:
+        return m.new_zeros((0, 1) + tuple(size))
+    return F.interpolate(m, size=tuple(size), mode="area")
+
+
+def upsample_scores(scores: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """(K, 1, h, w) coarse score maps -> (K, H, W) by bilinear interpolation (align_corners=False)."""
+    if scores.shape[0] == 0:
+        return scores.new_zeros((0,) + tuple(size))
+    return F.interpolate(scores, size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+
+
+def paste_id_map(masks: torch.Tensor, scores: Sequence[float], ids: Sequence[int]) -> torch.Tensor:
+    """Non-overlapping id map from possibly overlapping masks: a pixel covered by several masks goes
+    to the one with the highest score (ties: the first). masks (K, H, W) bool -> int32 (H, W), 0 = bg."""
+    K = masks.shape[0]
+    H, W = masks.shape[-2:]
+    id_map = torch.zeros((H, W), dtype=torch.int32)
+    if K == 0:
+        return id_map
+    order = sorted(range(K), key=lambda k: (float(scores[k]), -k))  # ascending: the best is painted last
+    for k in order:
+        id_map[masks[k]] = int(ids[k])
+    return id_map
+
+
+def crop_padding(feature: torch.Tensor, image_size: Tuple[int, int]) -> torch.Tensor:
+    """Drop the right/bottom padding a backbone saw when the image (H', W') was padded to a size
+    divisible by its stride: keep ceil(H'/s) x ceil(W'/s) cells, s = the power-of-two stride
+    closest to the ratio image/feature. feature (N, C, h, w)."""
+    H, W = image_size
+    h, w = feature.shape[-2:]
+    ratio = max(H / h, W / w)
+    s = 2 ** round(torch.log2(torch.tensor(float(ratio))).item())
+    hh, ww = min(h, -(-H // s)), min(w, -(-W // s))
+    return feature[..., :hh, :ww]
