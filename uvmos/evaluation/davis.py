@@ -234,7 +234,7 @@ def evaluate_sequence(
             if g_raw.max(initial=0) > 255 or g_raw.min(initial=0) < 0:
                 g_raw = np.where((g_raw > num_gt) | (g_raw < 0), 0, g_raw)
             g_raw = g_raw.astype(np.uint8)
-        g = gt_lut[g_raw]
+        g = gt_lut[g_raw] if g_raw.max(initial=0) > num_gt else g_raw
         r = res_frames[i]
         if r is None:
             r = np.zeros((H, W), dtype=np.uint8)

@@ -84,8 +84,16 @@ def label_boundaries(lab: np.ndarray, num_labels: int) -> Boundaries:
         ls_l.append(labels[keep])
 
     if H > 1 and W > 1:
-        a, e, s, se = lab[:-1, :-1], lab[:-1, 1:], lab[1:, :-1], lab[1:, 1:]
-        ys, xs = np.nonzero((a != e) | (a != s) | (a != se))
+        # non-uniform 2x2 quads, compared on the flat (contiguous) array; the wrapped comparisons
+        # of the last column are dropped afterwards
+        f = np.ascontiguousarray(lab).ravel()
+        L = (H - 1) * W
+        q = f[:L] != f[1 : L + 1]
+        q |= f[:L] != f[W : L + W]
+        q[: L - 1] |= f[: L - 1] != f[W + 1 : L + W]
+        ys, xs = np.divmod(np.flatnonzero(q), W)
+        keep = xs < W - 1
+        ys, xs = ys[keep], xs[keep]
         la, le, ls, lse = lab[ys, xs], lab[ys, xs + 1], lab[ys + 1, xs], lab[ys + 1, xs + 1]
         true = np.ones(len(ys), dtype=bool)
         add(ys, xs, la, true)
