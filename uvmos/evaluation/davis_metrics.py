@@ -57,13 +57,22 @@ class Boundaries:
     ``starts`` ((L+2,) offsets of each label's run in the sorted arrays).
     """
 
-    __slots__ = ("ys", "xs", "labels", "counts", "starts")
+    __slots__ = ("ys", "xs", "labels", "counts", "starts", "boxes")
 
     def __init__(self, ys, xs, labels, num_labels: int):
         order = np.argsort(labels, kind="stable")
         self.ys, self.xs, self.labels = ys[order], xs[order], labels[order]
         self.counts = np.bincount(self.labels, minlength=num_labels + 1)[: num_labels + 1]
         self.starts = np.concatenate([[0], np.cumsum(self.counts)])
+        # (L+1, 4) inclusive boxes y0, y1, x0, x1 of each label's boundary (empty: y0 > y1)
+        self.boxes = np.tile(np.array([1, -1, 1, -1], dtype=np.int64), (num_labels + 1, 1))
+        present = np.flatnonzero(self.counts)
+        if len(present):
+            st = self.starts[present]
+            self.boxes[present] = np.stack(
+                [np.minimum.reduceat(self.ys, st), np.maximum.reduceat(self.ys, st),
+                 np.minimum.reduceat(self.xs, st), np.maximum.reduceat(self.xs, st)], axis=1
+            )
 
     def of(self, k: int) -> Tuple[np.ndarray, np.ndarray]:
         s, e = self.starts[k], self.starts[k + 1]
@@ -134,13 +143,21 @@ def _match_counts(src: Boundaries, k: int, dst: Boundaries, shape, radius: int, 
     ys, xs = src.of(k)
     if len(ys) == 0 or len(dst.ys) == 0:
         return out
-    inside = (
-        (dst.ys >= ys.min() - radius) & (dst.ys <= ys.max() + radius)
-        & (dst.xs >= xs.min() - radius) & (dst.xs <= xs.max() + radius)
-    )
+    sy0, sy1, sx0, sx1 = src.boxes[k] + np.array([-radius, radius, -radius, radius])
+    b = dst.boxes
+    near = np.flatnonzero((b[:, 0] <= sy1) & (b[:, 1] >= sy0) & (b[:, 2] <= sx1) & (b[:, 3] >= sx0))
+    if len(near) == 0:
+        return out
+    if len(near) == 1:
+        sl = slice(dst.starts[near[0]], dst.starts[near[0] + 1])
+        qy, qx, ql = dst.ys[sl], dst.xs[sl], dst.labels[sl]
+    else:
+        idx = np.concatenate([np.arange(dst.starts[q], dst.starts[q + 1]) for q in near])
+        qy, qx, ql = dst.ys[idx], dst.xs[idx], dst.labels[idx]
+    inside = (qy >= sy0) & (qy <= sy1) & (qx >= sx0) & (qx <= sx1)
     if not inside.any():
         return out
-    qy, qx, ql = dst.ys[inside], dst.xs[inside], dst.labels[inside]
+    qy, qx, ql = qy[inside], qx[inside], ql[inside]
     y0, y1 = max(int(qy.min()) - radius, 0), min(int(qy.max()) + radius + 1, H)
     x0, x1 = max(int(qx.min()) - radius, 0), min(int(qx.max()) + radius + 1, W)
     keep = (ys >= y0) & (ys < y1) & (xs >= x0) & (xs < x1)
