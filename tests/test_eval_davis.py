@@ -293,3 +293,12 @@ def test_real_masks_match_toolkit_figures(shared_data):
     for name, (j, f, jd, fd) in OFFICIAL_UNSUPERVISED.items():
         o = r.per_object[name]
         assert (o["J"], o["F"], o["J-Decay"], o["F-Decay"]) == (j, f, jd, fd)
+
+
+def test_sixteen_bit_ground_truth_with_void():
+    gt = moving_objects(K=2, seed=12).astype(np.int32)
+    gt[:, :5, :] = 255
+    gt[3, 60:, :10] = 300  # an id above the first frame's objects: not an object
+    res = np.where(gt == 255, 1, np.where(gt == 300, 0, gt))
+    r = evaluate_sequence(gt, res, "unsupervised", name="s")
+    assert r["num_objects"] == 2 and all(o["J"] == 1.0 and o["F"] == 1.0 for o in r["objects"])

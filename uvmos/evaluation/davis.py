@@ -182,9 +182,10 @@ def evaluate_sequence(
 
     Returns:
         dict with ``objects``: list (object order 1..N) of dicts ``name``, ``object_id``,
-        ``proposal_id`` (assigned result id), ``J``, ``F`` (per-frame arrays) and the statistics
-        (``J``/``F`` means under keys "J-Mean"... see :func:`stats_dict`); ``num_frames``;
-        ``official_order``: object indices in the toolkit's row order (for identical global sums).
+        ``proposal_id`` (assigned result id), ``J_frames``, ``F_frames`` (per-frame values) and
+        the statistics "J", "J-Recall", "J-Decay", "F", "F-Recall", "F-Decay" (J and F are the
+        means); ``num_frames``, ``num_objects``, ``num_proposals``; ``official_order``: object
+        indices in the toolkit's row order (for bit-identical global sums).
     """
     _check_task(task)
     if void not in ("exclude", "background"):
@@ -230,10 +231,9 @@ def evaluate_sequence(
     gt_lut[num_gt + 1 :] = 0  # ids above the first frame's maximum and void (255) are not objects
     for i, t in enumerate(frames):
         g_raw = gt[t]
-        if g_raw.dtype != np.uint8:
-            if g_raw.max(initial=0) > 255 or g_raw.min(initial=0) < 0:
-                g_raw = np.where((g_raw > num_gt) | (g_raw < 0), 0, g_raw)
-            g_raw = g_raw.astype(np.uint8)
+        void_mask = g_raw == VOID_LABEL if void == "exclude" else None
+        if g_raw.dtype != np.uint8:  # e.g. 16-bit PNGs: non-objects -> 0 before the uint8 cast
+            g_raw = np.where((g_raw > num_gt) | (g_raw < 0), 0, g_raw).astype(np.uint8)
         g = gt_lut[g_raw] if g_raw.max(initial=0) > num_gt else g_raw
         r = res_frames[i]
         if r is None:
@@ -245,10 +245,8 @@ def evaluate_sequence(
             if num_res > res_limit:  # ignored extra ids
                 r = np.where(r > res_limit, 0, r)
             r = r.astype(np.uint8)
-        if void == "exclude":
-            v = g_raw == VOID_LABEL
-            if v.any():
-                r = np.where(v, 0, r).astype(np.uint8)
+        if void_mask is not None and void_mask.any():
+            r = np.where(void_mask, 0, r).astype(np.uint8)
         pairs = "diagonal" if task == "semi-supervised" else "all"
         J, F = frame_scores(g, r, num_gt, num_rows, radius, kernel, pairs=pairs)
         Jall[:, :, i] = J
@@ -633,7 +631,7 @@ class DAVISEvaluator(_DatasetEvaluator):
     def reset(self):
         self._seq_results: List[Dict[str, Any]] = []
 
-    def _gt(self, video_id: str, num_output_frames: int) -> Tuple[np.ndarray, List[int]]:
+    def _gt(self, video_id: str) -> Tuple[np.ndarray, List[int]]:
         if self._dataset_name is not None:
             if self._videos is None:
                 from detectron2.data import DatasetCatalog
@@ -653,7 +651,7 @@ class DAVISEvaluator(_DatasetEvaluator):
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
             video_id = str(out.get("video_id", inp.get("video_id")))
-            gt, frame_idx = self._gt(video_id, 0)
+            gt, frame_idx = self._gt(video_id)
             H, W = gt.shape[1:]
             maps = output_id_maps(out, H, W)
             if max(frame_idx) >= len(maps):
