@@ -23,7 +23,6 @@ in the JSON, unlike the training loader). Results are the YouTube-VIS results JS
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import logging
@@ -405,7 +404,7 @@ def evaluate_ytvis(
     :func:`load_ytvis_gt` output). Results are not modified."""
     if not (isinstance(gt, Mapping) and "tracks" in gt):
         gt = load_ytvis_gt(gt)
-    res = load_ytvis_results(results if isinstance(results, (str, os.PathLike)) else copy.deepcopy(list(results)))
+    res = load_ytvis_results(results if isinstance(results, (str, os.PathLike)) else list(results))
     return YTVISeval(gt, res, class_agnostic=class_agnostic).run(verbose=verbose)
 
 
@@ -463,10 +462,9 @@ class YTVISEvaluator(_DatasetEvaluator):
         self._results: List[Dict[str, Any]] = []
 
     def _json_video_id(self, inp: Mapping[str, Any], out: Mapping[str, Any]):
-        for key in ("json_video_id",):
-            for d in (out, inp):
-                if key in d and d[key] in self._ids:
-                    return d[key]
+        for d in (out, inp):
+            if d.get("json_video_id") in self._ids:
+                return d["json_video_id"]
         name = out.get("video_id", inp.get("video_id"))
         if name in self._by_name:
             return self._by_name[name]
