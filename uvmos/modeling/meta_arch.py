@@ -33,8 +33,9 @@ class VideoSegmenter(nn.Module):
         associator: stateful ``reset(video_meta)`` / ``step(frame, proposals)``.
         test_size: (H', W') frames are resized to (paper: 480x854), when the proposer has none.
         input_format: channel order the proposer expects ("BGR" or "RGB"); frames arrive BGR.
-        timer: optional ``uvmos.evaluation.timing.PartTimer``; parts "proposal" and "association"
-            are timed per frame (D-Net's foreground head is inside its proposal, paper Table 5).
+        timer: optional ``uvmos.evaluation.timing.PartTimer``: each frame is a ``timer.frame()``
+            with parts "proposal" and "association" (D-Net's foreground head runs inside its
+            proposal, as paper Table 5 reports it).
     """
 
     def __init__(
@@ -67,6 +68,9 @@ class VideoSegmenter(nn.Module):
             return p.device
         return torch.device("cpu")
 
+    def _frame(self):
+        return self.timer.frame() if self.timer is not None else contextlib.nullcontext()
+
     def _part(self, name: str):
         return self.timer.part(name) if self.timer is not None else contextlib.nullcontext()
 
@@ -94,29 +98,28 @@ class VideoSegmenter(nn.Module):
                     f"VideoSegmenter: frame {t} of {video_id!r} must be (H, W, 3) uint8 BGR, "
                     f"got {frame.shape} {frame.dtype}"
                 )
-            H, W = frame.shape[:2]
-            img = frame if (H, W) == (Hs, Ws) else cv2.resize(frame, (Ws, Hs), interpolation=cv2.INTER_LINEAR)
-            if self.input_format == "RGB":
-                img = img[:, :, ::-1]
-            image = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).to(device)
-            inp = {"image": image, "height": H, "width": W, "video_id": video_id, "frame_idx": t}
-            if prev_image is not None:
-                inp["prev_image"] = prev_image
-                inp["prev_mask"] = prev_mask
-            with self._part("proposal"):
-                proposals = self.proposer([inp])[0]
-            with self._part("association"):
-                res = self.associator.step(inp, proposals)
-            id_map = res["id_map"]
-            id_map = id_map.cpu().numpy() if torch.is_tensor(id_map) else np.asarray(id_map)
-            id_map = id_map.astype(np.int32, copy=False)
-            fg = (id_map > 0).astype(np.uint8)
-            if (H, W) != (Hs, Ws):
-                fg = cv2.resize(fg, (Ws, Hs), interpolation=cv2.INTER_NEAREST)
-            prev_image = image
-            prev_mask = torch.from_numpy(fg).float()[None].to(device)
-            if self.timer is not None and hasattr(self.timer, "frame_done"):
-                self.timer.frame_done()
+            with self._frame():
+                H, W = frame.shape[:2]
+                img = frame if (H, W) == (Hs, Ws) else cv2.resize(frame, (Ws, Hs), interpolation=cv2.INTER_LINEAR)
+                if self.input_format == "RGB":
+                    img = img[:, :, ::-1]
+                image = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).to(device)
+                inp = {"image": image, "height": H, "width": W, "video_id": video_id, "frame_idx": t}
+                if prev_image is not None:
+                    inp["prev_image"] = prev_image
+                    inp["prev_mask"] = prev_mask
+                with self._part("proposal"):
+                    proposals = self.proposer([inp])[0]
+                with self._part("association"):
+                    res = self.associator.step(inp, proposals)
+                id_map = res["id_map"]
+                id_map = id_map.cpu().numpy() if torch.is_tensor(id_map) else np.asarray(id_map)
+                id_map = id_map.astype(np.int32, copy=False)
+                fg = (id_map > 0).astype(np.uint8)
+                if (H, W) != (Hs, Ws):
+                    fg = cv2.resize(fg, (Ws, Hs), interpolation=cv2.INTER_NEAREST)
+                prev_image = image
+                prev_mask = torch.from_numpy(fg).float()[None].to(device)
             yield {
                 "frame_idx": t,
                 "id_map": id_map,

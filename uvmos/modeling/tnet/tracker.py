@@ -80,6 +80,7 @@ class TNetTracker:
         max_tracks: tracklets per video at most (ids are never reused).
         max_lost_frames: a tracklet lost for more frames ends (None: never).
         update_projection: refit W1 too at memory updates (default: frozen after y0, as FRTM).
+        init_projection: fit W1 with W2 on y0 (FRTM); False keeps W1 at its initialisation.
         reid_resume_thresh: if set, a would-be-new proposal whose cos to a lost tracklet's last
             and first embeddings sums above this resumes that tracklet instead (not in the paper).
         seed: seeds the random part of each target model's initialisation.
@@ -104,6 +105,7 @@ class TNetTracker:
         max_tracks: int = 20,
         max_lost_frames: Optional[int] = 50,
         update_projection: bool = False,
+        init_projection: bool = True,
         reid_resume_thresh: Optional[float] = None,
         seed: int = 0,
     ):
@@ -126,6 +128,7 @@ class TNetTracker:
         self.max_tracks = max_tracks
         self.max_lost_frames = max_lost_frames
         self.update_projection = update_projection
+        self.init_projection = init_projection
         self.reid_resume_thresh = reid_resume_thresh
         self.seed = seed
         self.reset({})
@@ -161,9 +164,12 @@ class TNetTracker:
     def _fit_init(self, X: torch.Tensor, y0: torch.Tensor, track_id: int) -> List[torch.Tensor]:
         g = torch.Generator().manual_seed(self.seed * 1000003 + track_id)
         params = self.target_model.init_params(X, generator=g)
-        obj = TargetObjective(
-            self.target_model, X, y0, torch.ones(1, dtype=X.dtype), self.regs, self._pixel_weights(y0)
-        )
+        one = torch.ones(1, dtype=X.dtype)
+        if not self.init_projection:  # W1 stays at its (PCA) initialisation
+            z = self.target_model.project(X, params[0])
+            obj = LinearFilterObjective(z, y0, one, self.regs[1], self._pixel_weights(y0), params[1].shape[-1])
+            return [params[0]] + self.solver.solve(obj, params[1:], phase="init")
+        obj = TargetObjective(self.target_model, X, y0, one, self.regs, self._pixel_weights(y0))
         return self.solver.solve(obj, params, phase="init")
 
     def _fit_update(self, tr: Tracklet) -> None:

@@ -1,0 +1,17 @@
+"""The video meta-architecture (``VideoSegmenter``): a proposer + an associator, frame by frame.
+
+Set ``model.proposer`` in the config that imports this (D-Net, Mask R-CNN or the oracle).
+"""
+from detectron2.config import LazyCall as L
+
+from uvmos.modeling.meta_arch import VideoSegmenter
+
+from .tnet import tnet
+
+model = L(VideoSegmenter)(
+    proposer=None,
+    associator=tnet,
+    test_size=(480, 854),  # paper §4.1: D-Net input size
+    input_format="BGR",
+    timer=None,
+)

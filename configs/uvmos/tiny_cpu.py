@@ -1,0 +1,24 @@
+"""uvmos on CPU: the tiny D-Net (configs/dnet/tiny_cpu.py) proposes, T-Net tracks on its features.
+
+Evaluate (DAVIS J&F on the synthetic val split):
+    python tools/train_net.py --config-file configs/uvmos/tiny_cpu.py --eval-only \
+        train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth
+The checkpoint is D-Net's: the video model holds D-Net as ``proposer``, so load it with
+``DetectionCheckpointer(model.proposer)`` (tools do) or set ``model.proposer`` weights there.
+T-Net reuses D-Net's backbone maps (computed once per frame): res3 (stride 8) for the target
+models and res3 + res5 pooled for the parameter-free re-ID embedding.
+"""
+from detectron2.config import LazyCall as L
+
+from uvmos.modeling.tnet import MaskPooledEmbedder, ProposerFeatures
+
+from ..common.models.video import model
+from ..dnet.tiny_cpu import model as dnet_model
+from ._video_eval import dataloader, train
+
+model.proposer = dnet_model
+model.associator.features = L(ProposerFeatures)(keys=("res3", "res5"))
+model.associator.target_feature = "res3"
+model.associator.reid = L(MaskPooledEmbedder)(in_features=("res3", "res5"), center=True)
+
+train.output_dir = "output/uvmos_tiny_cpu"
