@@ -73,7 +73,7 @@ def shapes_stream(
 
 
 def tiny_backbone_features(input_size=(64, 96), seed: int = 0):
-    """A narrow random ResNet-18 (res3: stride 8, res4: stride 16) as T-Net's feature source."""
+    """A narrow random ResNet-18 (res2: stride 4, res3: 8, res4: 16) as T-Net's feature source."""
     import torch
 
     from uvmos.modeling.backbone import build_dilated_resnet
@@ -82,6 +82,6 @@ def tiny_backbone_features(input_size=(64, 96), seed: int = 0):
     torch.manual_seed(seed)
     bb = build_dilated_resnet(
         depth=18, norm="FrozenBN", stem_out_channels=16, res2_out_channels=16, res5_dilation=1,
-        out_features=("res3", "res4"),
+        out_features=("res2", "res3", "res4"),
     )
     return BackboneFeatures(bb, input_size=input_size, pixel_std=(57.4, 57.1, 58.4))

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import load_weights
 from .mask_ops import crop_padding
 
 __all__ = ["BackboneFeatures", "ProposerFeatures"]
@@ -88,9 +89,7 @@ class BackboneFeatures(nn.Module):
         self.input_format = input_format
         self.out_features = None if out_features is None else tuple(out_features)
         if weights:
-            from detectron2.checkpoint import DetectionCheckpointer
-
-            DetectionCheckpointer(self).load(weights)
+            load_weights(self, weights)
         self.eval()
 
     @torch.no_grad()

@@ -21,6 +21,7 @@ from torch import nn
 
 from uvmos.registry import REID_REGISTRY
 
+from .checkpoint import load_weights
 from .mask_ops import downsample_masks
 
 __all__ = ["mask_pool", "MaskPooledEmbedder", "ReIDHead", "reid_losses", "embed_all"]
@@ -153,9 +154,7 @@ class ReIDHead(nn.Module):
         self.margin = margin
         self.center = center
         if weights:
-            from detectron2.checkpoint import DetectionCheckpointer
-
-            DetectionCheckpointer(self).load(weights)
+            load_weights(self, weights)
 
     def forward(self, features: Dict[str, torch.Tensor], masks: torch.Tensor) -> torch.Tensor:
         pooled = _pool_levels(features, self.in_features, masks, self.center)

@@ -19,6 +19,7 @@ from torch import nn
 
 from uvmos.registry import META_ARCH_REGISTRY
 
+from .checkpoint import load_weights
 from .reid import ReIDHead
 
 __all__ = ["ReIDTrainer"]
@@ -34,7 +35,7 @@ class ReIDTrainer(nn.Module):
         head: the :class:`ReIDHead` to train.
         pixel_mean, pixel_std: normalisation (the backbone's), BGR 0-255.
         backbone_weights: optional checkpoint for the backbone (e.g. a trained D-Net), loaded with
-            ``DetectionCheckpointer`` on a module exposing it as ``backbone`` (suffix matching).
+            :func:`~uvmos.modeling.tnet.checkpoint.load_weights` (``backbone.`` prefixes match).
     """
 
     def __init__(
@@ -53,11 +54,7 @@ class ReIDTrainer(nn.Module):
         self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(3, 1, 1), False)
         self.freeze_backbone = freeze_backbone
         if backbone_weights:
-            from detectron2.checkpoint import DetectionCheckpointer
-
-            holder = nn.Module()
-            holder.backbone = self.backbone
-            DetectionCheckpointer(holder).load(backbone_weights)
+            load_weights(self.backbone, backbone_weights)
         if freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad_(False)
