@@ -302,3 +302,16 @@ def test_sixteen_bit_ground_truth_with_void():
     res = np.where(gt == 255, 1, np.where(gt == 300, 0, gt))
     r = evaluate_sequence(gt, res, "unsupervised", name="s")
     assert r["num_objects"] == 2 and all(o["J"] == 1.0 and o["F"] == 1.0 for o in r["objects"])
+
+
+def test_video_dicts_with_results_on_disk(tmp_path):
+    maps = moving_objects(T=5, K=2, seed=13)
+    T, H, W = maps.shape
+    vd = {"video_id": "vid", "height": H, "width": W, "length": T,
+          "file_names": [f"/frames/vid/{t:05d}.jpg" for t in range(T)],
+          "annotations": [instances_from_id_map(f) for f in maps], "annotated": [True, True, False, True, True]}
+    _write_results(tmp_path, {"vid": maps[[0, 1, 2, 3]]})  # frame 00004 missing
+    r = evaluate_davis([vd], tmp_path, "unsupervised", num_workers=1)
+    j = r.sequences[0]["objects"][0]["J_frames"]
+    assert len(j) == 4 and list(j[:3]) == [1.0, 1.0, 1.0] and j[3] == 0.0
+    assert "1 missing result frame" in r.notes[0]

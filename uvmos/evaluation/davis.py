@@ -463,8 +463,9 @@ def evaluate_davis(
         gt: a DAVIS root / folder of sequence folders (see :func:`find_davis_sequences`), a list of
             video dicts (uvmos/data/video_dict.py schema; instance ids are object ids, ``void``
             RLEs become 255, only ``annotated`` frames are scored), or {seq: (T, H, W) id maps}.
-        results: a folder ``<seq>/<frame>.png``, or {seq: (T, H, W) array | list of (H, W) arrays
-            or None (missing frame)} aligned with the ground-truth frames.
+        results: a folder ``<seq>/<frame>.png`` (frame = annotation file name; for video dicts
+            the frame file's stem, else the 5-digit frame index), or {seq: (T, H, W) array | list
+            of (H, W) arrays or None (missing frame)} aligned with the ground-truth frames.
         task: "unsupervised" | "semi-supervised".
         sequences: restrict to these sequences (default: the whole set).
         num_workers: processes over sequences (default: all CPU cores).
@@ -494,16 +495,21 @@ def evaluate_davis(
                 if r["missing_frames"]:
                     notes.append(f"{r['name']}: {len(r['missing_frames'])} missing result frame(s) scored as empty")
             return DAVISResult(seq_results, task, subset, notes)
-        gt_arrays = {}
+        gt_arrays, frame_names = OrderedDict(), {}
         for s in seqs:
             d = os.path.join(ann_dir, s)
-            gt_arrays[s] = np.stack([read_id_map(os.path.join(d, f + ".png")) for f in _frame_ids(d)])
+            frame_names[s] = _frame_ids(d)
+            gt_arrays[s] = np.stack([read_id_map(os.path.join(d, f + ".png")) for f in frame_names[s]])
     elif isinstance(gt, Mapping):
-        gt_arrays = {k: np.asarray(v) for k, v in gt.items()}
+        gt_arrays = OrderedDict((k, np.asarray(v)) for k, v in gt.items())
+        frame_names = {k: [f"{t:05d}" for t in range(len(v))] for k, v in gt_arrays.items()}
     else:
-        gt_arrays = OrderedDict()
+        gt_arrays, frame_names = OrderedDict(), {}
         for vd in gt:
-            gt_arrays[str(vd["video_id"])], _ = video_dict_id_maps(vd)
+            vid = str(vd["video_id"])
+            gt_arrays[vid], idx = video_dict_id_maps(vd)
+            files = vd.get("file_names")
+            frame_names[vid] = [os.path.splitext(os.path.basename(files[t]))[0] if files else f"{t:05d}" for t in idx]
     if sequences is not None:
         unknown = sorted(set(sequences) - set(gt_arrays))
         if unknown:
@@ -513,11 +519,19 @@ def evaluate_davis(
     jobs = []
     for s, g in gt_arrays.items():
         if isinstance(results, (str, os.PathLike)):
-            # ground truth in memory, results on disk: frames named like the ground-truth indices
-            raise TypeError("with in-memory ground truth, pass the results in memory too")
-        if s not in results:
+            # in-memory ground truth, results on disk: <results>/<seq>/<frame name>.png
+            d = os.path.join(os.fspath(results), s)
+            if not os.path.isdir(d):
+                raise DatasetFormatError(d, "result folder of the sequence not found")
+            res = [read_id_map(os.path.join(d, f + ".png")) if os.path.exists(os.path.join(d, f + ".png")) else None
+                   for f in frame_names[s]]
+            if any(r is None for r in res):
+                notes.append(f"{s}: {sum(r is None for r in res)} missing result frame(s) scored as empty")
+        elif s in results:
+            res = results[s]
+        else:
             raise DatasetFormatError(None, f"no results for sequence {s!r}")
-        jobs.append((s, g, results[s], task, kw))
+        jobs.append((s, g, res, task, kw))
     seq_results = _map(_eval_in_memory, jobs, num_workers, [len(j[1]) for j in jobs])
     return DAVISResult(seq_results, task, subset, notes)
 
