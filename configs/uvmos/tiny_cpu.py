@@ -17,6 +17,7 @@ from ..dnet.tiny_cpu import model as dnet_model
 from ._video_eval import dataloader, train
 
 model.proposer = dnet_model
+model.test_size = None  # frames at their own size (the tiny D-Net is trained on 192x320 frames)
 model.associator.features = L(ProposerFeatures)(keys=("res3", "res5"))
 model.associator.target_feature = "res3"
 model.associator.reid = L(MaskPooledEmbedder)(in_features=("res3", "res5"), center=True)

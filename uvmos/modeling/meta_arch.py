@@ -31,7 +31,8 @@ class VideoSegmenter(nn.Module):
         proposer: ``proposer(List[dict]) -> List[dict]`` (conventions: image at the test size,
             outputs at the frame size). If it has a ``test_size`` attribute, that size is used.
         associator: stateful ``reset(video_meta)`` / ``step(frame, proposals)``.
-        test_size: (H', W') frames are resized to (paper: 480x854), when the proposer has none.
+        test_size: (H', W') frames are resized to (paper: 480x854) when the proposer has no
+            ``test_size`` of its own; None keeps each frame's own size.
         input_format: channel order the proposer expects ("BGR" or "RGB"); frames arrive BGR.
         timer: optional ``uvmos.evaluation.timing.PartTimer``: each frame is a ``timer.frame()``
             with parts "proposal" and "association" (D-Net's foreground head runs inside its
@@ -42,7 +43,7 @@ class VideoSegmenter(nn.Module):
         self,
         proposer: nn.Module,
         associator: Any,
-        test_size: Sequence[int] = (480, 854),
+        test_size: Optional[Sequence[int]] = (480, 854),
         input_format: str = "BGR",
         timer: Any = None,
     ):
@@ -58,7 +59,7 @@ class VideoSegmenter(nn.Module):
             if not isinstance(associator, nn.Module)
             else {}
         )
-        self.test_size = tuple(int(s) for s in test_size)
+        self.test_size = None if test_size is None else tuple(int(s) for s in test_size)
         self.input_format = input_format
         self.timer = timer
 
@@ -74,9 +75,9 @@ class VideoSegmenter(nn.Module):
     def _part(self, name: str):
         return self.timer.part(name) if self.timer is not None else contextlib.nullcontext()
 
-    def _size(self) -> Tuple[int, int]:
+    def _size(self, frame_hw: Tuple[int, int]) -> Tuple[int, int]:
         size = getattr(self.proposer, "test_size", None) or self.test_size
-        return int(size[0]), int(size[1])
+        return frame_hw if size is None else (int(size[0]), int(size[1]))
 
     @torch.no_grad()
     def run_video(self, frames: Iterable[np.ndarray], video_meta: Optional[dict] = None) -> Iterator[dict]:
@@ -88,7 +89,6 @@ class VideoSegmenter(nn.Module):
         video_meta = dict(video_meta or {})
         video_id = video_meta.get("video_id", "video")
         self.associator.reset(video_meta)
-        Hs, Ws = self._size()
         prev_image: Optional[torch.Tensor] = None
         prev_mask: Optional[torch.Tensor] = None
         device = self.device
@@ -100,6 +100,7 @@ class VideoSegmenter(nn.Module):
                 )
             with self._frame():
                 H, W = frame.shape[:2]
+                Hs, Ws = self._size((H, W))
                 img = frame if (H, W) == (Hs, Ws) else cv2.resize(frame, (Ws, Hs), interpolation=cv2.INTER_LINEAR)
                 if self.input_format == "RGB":
                     img = img[:, :, ::-1]

@@ -147,7 +147,7 @@ class ReIDHead(nn.Module):
     ):
         super().__init__()
         self.in_features = tuple(in_features)
-        c = sum(in_channels) if isinstance(in_channels, (list, tuple)) else int(in_channels)
+        c = int(in_channels) if isinstance(in_channels, (int, float)) else int(sum(in_channels))
         self.mlp = nn.Sequential(nn.Linear(c, hidden_dim), nn.ReLU(inplace=True), nn.Linear(hidden_dim, embed_dim))
         self.loss_name = loss
         self.temperature = temperature

@@ -1,0 +1,200 @@
+#!/usr/bin/env python
+"""Benchmarks of the streaming video model (not unit tests).
+
+* ``rss``: peak resident memory of one process segmenting an N-frame video, for several N (default
+  100 and 1000), each in a fresh subprocess; prints the ratio (goal: <= 1.1, memory must not grow
+  with the video length).
+* ``speed``: seconds per frame of each part (``proposal``, ``association``; uvmos PartTimer) at a
+  given frame size (default 480x854) with 1, 3 and 5 objects.
+
+Frames come from an on-the-fly moving-shapes stream (textured ellipses over a textured background,
+nothing stored). The config's proposer runs on every frame (its time and its ``features`` are
+real), but its instances are replaced by the stream's ground-truth masks (``--oracle``, default),
+so the tracker follows exactly K objects whatever the proposer's weights.
+
+    python tools/bench_memory.py rss   --config configs/uvmos/tiny_cpu.py --frames 100 1000
+    python tools/bench_memory.py speed --config configs/uvmos/tiny_cpu.py --objects 1 3 5 --num-frames 20
+    (add KEY=VALUE config overrides at the end, e.g. model.associator.memory.capacity=40)
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+class MovingShapes:
+    """Deterministic stream: frame t and its id map are computed from t alone (nothing kept)."""
+
+    def __init__(self, height: int, width: int, num_objects: int, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.H, self.W, self.K = height, width, num_objects
+        small = rng.normal(120, 40, (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
+        self.bg = np.clip(cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+                          + rng.normal(0, 6, (height, width, 3)), 0, 255).astype(np.uint8)
+        u = min(height, width)
+        self.objs = []
+        for k in range(num_objects):
+            colour = rng.uniform(30, 230, 3)
+            tex = rng.normal(0, 25, (64, 64, 3)).astype(np.float32)
+            self.objs.append({
+                "axes": (int(u * rng.uniform(0.08, 0.15)), int(u * rng.uniform(0.06, 0.12))),
+                "centre": rng.uniform(0.2, 0.8, 2), "amp": rng.uniform(0.1, 0.3, 2),
+                "freq": rng.uniform(0.01, 0.04, 2), "phase": rng.uniform(0, 2 * np.pi, 2),
+                "colour": colour, "tex": cv2.resize(tex, (width, height)),
+            })
+
+    def __call__(self, t: int):
+        img = self.bg.copy()
+        id_map = np.zeros((self.H, self.W), np.int32)
+        for k, o in enumerate(self.objs):  # later objects occlude earlier ones
+            cy, cx = o["centre"] + o["amp"] * np.sin(o["freq"] * t * 2 * np.pi + o["phase"])
+            m = np.zeros((self.H, self.W), np.uint8)
+            cv2.ellipse(m, (int(cx * self.W), int(cy * self.H)), o["axes"], float(t % 360), 0, 360, 1, -1)
+            m = m.astype(bool)
+            img[m] = np.clip(o["colour"] + o["tex"][m], 0, 255).astype(np.uint8)
+            id_map[m] = k + 1
+        return img, id_map
+
+
+class OracleInstances(torch.nn.Module):
+    """Runs ``proposer`` (timing, features) and replaces its instances by the stream's masks."""
+
+    def __init__(self, proposer, stream: MovingShapes):
+        super().__init__()
+        self.proposer, self.stream = proposer, stream
+        self.test_size = getattr(proposer, "test_size", None) if proposer is not None else None
+
+    def forward(self, batched_inputs):
+        from detectron2.structures import Instances
+
+        outs = self.proposer(batched_inputs) if self.proposer is not None else [{} for _ in batched_inputs]
+        for x, out in zip(batched_inputs, outs):
+            _, id_map = self.stream(int(x["frame_idx"]))
+            ids = [i for i in range(1, self.stream.K + 1) if (id_map == i).any()]
+            inst = Instances((x["height"], x["width"]))
+            inst.pred_masks = torch.from_numpy(np.stack([id_map == i for i in ids]) if ids
+                                               else np.zeros((0,) + id_map.shape, bool))
+            inst.scores = torch.ones(len(ids))
+            inst.pred_classes = torch.zeros(len(ids), dtype=torch.long)
+            out["instances"] = inst
+        return outs
+
+
+def build_model(args, stream, timer=None):
+    from detectron2.config import LazyConfig, instantiate
+
+    import uvmos  # noqa: F401
+
+    cfg = LazyConfig.load(args.config)
+    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    cfg.model.test_size = tuple(args.size)
+    if "test_size" in cfg.model.proposer:  # the proposer's own test size wins in VideoSegmenter
+        cfg.model.proposer.test_size = tuple(args.size)
+    model = instantiate(cfg.model)
+    if args.weights:
+        from detectron2.checkpoint import DetectionCheckpointer
+
+        DetectionCheckpointer(model.proposer).load(args.weights)
+    if args.oracle:
+        from uvmos.modeling.proposers import OracleProposer
+
+        inner = None if isinstance(model.proposer, OracleProposer) else model.proposer  # no dataset needed
+        model.proposer = OracleInstances(inner, stream)
+    model.timer = timer
+    return model.eval()
+
+
+def run_frames(model, stream, n: int):
+    frames = (stream(t)[0] for t in range(n))
+    count = 0
+    for out in model.run_video(frames, {"video_id": "bench"}):
+        count += 1
+        del out
+    return count
+
+
+def child_rss(args) -> None:
+    torch.set_num_threads(args.threads)
+    stream = MovingShapes(*args.size, args.objects[0], seed=0)
+    model = build_model(args, stream)
+    t0 = time.time()
+    n = run_frames(model, stream, args.child_frames)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    print(json.dumps({"frames": n, "peak_rss_mb": peak_mb, "seconds": time.time() - t0,
+                      "tracks": len(getattr(model.associator, "tracks", {}))}))
+
+
+def cmd_rss(args) -> None:
+    results = []
+    for n in args.frames:
+        cmd = [sys.executable, __file__, "rss", "--child-frames", str(n)] + args.passthrough
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(res)
+        print(f"{n:6d} frames: peak RSS {res['peak_rss_mb']:8.1f} MB  ({res['seconds']:.0f} s, "
+              f"{res['tracks']} live tracks)", flush=True)
+    if len(results) >= 2:
+        ratio = results[-1]["peak_rss_mb"] / results[0]["peak_rss_mb"]
+        print(f"ratio {args.frames[-1]} / {args.frames[0]} frames: {ratio:.3f} (goal <= 1.1)")
+
+
+def cmd_speed(args) -> None:
+    from uvmos.evaluation.timing import PartTimer
+
+    torch.set_num_threads(args.threads)
+    print(f"{args.config} at {args.size[0]}x{args.size[1]}, {args.num_frames} frames "
+          f"(+{args.warmup} warm-up), {args.threads} thread(s)")
+    for k in args.objects:
+        stream = MovingShapes(*args.size, k, seed=k)
+        timer = PartTimer()
+        model = build_model(args, stream, timer=None)
+        frames = (stream(t)[0] for t in range(args.warmup + args.num_frames))
+        for out in model.run_video(frames, {"video_id": "bench"}):
+            if out["frame_idx"] == args.warmup - 1:  # the targets exist now: time the next frames
+                model.timer = timer
+        per_part, fps = timer.summary()
+        parts = "  ".join(f"{p}: {v:.3f} s/frame" for p, v in per_part.items())
+        print(f"{k} object(s): {parts}  total {1 / fps if fps else 0:.3f} s/frame ({fps:.2f} FPS)", flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=["rss", "speed"])
+    p.add_argument("--config", default="configs/uvmos/tiny_cpu.py")
+    p.add_argument("--weights", default="", help="checkpoint for the proposer (e.g. a trained D-Net)")
+    p.add_argument("--size", type=int, nargs=2, default=[480, 854], metavar=("H", "W"))
+    p.add_argument("--objects", type=int, nargs="+", default=None)
+    p.add_argument("--frames", type=int, nargs="+", default=[100, 1000], help="rss: video lengths")
+    p.add_argument("--num-frames", type=int, default=20, help="speed: timed frames")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--no-oracle", dest="oracle", action="store_false",
+                   help="track the proposer's own instances instead of the stream's masks")
+    p.add_argument("--child-frames", type=int, default=0, help=argparse.SUPPRESS)
+    args, opts = p.parse_known_args(argv)
+    bad = [o for o in opts if "=" not in o or o.startswith("-")]
+    if bad:
+        p.error(f"unrecognized arguments: {' '.join(bad)} (config overrides are KEY=VALUE)")
+    args.opts = opts
+    if args.objects is None:
+        args.objects = [3] if args.mode == "rss" else [1, 3, 5]
+    if args.mode == "rss" and args.child_frames:
+        return child_rss(args)
+    args.passthrough = ["--config", args.config, "--size", *map(str, args.size), "--objects", str(args.objects[0]),
+                        "--threads", str(args.threads)] + (["--weights", args.weights] if args.weights else []) \
+        + ([] if args.oracle else ["--no-oracle"]) + list(args.opts)
+    return cmd_rss(args) if args.mode == "rss" else cmd_speed(args)
+
+
+if __name__ == "__main__":
+    main()
