@@ -29,10 +29,15 @@ class ProposerFeatures:
 
     Args:
         keys: names to keep (None: all); a missing name raises a KeyError listing what exists.
+        size: optional (h, w) grid every map is resampled to (area averaging when shrinking,
+            bilinear when enlarging), so T-Net works on a fixed grid whatever the frame size --
+            as the paper's fixed 473x473 T-Net input gives 30x30 maps at stride 16. None keeps
+            the proposer's resolution.
     """
 
-    def __init__(self, keys: Optional[Sequence[str]] = None):
+    def __init__(self, keys: Optional[Sequence[str]] = None, size: Optional[Sequence[int]] = None):
         self.keys = None if keys is None else tuple(keys)
+        self.size = None if size is None else (int(size[0]), int(size[1]))
 
     def __call__(self, frame: dict, proposals: dict) -> Dict[str, torch.Tensor]:
         feats = proposals.get("features")
@@ -49,7 +54,13 @@ class ProposerFeatures:
         for k in keys:
             f = feats[k].detach()
             f = f[None] if f.dim() == 3 else f[:1]
-            out[k] = crop_padding(f.float(), size)
+            f = crop_padding(f.float(), size)
+            if self.size is not None and tuple(f.shape[-2:]) != self.size:
+                shrink = f.shape[-2] >= self.size[0] and f.shape[-1] >= self.size[1]
+                f = F.interpolate(f, size=self.size, mode="area") if shrink else F.interpolate(
+                    f, size=self.size, mode="bilinear", align_corners=False
+                )
+            out[k] = f
         return out
 
 

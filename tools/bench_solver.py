@@ -1,0 +1,87 @@
+#!/usr/bin/env python
+"""Gauss-Newton-CG vs gradient descent on eq. 9 for real target-model problems (not a unit test).
+
+Fits the first model of each object of a synthetic video on its ground-truth mask (the pseudo
+label y0: eq. 9 with one sample, W1 and W2 jointly -- the "init" problem) and then a memory update
+(W2 on the projected samples of the following frames -- the "update" problem), with both solvers,
+and prints eq. 9 after k steps and the wall time.
+
+    python tools/bench_solver.py [--config configs/uvmos/tiny_cpu.py] [--steps 1 2 5 10]
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="configs/uvmos/tiny_cpu.py", help="its proposer gives the features")
+    p.add_argument("--weights", default="", help="proposer checkpoint (features of a trained D-Net)")
+    p.add_argument("--feature", default=None, help="feature map (default: the tracker's target_feature)")
+    p.add_argument("--steps", type=int, nargs="+", default=[1, 2, 5, 10])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int, default=8)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.config import LazyConfig, instantiate
+
+    import uvmos  # noqa: F401
+    from uvmos.data.synthetic import SyntheticConfig, generate_video
+    from uvmos.modeling.tnet.mask_ops import downsample_masks
+    from uvmos.modeling.tnet.solver import (
+        GaussNewtonCG,
+        GradientDescent,
+        LinearFilterObjective,
+        TargetObjective,
+        hinge_pixel_weights,
+        objective_value,
+    )
+
+    cfg = LazyConfig.load(args.config)
+    model = instantiate(cfg.model).eval()
+    if args.weights:
+        DetectionCheckpointer(model.proposer).load(args.weights)
+    trk = model.associator
+    key = args.feature or trk.target_feature
+    vid = generate_video(args.seed, SyntheticConfig(length=args.frames, min_objects=2, max_objects=3))
+    feats = []
+    with torch.no_grad():
+        for t, f in enumerate(vid.frames):
+            x = {"image": torch.from_numpy(np.ascontiguousarray(f.transpose(2, 0, 1))), "height": f.shape[0],
+                 "width": f.shape[1], "frame_idx": t, "video_id": vid.name}
+            feats.append(trk.features(x, model.proposer([x])[0])[key].float())
+    tm, regs = trk.target_model, trk.regs
+    solvers = {"GN-CG": lambda: GaussNewtonCG(init_cg_iters=(10,), update_cg_iters=(10,)),
+               "GD (exact step)": lambda: GradientDescent(), "GD (lr 1e-3)": lambda: GradientDescent(lr=1e-3)}
+    print(f"features {key} {tuple(feats[0].shape)}; eq. 9 value after k steps (time)")
+    for obj in sorted(set(np.unique(vid.id_maps[0]).tolist()) - {0}):
+        ys = [downsample_masks(torch.from_numpy(m == obj)[None], feats[0].shape[-2:]) for m in vid.id_maps]
+        X, y0 = feats[0], ys[0]
+        init = TargetObjective(tm, X, y0, torch.ones(1), regs, hinge_pixel_weights(y0))
+        p0 = tm.init_params(X, torch.Generator().manual_seed(obj))
+        p_fit = GaussNewtonCG().solve(init, p0, phase="init")
+        Z = torch.cat([tm.project(f, p_fit[0]) for f in feats])
+        Y = torch.cat(ys)
+        w = torch.tensor([0.9 ** -j for j in range(len(feats))])
+        upd = LinearFilterObjective(Z, Y, w / w.sum(), regs[1], hinge_pixel_weights(Y))
+        for name, problem, start in (("init", init, p0), ("update", upd, p_fit[1:])):
+            print(f"object {obj} {name}: start {objective_value(problem, start):.5f}")
+            for sname, make in solvers.items():
+                row = []
+                for k in args.steps:
+                    t0 = time.perf_counter()
+                    pk = make().solve(problem, start, phase=name, num_steps=k)
+                    row.append(f"k={k}: {objective_value(problem, pk):.5f} ({1000 * (time.perf_counter() - t0):.0f} ms)")
+                print(f"  {sname:16s} " + "  ".join(row))
+
+
+if __name__ == "__main__":
+    main()
