@@ -69,11 +69,12 @@ model = L(DNet)(
     target_generator=L(DNetTargetGenerator)(sigma=10.0, ignore_label=255),
     post_processor=L(DNetPostProcessor)(center_threshold=0.1, nms_kernel=7, top_k=200, min_area=16),
     guidance_perturbation=L(GuidancePerturbation)(p_drop_instance=0.1, p_morph=0.5, max_kernel=9, p_empty=0.1),
-    loss_weights={"loss_sal": 1.0, "loss_center": 200.0, "loss_offset": 0.01},
+    loss_weights={"loss_sal": 1.0, "loss_center": 10.0, "loss_offset": 0.3},
     pixel_mean=[103.530, 116.280, 123.675],
     pixel_std=[1.0, 1.0, 1.0],
     input_format="BGR",
     size_divisibility=16,
+    test_size=(480, 854),
     first_frame="two_pass",
     ignore_value=255,
 )

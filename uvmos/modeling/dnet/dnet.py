@@ -61,6 +61,9 @@ class DNet(nn.Module):
         loss_weights: {"loss_sal", "loss_center", "loss_offset"} -> weight.
         pixel_mean / pixel_std / input_format: as detectron2 models (image channels in that format).
         size_divisibility: inputs are padded to a multiple of this.
+        test_size: (H', W') frames are resized to before inference by the video runners
+            (``VideoSegmenter``, ``uvmos.evaluation.frame_ap.propose_video``); None keeps the
+            frame size. Paper §4.1: 480 x 854.
         first_frame: "two_pass" or "zero" (see module doc).
         ignore_value: ignored label in ``sem_seg``.
     """
@@ -86,6 +89,7 @@ class DNet(nn.Module):
         pixel_std: Sequence[float] = (1.0, 1.0, 1.0),
         input_format: str = "BGR",
         size_divisibility: int = 16,
+        test_size: Optional[Sequence[int]] = None,
         first_frame: str = "two_pass",
         ignore_value: int = 255,
     ):
@@ -107,7 +111,7 @@ class DNet(nn.Module):
         self.target_generator = target_generator or DNetTargetGenerator(ignore_label=ignore_value)
         self.post_processor = post_processor or DNetPostProcessor()
         self.guidance_perturbation = guidance_perturbation
-        self.loss_weights = {"loss_sal": 1.0, "loss_center": 200.0, "loss_offset": 0.01}
+        self.loss_weights = {"loss_sal": 1.0, "loss_center": 10.0, "loss_offset": 0.3}
         if loss_weights:
             unknown = set(loss_weights) - set(self.loss_weights)
             if unknown:
@@ -115,6 +119,7 @@ class DNet(nn.Module):
             self.loss_weights.update({k: float(v) for k, v in loss_weights.items()})
         self.input_format = input_format
         self.size_divisibility = size_divisibility
+        self.test_size = None if test_size is None else (int(test_size[0]), int(test_size[1]))
         self.ignore_value = ignore_value
         self.num_classes = int(getattr(sal_head, "num_classes", 2))
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean, dtype=torch.float32).view(-1, 1, 1), False)
@@ -252,7 +257,13 @@ class DNet(nn.Module):
     # ------------------------------------------------------------------------------------------
     @torch.no_grad()
     def inference(self, batched_inputs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        """Proposals for a batch of frame dicts (docs/dev_conventions.md, "Proposer")."""
+        """Proposals for a batch of frame dicts (docs/dev_conventions.md, "Proposer").
+
+        Video dicts instead of frame dicts (what ``build_video_test_loader`` yields, a single dict or
+        a list) are run frame by frame with :func:`uvmos.evaluation.frame_ap.propose_videos`.
+        """
+        if isinstance(batched_inputs, Mapping):
+            batched_inputs = [batched_inputs]
         if batched_inputs and "image" not in batched_inputs[0]:
             from uvmos.evaluation.frame_ap import propose_videos  # video items from the test loader
 
