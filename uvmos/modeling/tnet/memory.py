@@ -2,7 +2,8 @@
 "Adaptive Memory Updating").
 
 A :class:`SampleMemory` is one target's training set S = {(X_j, y_j, alpha_j)} of eq. 9, stored in
-preallocated tensors of fixed capacity (so memory does not grow with the video length). A policy
+tensors that grow by doubling up to a fixed capacity (so memory does not grow with the video length
+beyond it). A policy
 (``MEMORY_REGISTRY``) decides which samples enter, their weights, and when the model is refitted:
 
 * :class:`AdaptiveMemory` (paper): alpha_j = (1-gamma)^-1 alpha_{j-1}, alpha_0 = gamma; the weight is
@@ -31,7 +32,7 @@ __all__ = ["SampleMemory", "AdaptiveMemory", "FixedRateMemory", "NoUpdateMemory"
 
 @dataclass
 class SampleMemory:
-    """One target's training set; slots ``[:size]`` are used.
+    """One target's training set; slots ``[:size]`` are used, at most ``capacity``.
 
     samples (cap, C, h, w), labels (cap, 1, h, w), pixel_weights (cap, 1, h, w), weights (cap,)
     (normalised alpha_j, 0 for free slots), ages (cap,) insertion counter, verified (cap,) bool.
@@ -50,9 +51,17 @@ class SampleMemory:
     num_fits: int = 0
     extra: dict = field(default_factory=dict)
 
-    @property
-    def capacity(self) -> int:
-        return self.samples.shape[0]
+    capacity: int = 0
+
+    def _grow(self) -> None:
+        """Double the allocated slots (up to ``capacity``): a short video never allocates the
+        whole capacity, a long one stops growing once it is reached."""
+        n = min(max(2 * self.samples.shape[0], 1), self.capacity)
+        for name in ("samples", "labels", "pixel_weights", "weights", "ages", "verified"):
+            old = getattr(self, name)
+            new = old.new_zeros((n,) + tuple(old.shape[1:])) if name != "ages" else old.new_full((n,), -1)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
 
     def used(self):
         """(samples, labels, pixel_weights, weights) of the used slots."""
@@ -79,14 +88,15 @@ class _GeometricMemory:
         """A memory holding the first sample (X_0, y0) with alpha_0 = gamma (normalised: 1).
 
         x0 (1, C, h, w), y0 (1, 1, h, w), pw0 (1, 1, h, w) or None (ones)."""
-        cap = self.capacity
+        n = min(8, self.capacity)  # slots allocated now; grows by doubling up to the capacity
         mem = SampleMemory(
-            samples=x0.new_zeros((cap,) + tuple(x0.shape[1:])),
-            labels=y0.new_zeros((cap,) + tuple(y0.shape[1:])),
-            pixel_weights=y0.new_zeros((cap,) + tuple(y0.shape[1:])),
-            weights=torch.zeros(cap, dtype=torch.float64),
-            ages=torch.full((cap,), -1, dtype=torch.long),
-            verified=torch.zeros(cap, dtype=torch.bool),
+            samples=x0.new_zeros((n,) + tuple(x0.shape[1:])),
+            labels=y0.new_zeros((n,) + tuple(y0.shape[1:])),
+            pixel_weights=y0.new_zeros((n,) + tuple(y0.shape[1:])),
+            weights=torch.zeros(n, dtype=torch.float64),
+            ages=torch.full((n,), -1, dtype=torch.long),
+            verified=torch.zeros(n, dtype=torch.bool),
+            capacity=self.capacity,
         )
         self._insert(mem, 0, x0, y0, pw0, weight=self.gamma, base=self.gamma, verified=False)
         mem.size = 1
@@ -113,6 +123,8 @@ class _GeometricMemory:
         """Append (x, y): alpha = alpha_prev / (1 - gamma) times ``factor``; then normalise."""
         base = mem.last_base_weight / (1.0 - self.gamma)
         if mem.size < mem.capacity:
+            if mem.size == mem.samples.shape[0]:
+                mem._grow()
             slot = mem.size
             mem.size += 1
         else:  # lowest weight; among equal weights the oldest
