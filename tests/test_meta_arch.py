@@ -161,3 +161,47 @@ def test_forward_on_video_dicts_and_resumable_dataset_inference(tmp_path):
     with pytest.raises(KeyError, match="not in"):
         run_on_dataset(model, name, str(res_dir), videos=["nope"])
     DatasetCatalog.remove(name)
+
+
+_LIGHT_CONFIGS = [
+    "configs/uvmos/tiny_cpu.py",
+    "configs/ablations/tnet_wo_verification.py",
+    "configs/ablations/tnet_wo_memory_update.py",
+    "configs/ablations/tnet_fixed_rate_memory.py",
+    "configs/ablations/tnet_gradient_descent.py",
+    "configs/baselines/greedy_tiny_cpu.py",
+]
+
+
+@pytest.mark.parametrize("path", _LIGHT_CONFIGS)
+def test_tiny_configs_run(path):
+    cfg = LazyConfig.load(os.path.join(REPO, path))
+    assert cfg.dataloader.test.dataset_name == "uvmos_synth_val"
+    torch.manual_seed(0)
+    model = instantiate(cfg.model).eval()
+    frames, video = shapes_stream(length=2)
+    outs = list(model.run_video(frames, video))
+    assert [o["id_map"].shape for o in outs] == [(H, W)] * 2  # native size (test_size None)
+    expected = {
+        "tnet_wo_verification": ("verifier", "NoVerifier"),
+        "tnet_wo_memory_update": ("memory", "NoUpdateMemory"),
+        "tnet_fixed_rate_memory": ("memory", "FixedRateMemory"),
+        "tnet_gradient_descent": ("solver", "GradientDescent"),
+        "tiny_cpu": ("memory", "AdaptiveMemory"),
+    }
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if stem in expected:
+        attr, name = expected[stem]
+        assert type(getattr(model.associator, attr)).__name__ == name
+    else:
+        assert type(model.associator).__name__ == "GreedyAssociator"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path", ["configs/uvmos/r50_paper.py", "configs/baselines/maskrcnn_greedy.py",
+             "configs/baselines/maskrcnn_tnet.py", "configs/baselines/oracle_tnet.py"],
+)
+def test_full_size_configs_build(path):
+    model = instantiate(LazyConfig.load(os.path.join(REPO, path)).model)
+    assert isinstance(model, VideoSegmenter)
