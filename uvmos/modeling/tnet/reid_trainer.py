@@ -27,7 +27,9 @@ __all__ = ["ReIDTrainer"]
 
 @META_ARCH_REGISTRY.register()
 class ReIDTrainer(nn.Module):
-    """Args:
+    """Trains a ReIDHead on a frozen backbone with frame pairs (metric learning over gt_ids).
+
+    Args:
         backbone: module mapping normalised images (N, 3, H, W) to {name: features}; must give the
             same features the tracker's feature source gives at test time (e.g. D-Net's backbone
             with D-Net's normalisation), and is frozen (eval mode, no gradients) unless
