@@ -205,3 +205,18 @@ def test_tiny_configs_run(path):
 def test_full_size_configs_build(path):
     model = instantiate(LazyConfig.load(os.path.join(REPO, path)).model)
     assert isinstance(model, VideoSegmenter)
+
+
+def test_proposer_checkpoint_loads_into_the_video_model(tmp_path):
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    torch.manual_seed(0)
+    dnet = instantiate(_tiny_dnet_cfg())
+    path = tmp_path / "dnet.pth"
+    torch.save({"model": dnet.state_dict()}, path)  # what tools/train_net.py writes for D-Net
+    torch.manual_seed(1)
+    model = VideoSegmenter(instantiate(_tiny_dnet_cfg()), GreedyAssociator())
+    assert not torch.equal(model.proposer.backbone.stem.conv1.weight, dnet.backbone.stem.conv1.weight)
+    DetectionCheckpointer(model).load(str(path))
+    for k, v in dnet.state_dict().items():
+        assert torch.equal(model.proposer.state_dict()[k], v), k

@@ -2,11 +2,11 @@
 from detectron2.config import LazyCall as L
 from omegaconf import OmegaConf
 
-from uvmos.data.build import build_video_test_loader
+from uvmos.engine.video_inference import VideoListLoader
 from uvmos.evaluation.davis import DAVISEvaluator
 
 dataloader = OmegaConf.create()
-dataloader.test = L(build_video_test_loader)(dataset_name="uvmos_synth_val")
+dataloader.test = L(VideoListLoader)(dataset_name="uvmos_synth_val")
 dataloader.evaluator = L(DAVISEvaluator)(dataset_name="${..test.dataset_name}", task="unsupervised")
 
 train = dict(device="cpu", init_checkpoint="", output_dir="output/uvmos")

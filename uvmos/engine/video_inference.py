@@ -22,9 +22,28 @@ from detectron2.data import DatasetCatalog
 from uvmos.data.folder import iter_frames
 from uvmos.engine.writers import write_palette_png
 
-__all__ = ["run_on_dataset", "frame_names"]
+__all__ = ["run_on_dataset", "frame_names", "VideoListLoader"]
 
 logger = logging.getLogger(__name__)
+
+
+class VideoListLoader:
+    """``build_video_test_loader(dataset_name)`` yielding one-video *lists*, the batch form that
+    ``inference_on_dataset`` passes to ``model(inputs)`` and ``evaluator.process(inputs, outputs)``
+    (``VideoSegmenter.forward`` returns a list of per-video outputs)."""
+
+    def __init__(self, dataset_name):
+        from uvmos.data.build import build_video_test_loader
+
+        self.loader = build_video_test_loader(dataset_name)
+        self.dataset_name = dataset_name
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for video in self.loader:
+            yield [video]
 
 
 def frame_names(video: dict) -> List[str]:

@@ -62,6 +62,19 @@ class VideoSegmenter(nn.Module):
         self.test_size = None if test_size is None else tuple(int(s) for s in test_size)
         self.input_format = input_format
         self.timer = timer
+        self._register_load_state_dict_pre_hook(self._accept_proposer_checkpoint)
+
+    def _accept_proposer_checkpoint(self, state_dict, prefix, *args, **kwargs):
+        """Let a checkpoint of the proposer alone (e.g. a trained D-Net's ``model_final.pth``) load
+        into the whole model, so ``train.init_checkpoint`` works: its keys get ``proposer.``."""
+        own = {k for k, _ in self.proposer.state_dict().items()}
+        keys = [k for k in state_dict if k.startswith(prefix)]
+        if not keys or any(k[len(prefix):].startswith(("proposer.", "associator", "associator_modules.")) for k in keys):
+            return
+        bare = [k for k in keys if k[len(prefix):] in own]
+        if len(bare) >= max(1, len(keys) // 2):
+            for k in bare:
+                state_dict[prefix + "proposer." + k[len(prefix):]] = state_dict.pop(k)
 
     @property
     def device(self) -> torch.device:
@@ -137,6 +150,8 @@ class VideoSegmenter(nn.Module):
                                "category_id", "score", "iscrowd"}, ...] per frame],
              "track_scores": {id: mean score over the frames it appears in}}
         """
+        if isinstance(batched_inputs, dict):  # a loader yielding one video dict at a time
+            batched_inputs = [batched_inputs]
         if self.training:
             raise RuntimeError("VideoSegmenter is an inference model; train its proposer (D-Net) on its own")
         outputs = []
