@@ -1,5 +1,4 @@
 """YouTube-VIS AP/AR (uvmos/evaluation/ytvis.py) on the real sample annotations."""
-import copy
 import importlib.util
 import json
 import math
