@@ -5,6 +5,12 @@ Same architecture as r50_paper (dilated ResNet, output stride 16, two ASPP, SGM 
 SGM branch, ASPP C = 64, decoders 32 channels, BN everywhere, random init (no ImageNet file
 here). Data: synthetic 192 x 320 frames, 192 x 192 crops, batch 4; test at the native 192 x 320.
 σ of the center Gaussians 5 px: the paper's 10 px at 480p scaled to the 192-px frames (rounded).
+
+Budget: run with one thread (``OMP_NUM_THREADS=1 python tools/train_net.py --config-file
+configs/dnet/tiny_cpu.py``): measured 0.33 CPU-s per iteration (process time, as logged by
+``cpu_minutes``), so 4000 iterations + 4 evaluations take about 23 CPU-minutes. With two threads
+on the shared machine the same iterations cost 2.5 CPU-s each (OpenMP spinning under contention).
+After 1000 iterations (own poly schedule) the frame AP on uvmos_synth_val was 42.0 (AP50 64.3).
 """
 from ..common.data.synth_pairs import dataloader
 from ..common.models.dnet import model
@@ -41,7 +47,7 @@ dataloader.train.num_workers = 1
 dataloader.test.dataset_name = "uvmos_synth_val"
 
 optimizer.lr = 0.01
-train.max_iter = 3000
+train.max_iter = 4000
 train.eval_period = 1000
 train.log_period = 20
 train.checkpointer.period = 1000

@@ -97,30 +97,21 @@ class DNetPostProcessor:
             labels = F.interpolate(labels[None, None].float(), size=(out_h, out_w), mode="nearest")[0, 0].long()
 
         num_classes = sal_logits.shape[0]
-        masks, scores, classes = [], [], []
-        for k in range(centers.shape[0]):
-            m = ids == k + 1
-            area = int(m.sum())
-            if area == 0 or area < self.min_area:
-                continue
-            masks.append(m)
-            scores.append(center_scores[k].clamp(0, 1) * fg_prob[m].mean())
-            if num_classes > 2:
-                votes = torch.bincount(labels[m], minlength=num_classes)[1:]
-                classes.append(int(votes.argmax()))
-            else:
-                classes.append(0)
-        result = Instances((out_h, out_w))
         device = sal_logits.device
-        if masks:
-            result.pred_masks = torch.stack(masks)
-            result.scores = torch.stack(scores).float()
-            result.pred_classes = torch.tensor(classes, dtype=torch.long, device=device)
-            order = result.scores.argsort(descending=True)
-            result = result[order]
+        K = centers.shape[0]
+        flat = ids.flatten()
+        areas = torch.bincount(flat, minlength=K + 1)[1:]
+        fg_sum = torch.bincount(flat, weights=fg_prob.flatten().float(), minlength=K + 1)[1:]
+        keep = torch.nonzero((areas > 0) & (areas >= self.min_area), as_tuple=True)[0]
+        result = Instances((out_h, out_w))
+        result.pred_masks = ids[None] == (keep + 1)[:, None, None]
+        result.scores = (center_scores[keep].clamp(0, 1) * fg_sum[keep] / areas[keep].clamp(min=1)).float()
+        if num_classes > 2:  # majority vote of the non-background labels inside each instance
+            votes = torch.bincount(flat * num_classes + labels.flatten(), minlength=(K + 1) * num_classes)
+            votes = votes.view(K + 1, num_classes)[1:, 1:]
+            result.pred_classes = votes[keep].argmax(dim=1)
         else:
-            result.pred_masks = torch.zeros((0, out_h, out_w), dtype=torch.bool, device=device)
-            result.scores = torch.zeros((0,), device=device)
-            result.pred_classes = torch.zeros((0,), dtype=torch.long, device=device)
+            result.pred_classes = torch.zeros(len(keep), dtype=torch.long, device=device)
+        result = result[result.scores.argsort(descending=True)]
         result.pred_boxes = BitMasks(result.pred_masks).get_bounding_boxes()
         return {"instances": result, "foreground": fg_prob, "id_map": ids}
