@@ -281,18 +281,30 @@ def test_evaluator_on_video_dicts_and_gt_root(tmp_path):
 
 # ------------------------------------------------------------------------------- real masks
 # Figures of the toolkit's code (re-typed, run on ../shared/data/davis2017-val-results with
-# osvos as ground truth and rvos as results; see docs/evaluation.md) for two sequences.
-OFFICIAL_UNSUPERVISED = {
-    "car-shadow_1": (0.8941771093670503, 0.8895478795228542, 0.08495258397906214, 0.0871393279410686),
+# osvos as ground truth and rvos as results; docs/evaluation.md): (J, F, J-Decay, F-Decay).
+OFFICIAL = {
+    "unsupervised": {
+        "car-shadow_1": (0.8941771093670503, 0.8895478795228542, 0.08495258397906214, 0.0871393279410686),
+        # the assignment crosses (object 1 <- proposal 2): the toolkit's CSV row "bmx-trees_1" is object 2
+        "bmx-trees_1": (0.00749407955111119, 0.11571434391186741, -0.0038586345211747367, 0.014586054194070441),
+        "bmx-trees_2": (0.4274883649025978, 0.5351021262871745, 0.09711848302488696, 0.07203726281276812),
+    },
+    "semi-supervised": {  # rvos ids above the number of objects ignored (the toolkit's driver exits)
+        "car-shadow_1": (0.8990530676662207, 0.89531672293601, 0.07590791597299096, 0.0823600125769004),
+    },
 }
 
 
-def test_real_masks_match_toolkit_figures(shared_data):
+@pytest.mark.parametrize("task", ["unsupervised", "semi-supervised"])
+def test_real_masks_match_toolkit_figures(shared_data, task):
     root = shared_data / "davis2017-val-results"
-    r = evaluate_davis(root / "osvos", root / "rvos", "unsupervised", sequences=["car-shadow"], num_workers=1)
-    for name, (j, f, jd, fd) in OFFICIAL_UNSUPERVISED.items():
+    seqs = sorted({k.rsplit("_", 1)[0] for k in OFFICIAL[task]})
+    r = evaluate_davis(root / "osvos", root / "rvos", task, sequences=seqs, extra_ids="ignore", num_workers=1)
+    for name, (j, f, jd, fd) in OFFICIAL[task].items():
         o = r.per_object[name]
         assert (o["J"], o["F"], o["J-Decay"], o["F-Decay"]) == (j, f, jd, fd)
+    if task == "unsupervised":
+        assert r.per_object["bmx-trees_1"]["proposal_id"] == 2
 
 
 def test_sixteen_bit_ground_truth_with_void():
