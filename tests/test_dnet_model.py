@@ -205,3 +205,45 @@ def test_r50_paper_model_strides_and_channels():
     expect = {"res2": (256, 4), "res3": (512, 8), "res5": (2048, 16), "x_sal": (256, 16), "x_ins": (256, 16), "x_sgm": (256, 16)}
     for k, (c, s) in expect.items():
         assert tuple(f[k].shape) == (1, c, 480 // s, 864 // s), k
+
+
+def test_semantic_variant_k_plus_one_classes():
+    """YouTube-VIS variant (§4.3): the salient head predicts K+1 labels, instances get a class."""
+    torch.manual_seed(0)
+    parts = _parts(sgm=False)
+    kw = dict(in_channels=16, res3_channels=16, res2_channels=8, decoder_channels=8)
+    parts["sal_head"] = SalientHead(num_classes=4, **kw)
+    model = DNet(use_sgm=False, **parts)
+    x = _frame()
+    x["instances"].gt_classes = torch.tensor([0, 2])
+    x["sem_seg"] = torch.zeros(64, 96, dtype=torch.long)
+    for m, c in zip(x["instances"].gt_masks.tensor, [0, 2]):
+        x["sem_seg"][m] = c + 1
+    model.train()
+    losses = model([x])
+    assert torch.isfinite(losses["loss_sal"])
+    bad = dict(x, sem_seg=torch.full((64, 96), 7, dtype=torch.long))
+    with pytest.raises(ValueError, match="num_classes"):
+        model([bad])
+    model.eval()
+    (r,) = model([{"image": x["image"], "height": 64, "width": 96}])
+    assert r["instances"].pred_classes.dtype == torch.long
+    assert ((r["instances"].pred_classes >= 0) & (r["instances"].pred_classes < 3)).all()
+
+
+def test_dnet_as_video_segmenter_proposer(tiny):
+    """D-Net in the video loop (uvmos.modeling.meta_arch.VideoSegmenter) on frames of another size."""
+    from uvmos.modeling.associators.greedy import GreedyAssociator
+    from uvmos.modeling.meta_arch import VideoSegmenter
+
+    tiny.eval()
+    tiny.test_size = (64, 96)
+    try:
+        seg = VideoSegmenter(proposer=tiny, associator=GreedyAssociator()).eval()
+        frames = [_frame(h=96, w=144, seed=s, boxes=((10, 10, 50, 60),))["image"].permute(1, 2, 0).numpy()
+                  for s in range(3)]
+        outs = list(seg.run_video(frames, {"video_id": "v"}))
+        assert [o["frame_idx"] for o in outs] == [0, 1, 2]
+        assert all(o["id_map"].shape == (96, 144) for o in outs)
+    finally:
+        tiny.test_size = None

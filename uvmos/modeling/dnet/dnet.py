@@ -230,7 +230,7 @@ class DNet(nn.Module):
                     sem[m] = int(c) + 1
         if self.num_classes == 2:
             sem = torch.where(sem == self.ignore_value, sem, (sem > 0).long())
-        elif int(sem[sem != self.ignore_value].max(initial=0)) >= self.num_classes:
+        elif int(torch.where(sem == self.ignore_value, 0, sem).max()) >= self.num_classes:
             raise ValueError(f"sem_seg label >= num_classes={self.num_classes} in {x.get('file_name', '?')}")
         return sem
 
