@@ -48,6 +48,8 @@ __all__ = [
     "evaluate_sequence",
     "find_davis_sequences",
     "read_id_map",
+    "output_id_maps",
+    "video_dict_id_maps",
 ]
 
 logger = logging.getLogger(__name__)
