@@ -8,7 +8,7 @@ here). Data: synthetic 192 x 320 frames, 192 x 192 crops, batch 4; test at the n
 
 Budget: run with one thread (``OMP_NUM_THREADS=1 python tools/train_net.py --config-file
 configs/dnet/tiny_cpu.py``): measured 0.33 CPU-s per iteration (process time, as logged by
-``cpu_minutes``), so 4000 iterations + 4 evaluations take about 23 CPU-minutes. With two threads
+``cpu_minutes``), so 3000 iterations + 2 evaluations take about 18 CPU-minutes. With two threads
 on the shared machine the same iterations cost 2.5 CPU-s each (OpenMP spinning under contention).
 After 1000 iterations (own poly schedule) the frame AP on uvmos_synth_val was 42.0 (AP50 64.3).
 """
@@ -47,10 +47,10 @@ dataloader.train.num_workers = 1
 dataloader.test.dataset_name = "uvmos_synth_val"
 
 optimizer.lr = 0.01
-train.max_iter = 4000
-train.eval_period = 1000
+train.max_iter = 3000
+train.eval_period = 1500
 train.log_period = 20
-train.checkpointer.period = 1000
+train.checkpointer.period = 500
 train.checkpointer.max_to_keep = 3
 train.device = "cpu"
 train.output_dir = "./output/dnet_tiny_cpu"
