@@ -16,6 +16,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9",
     packages=find_packages(include=["uvmos", "uvmos.*"]),
+    package_data={"uvmos": ["model_zoo/*.pth", "model_zoo/*.md"]},
     install_requires=[
         "numpy",
         "scipy",
