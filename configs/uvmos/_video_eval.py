@@ -7,6 +7,10 @@ from uvmos.evaluation.davis import DAVISEvaluator
 
 dataloader = OmegaConf.create()
 dataloader.test = L(VideoListLoader)(dataset_name="uvmos_synth_val")
-dataloader.evaluator = L(DAVISEvaluator)(dataset_name="${..test.dataset_name}", task="unsupervised")
+dataloader.evaluator = L(DAVISEvaluator)(
+    dataset_name="${..test.dataset_name}",
+    task="unsupervised",
+    output_dir="${train.output_dir}",  # the two official CSVs + davis_results.json land there
+)
 
 train = dict(device="cpu", init_checkpoint="", output_dir="output/uvmos")
