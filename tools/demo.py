@@ -23,6 +23,7 @@ from detectron2.utils.logger import setup_logger  # noqa: E402
 
 import uvmos  # noqa: F401,E402
 from uvmos.data.folder import load_video_source  # noqa: E402
+from uvmos.data.io import image_size  # noqa: E402
 from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
 from uvmos.engine.predictor import VideoPredictor  # noqa: E402
 from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter, write_palette_png  # noqa: E402
@@ -39,12 +40,23 @@ def get_parser():
     return p
 
 
+def check_frame_sizes(video: dict) -> None:
+    """Fail before any work when a frame folder mixes frame sizes (reads image headers only)."""
+    for path in video.get("file_names") or []:
+        h, w = image_size(path)
+        if (h, w) != (video["height"], video["width"]):
+            raise DatasetFormatError(
+                path, f"frame size {w}x{h} differs from the first frame's {video['width']}x{video['height']}"
+            )
+
+
 def run(args) -> dict:
     logger = logging.getLogger("uvmos")
     if not os.path.isfile(args.config_file):
         raise SystemExit(f"error: --config-file {args.config_file}: no such file")
     try:
         video = load_video_source(args.input)
+        check_frame_sizes(video)
     except DatasetFormatError as e:
         raise SystemExit(f"error: {e}") from None
     cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
@@ -67,6 +79,10 @@ def run(args) -> dict:
             n += 1
             bar.update(1)
             bar.set_postfix(fps=f"{n / (time.perf_counter() - t0):.2f}", tracks=len(out.get("track_scores", {})))
+    except DatasetFormatError as e:  # e.g. a frame that cannot be decoded, found while streaming
+        if overlay is not None:
+            overlay.abort()
+        raise SystemExit(f"error: {e}") from None
     except BaseException:
         if overlay is not None:
             overlay.abort()
