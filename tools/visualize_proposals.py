@@ -1,0 +1,84 @@
+#!/usr/bin/env python
+"""Draw a proposer's per-frame instance proposals on a few frames of registered videos (a grid).
+
+    python tools/visualize_proposals.py --config-file configs/dnet/tiny_cpu.py \
+        --weights output/dnet_tiny_cpu/model_final.pth --dataset uvmos_synth_val \
+        --videos 3 --frames 0 8 16 --out docs/images/dnet_proposals_synth.jpg
+
+Each video runs frame by frame (frame t guided by the proposer's own output on t-1, as in
+evaluation); the chosen frames are drawn with detectron2's ``Visualizer`` (proposal masks with
+their scores), next to the salient-foreground probability when the proposer returns one.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
+from detectron2.config import LazyConfig, instantiate  # noqa: E402
+from detectron2.data import DatasetCatalog  # noqa: E402
+from detectron2.utils.visualizer import Visualizer  # noqa: E402
+
+import uvmos  # noqa: F401,E402
+from uvmos.data.io import read_frame  # noqa: E402
+from uvmos.evaluation.frame_ap import propose_video  # noqa: E402
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config-file", required=True)
+    p.add_argument("--weights", default="")
+    p.add_argument("--dataset", default="uvmos_synth_val")
+    p.add_argument("--videos", type=int, default=3)
+    p.add_argument("--frames", type=int, nargs="+", default=[0, 8, 16])
+    p.add_argument("--score-thresh", type=float, default=0.1)
+    p.add_argument("--tile-height", type=int, default=200)
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    cfg = LazyConfig.load(args.config_file)
+    model = instantiate(cfg.model).eval()
+    if args.weights:
+        DetectionCheckpointer(model).load(args.weights)
+    rows = []
+    with torch.no_grad():
+        for video in DatasetCatalog.get(args.dataset)[: args.videos]:
+            wanted = {t for t in args.frames if t < video["length"]}
+            tiles = []
+            for t, out in propose_video(model, video):
+                if t not in wanted:
+                    continue
+                frame = read_frame(video["file_names"][t])
+                inst = out["instances"]
+                inst = inst[inst.scores >= args.score_thresh]
+                vis = Visualizer(frame[:, :, ::-1])
+                if len(inst):
+                    vis.overlay_instances(
+                        masks=inst.pred_masks.numpy(), labels=[f"{s:.2f}" for s in inst.scores.tolist()], alpha=0.5
+                    )
+                img = vis.get_output().get_image()[:, :, ::-1]
+                pair = [img]
+                if "foreground" in out:
+                    fg = (255 * out["foreground"].float().clamp(0, 1).numpy()).astype(np.uint8)
+                    pair.append(cv2.applyColorMap(fg, cv2.COLORMAP_VIRIDIS))
+                tile = np.concatenate(pair, axis=1)
+                scale = args.tile_height / tile.shape[0]
+                tiles.append(cv2.resize(tile, (int(tile.shape[1] * scale), args.tile_height)))
+                if len(tiles) == len(wanted):
+                    break
+            rows.append(np.concatenate(tiles, axis=1))
+    width = max(r.shape[1] for r in rows)
+    grid = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    tmp = args.out + ".tmp" + os.path.splitext(args.out)[1]
+    cv2.imwrite(tmp, grid, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    os.replace(tmp, args.out)
+    print(f"saved {args.out} ({grid.shape[1]}x{grid.shape[0]})")
+
+
+if __name__ == "__main__":
+    main()
