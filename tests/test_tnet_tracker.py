@@ -130,3 +130,14 @@ def test_lazycall_builds_the_tracker():
     )
     trk = instantiate(cfg)
     assert isinstance(trk, TNetTracker) and isinstance(trk.memory, AdaptiveMemory)
+
+
+def test_proposal_result_mode_snaps_to_proposals():
+    frames, video = shapes_stream(length=6)
+    trk = _tracker(result_mode="proposal", snap_thresh=0.3)
+    outs = list(VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video))
+    # perfect proposals, and the tracking results are those proposals: the id maps are the ground truth
+    assert np.array_equal(np.stack([o["id_map"] for o in outs]), gt_id_maps(video))
+    assert trk.stats["verified"] == trk.stats["results"] == 10  # 2 objects x 5 frames after the first
+    with pytest.raises(ValueError, match="result_mode"):
+        _tracker(result_mode="nope")

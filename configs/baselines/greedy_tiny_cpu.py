@@ -6,6 +6,6 @@ from uvmos.modeling.associators import GreedyAssociator
 from ..uvmos.tiny_cpu import dataloader, model, train
 
 model.associator = L(GreedyAssociator)(
-    match_thresh=0.3, embed_weight=0.0, proposal_score_thresh=0.5, max_tracks=20, max_lost_frames=50
+    match_thresh=0.3, embed_weight=0.0, proposal_score_thresh=0.0, max_tracks=20, max_lost_frames=50
 )
 train.output_dir = "output/baseline_greedy_tiny_cpu"

@@ -30,7 +30,9 @@ tnet = L(TNetTracker)(
     pixel_weighting="hinge",
     hinge_fraction=0.1,
     score_thresh=0.5,
-    proposal_score_thresh=0.5,
+    result_mode="proposal",  # y_k = the proposal the coarse map scores highest (docs/tnet.md)
+    snap_thresh=0.3,
+    proposal_score_thresh=0.0,  # proposers threshold their own scores (D-Net: center_threshold)
     new_track_iou=0.1,
     min_area=16,
     max_tracks=20,  # the DAVIS limit
