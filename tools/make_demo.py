@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO))
 from detectron2.utils.logger import setup_logger  # noqa: E402
 
 import uvmos  # noqa: F401,E402
+from uvmos.data.davis import load_davis_videos  # noqa: E402
 from uvmos.data.synthetic import RESOLUTION, SyntheticConfig, make_synthetic_dataset  # noqa: E402
 from uvmos.evaluation.davis import evaluate_davis, read_id_map  # noqa: E402
 
@@ -52,7 +53,8 @@ def main(argv=None):
     mask_dir = os.path.join(args.output, "masks")
     stems = sorted(Path(f).stem for f in os.listdir(frames))
     results = {clip: [read_id_map(os.path.join(mask_dir, s + ".png")) for s in stems]}
-    res = evaluate_davis(args.data, results, task="unsupervised", subset="test", sequences=[clip], num_workers=1)
+    gt = [v for v in load_davis_videos(args.data, "test") if v["video_id"] == clip]
+    res = evaluate_davis(gt, results, task="unsupervised", num_workers=1)
     g = res.global_figures
     print(f"[demo] {out['frames']} frames at {out['sec_per_frame']:.3f} s/frame")
     print(f"[demo] outputs: {args.output}/overlay.mp4, {mask_dir}/*.png, {args.output}/results.json")

@@ -10,6 +10,7 @@ models and res3 + res5 pooled for the parameter-free re-ID embedding.
 """
 from detectron2.config import LazyCall as L
 
+from uvmos.model_zoo import embedded_weights
 from uvmos.modeling.tnet import MaskPooledEmbedder, ProposerFeatures
 
 from ..common.models.video import model
@@ -23,3 +24,5 @@ model.associator.target_feature = "res3"
 model.associator.reid = L(MaskPooledEmbedder)(in_features=("res3", "res5"), center=True)
 
 train.output_dir = "output/uvmos_tiny_cpu"
+# the embedded default model (uvmos/model_zoo/MODEL_CARD.md): tools/demo.py and make demo use it
+train.init_checkpoint = embedded_weights("uvmos_tiny_cpu.pth")
