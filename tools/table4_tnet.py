@@ -1,0 +1,79 @@
+#!/usr/bin/env python
+"""Table 4 on CPU: DAVIS J&F (unsupervised) of several video configs sharing one proposer checkpoint.
+
+    python tools/table4_tnet.py --weights output/dnet_tiny_cpu/model_final.pth \
+        configs/uvmos/tiny_cpu.py configs/ablations/tnet_wo_verification.py \
+        configs/ablations/tnet_wo_memory_update.py configs/baselines/greedy_tiny_cpu.py
+
+Each config's ``model`` (a VideoSegmenter) runs on every video of ``--dataset`` (default: the
+config's ``dataloader.test.dataset_name``), the proposer checkpoint loaded into it; the id maps
+are scored in memory with ``uvmos.evaluation.davis.evaluate_davis``. ``--results DIR`` also
+writes DAVIS result folders (``DIR/<config stem>/<video>/<frame>.png``, resumable).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("configs", nargs="+")
+    p.add_argument("--weights", default="", help="proposer checkpoint (e.g. a trained D-Net)")
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--max-videos", type=int, default=None)
+    p.add_argument("--results", default=None, help="also write DAVIS result PNGs under this folder")
+    p.add_argument("--json", default=None, help="write {config: global figures} here")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY=VALUE for every config")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.config import LazyConfig, instantiate
+    from detectron2.data import DatasetCatalog
+
+    import uvmos  # noqa: F401
+    from uvmos.data.folder import iter_frames
+    from uvmos.engine.writers import write_palette_png
+    from uvmos.evaluation.davis import evaluate_davis
+
+    table = {}
+    for path in args.configs:
+        cfg = LazyConfig.apply_overrides(LazyConfig.load(path), args.opts)
+        name = args.dataset or cfg.dataloader.test.dataset_name
+        videos = DatasetCatalog.get(name)[: args.max_videos]
+        model = instantiate(cfg.model).eval()
+        if args.weights:
+            DetectionCheckpointer(model).load(args.weights)  # a proposer-only checkpoint is accepted
+        stem = os.path.splitext(os.path.basename(path))[0]
+        results, n, t0, stats = {}, 0, time.perf_counter(), {}
+        for v in videos:
+            maps = []
+            for out in model.run_video((f for _, f in iter_frames(v)), v):
+                maps.append(out["id_map"])
+                if args.results:
+                    stem_t = os.path.splitext(os.path.basename(v["file_names"][out["frame_idx"]]))[0] \
+                        if v.get("file_names") else f"{out['frame_idx']:05d}"
+                    write_palette_png(os.path.join(args.results, stem, v["video_id"], stem_t + ".png"), out["id_map"])
+            n += len(maps)
+            results[v["video_id"]] = maps
+            for k, val in getattr(model.associator, "stats", {}).items():
+                stats[k] = stats.get(k, 0) + val
+        g = evaluate_davis(videos, results, num_workers=1).global_figures
+        table[path] = dict(g)
+        print(f"{stem:32s} J&F {g['J&F-Mean']:.3f}  J {g['J-Mean']:.3f}  F {g['F-Mean']:.3f}  "
+              f"({(time.perf_counter() - t0) / max(n, 1):.2f} s/frame, {len(videos)} videos) {stats}", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(table, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
