@@ -3,8 +3,8 @@
 Evaluate (DAVIS J&F on the synthetic val split):
     python tools/train_net.py --config-file configs/uvmos/tiny_cpu.py --eval-only \
         train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth
-The checkpoint is D-Net's: the video model holds D-Net as ``proposer``, so load it with
-``DetectionCheckpointer(model.proposer)`` (tools do) or set ``model.proposer`` weights there.
+The checkpoint is D-Net's alone: ``VideoSegmenter`` accepts it (its keys get ``proposer.``), and
+the J&F CSVs/JSON go to ``train.output_dir``. Several configs at once: tools/table4_tnet.py.
 T-Net reuses D-Net's backbone maps (computed once per frame): res3 (stride 8) for the target
 models and res3 + res5 pooled for the parameter-free re-ID embedding.
 """
