@@ -7,7 +7,7 @@
 Loads ``--checkpoint`` into the config's model (a D-Net ``model_final.pth`` loads into a
 ``VideoSegmenter`` as its proposer), then saves ``{"model": state_dict, "__meta__": ...}`` with
 no optimizer/scheduler state; ``--half`` stores floating tensors as float16 (they are cast back to
-the model's dtype on load), halving the size. Written atomically.
+the model's dtype on load; BatchNorm statistics stay float32), halving the size. Written atomically.
 """
 import argparse
 import hashlib
@@ -39,7 +39,11 @@ def main(argv=None):
     DetectionCheckpointer(model).load(args.checkpoint)
     state = {}
     for k, v in model.state_dict().items():
-        state[k] = v.half() if args.half and v.is_floating_point() else v
+        # BatchNorm statistics stay float32 (a stem's running_var overflows float16)
+        keep = k.endswith(("running_mean", "running_var")) or not v.is_floating_point()
+        state[k] = v if keep or not args.half else v.half()
+        if not torch.isfinite(state[k].float()).all():
+            raise SystemExit(f"error: {k} is not finite in {'float16' if args.half else 'float32'}")
     src = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
     meta = {"config": args.config_file, "source": os.path.basename(args.checkpoint),
             "iteration": src.get("iteration") if isinstance(src, dict) else None, "half": args.half}
