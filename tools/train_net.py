@@ -52,7 +52,10 @@ def do_test(cfg, model):
         return {}
     ret = inference_on_dataset(model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator))
     if comm.is_main_process() and ret:
-        print_csv_format(ret)
+        print_csv_format(ret)  # detectron2 omits keys with "-" (e.g. "J&F-Mean"): log them all too
+        for task, res in ret.items():
+            if isinstance(res, dict):
+                logger.info("%s: %s", task, ", ".join(f"{k} {v:.4f}" for k, v in res.items()))
     return ret
 
 
