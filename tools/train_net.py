@@ -32,6 +32,7 @@ from detectron2.engine import (  # noqa: E402
 from detectron2.engine.defaults import create_ddp_model  # noqa: E402
 from detectron2.evaluation import inference_on_dataset, print_csv_format  # noqa: E402
 from detectron2.utils import comm  # noqa: E402
+from detectron2.utils.logger import setup_logger  # noqa: E402
 
 import uvmos  # noqa: F401,E402
 from uvmos.engine.hooks import CPUTimeHook  # noqa: E402
@@ -100,6 +101,7 @@ def main(args):
     if not torch.cuda.is_available() and cfg.train.get("device", "cpu").startswith("cuda"):
         cfg.train.device = "cpu"
     default_setup(cfg, args)
+    setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="uvmos")
     if args.eval_only:
         model = instantiate(cfg.model)
         model.to(cfg.train.device)
