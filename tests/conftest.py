@@ -34,3 +34,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (only present in the developers' workspace)")
     return SHARED_DATA
+
+
+def load_tool(name: str):
+    """Import tools/<name>.py as a module (tools/ is a folder of scripts, not a package)."""
+    import importlib.util
+
+    path = REPO / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_tool_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

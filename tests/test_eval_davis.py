@@ -1,8 +1,6 @@
 """DAVIS-2017 J&F: definitions, protocol rules, writers, evaluator (uvmos/evaluation/davis*.py)."""
-import importlib.util
 import json
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,6 +8,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from tests.conftest import load_tool
 from uvmos.data.video_dict import DatasetFormatError, instances_from_id_map
 from uvmos.evaluation.davis import DAVISEvaluator, evaluate_davis, evaluate_sequence
 from uvmos.evaluation.davis_metrics import (
@@ -22,13 +21,6 @@ from uvmos.evaluation.davis_metrics import (
 
 
 # ---------------------------------------------------------------------------------- fixtures
-def load_tool(name):
-    """Import tools/<name>.py (tools/ is not a package)."""
-    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_tool_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def moving_objects(T=8, H=72, W=96, K=3, seed=0, border=False):

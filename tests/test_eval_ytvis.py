@@ -1,13 +1,12 @@
 """YouTube-VIS AP/AR (uvmos/evaluation/ytvis.py) on the real sample annotations."""
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pycocotools.mask as mask_util
 import pytest
 
+from tests.conftest import load_tool
 from uvmos.data.video_dict import DatasetFormatError, mask_to_rle, rle_to_mask
 from uvmos.evaluation.ytvis import (
     YTVISEvaluator,
@@ -21,12 +20,6 @@ from uvmos.evaluation.ytvis import (
 )
 
 
-def load_tool(name):
-    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_tool_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
