@@ -51,6 +51,13 @@ def track_color(track_id: int) -> np.ndarray:
     return np.asarray(_PALETTE[3 * k : 3 * k + 3], dtype=np.float64) / 255.0
 
 
+def _public(path: str) -> None:
+    """Give a ``mkstemp`` file (mode 0600) the permissions of a normally created file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _atomic(path: str, write_fn, suffix: str) -> None:
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
@@ -58,6 +65,7 @@ def _atomic(path: str, write_fn, suffix: str) -> None:
     os.close(fd)
     try:
         write_fn(tmp)
+        _public(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -143,6 +151,7 @@ class OverlayVideoWriter:
             return
         self._writer.release()
         self._writer = None
+        _public(self._tmp)
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
