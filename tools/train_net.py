@@ -76,10 +76,10 @@ def do_train(args, cfg):
     trainer.register_hooks(
         [
             hooks.IterationTimer(),
-            CPUTimeHook(period=cfg.train.log_period),
             hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
             hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if comm.is_main_process() else None,
             hooks.EvalHook(eval_period, lambda: do_test(cfg, model)) if eval_period else None,
+            CPUTimeHook(period=cfg.train.log_period),  # after EvalHook: the final figure counts the last evaluation
             hooks.PeriodicWriter(
                 default_writers(cfg.train.output_dir, cfg.train.max_iter), period=cfg.train.log_period
             )
