@@ -23,6 +23,7 @@ from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
 from detectron2.config import LazyConfig, instantiate  # noqa: E402
 
 import uvmos  # noqa: F401,E402
+from uvmos.engine.writers import public_permissions  # noqa: E402
 
 
 def main(argv=None):
@@ -51,6 +52,7 @@ def main(argv=None):
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pth", dir=os.path.dirname(os.path.abspath(args.out)))
     os.close(fd)
     torch.save({"model": state, "__meta__": meta}, tmp)
+    public_permissions(tmp)
     os.replace(tmp, args.out)
     digest = hashlib.sha256(open(args.out, "rb").read()).hexdigest()[:16]
     print(f"saved {args.out}: {os.path.getsize(args.out) / 1e6:.2f} MB, {len(state)} tensors, sha256 {digest}")

@@ -4,6 +4,9 @@
     python tools/visualize_proposals.py --config-file configs/dnet/tiny_cpu.py \
         --weights output/dnet_tiny_cpu/model_final.pth --dataset uvmos_synth_val \
         --videos 3 --frames 0 8 16 --out docs/images/dnet_proposals_synth.jpg
+    python tools/visualize_proposals.py --config-file configs/dnet/tiny_cpu.py \
+        --weights output/dnet_tiny_cpu/model_final.pth --dataset davis2016_shared_val \
+        --videos 2 --frames 0 19 39 --out docs/images/dnet_proposals_davis.jpg --opts "model.test_size=[192,342]"
 
 Each video runs frame by frame (frame t guided by the proposer's own output on t-1, as in
 evaluation); the chosen frames are drawn with detectron2's ``Visualizer`` (proposal masks with
@@ -39,8 +42,9 @@ def main(argv=None):
     p.add_argument("--score-thresh", type=float, default=0.1)
     p.add_argument("--tile-height", type=int, default=200)
     p.add_argument("--out", required=True)
+    p.add_argument("--opts", default=[], nargs=argparse.REMAINDER, help="config overrides, e.g. model.test_size=[192,342]")
     args = p.parse_args(argv)
-    cfg = LazyConfig.load(args.config_file)
+    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
     model = instantiate(cfg.model).eval()
     if args.weights:
         DetectionCheckpointer(model).load(args.weights)

@@ -20,6 +20,7 @@ from ..data.video_dict import mask_to_rle
 __all__ = [
     "davis_palette",
     "atomic_write_png",
+    "public_permissions",
     "atomic_write_json",
     "write_palette_png",
     "OverlayVideoWriter",
@@ -51,7 +52,7 @@ def track_color(track_id: int) -> np.ndarray:
     return np.asarray(_PALETTE[3 * k : 3 * k + 3], dtype=np.float64) / 255.0
 
 
-def _public(path: str) -> None:
+def public_permissions(path: str) -> None:
     """Give a ``mkstemp`` file (mode 0600) the permissions of a normally created file."""
     umask = os.umask(0)
     os.umask(umask)
@@ -65,7 +66,7 @@ def _atomic(path: str, write_fn, suffix: str) -> None:
     os.close(fd)
     try:
         write_fn(tmp)
-        _public(tmp)
+        public_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -151,7 +152,7 @@ class OverlayVideoWriter:
             return
         self._writer.release()
         self._writer = None
-        _public(self._tmp)
+        public_permissions(self._tmp)
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
