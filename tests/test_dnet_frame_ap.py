@@ -145,3 +145,40 @@ def test_dnet_on_videos_through_inference_on_dataset(dataset):
     assert set(res["frame_ap"]) == {"AP", "AP50", "AP75", "APs", "APm", "APl"}
     assert 0 <= res["frame_ap"]["AP"] < 100  # untrained model
     assert len(propose_videos(model, build_video_test_loader(name).videos)) == 2
+
+
+def test_runner_ground_truth_and_empty_guidance(dataset):
+    _, videos = dataset
+    v = videos[0]
+    prop = GTProposer(videos)
+    list(propose_video(prop, v, test_size=(24, 32), guidance="gt"))
+    for t in (1, 2):  # frame t is guided by the union of frame t-1's annotated masks, resized
+        union = np.any([rle_to_mask(a["segmentation"]) for a in v["annotations"][t - 1]], axis=0)
+        want = cv2.resize(union.astype(np.uint8), (32, 24), interpolation=cv2.INTER_NEAREST)
+        got = prop.inputs[t]["prev_mask"]
+        assert got.shape == (1, 24, 32) and torch.equal(got[0], torch.from_numpy(want).float())
+    prop = GTProposer(videos)
+    list(propose_video(prop, v, guidance="empty"))
+    assert all(x["prev_mask"].sum() == 0 for x in prop.inputs[1:]) and "prev_mask" not in prop.inputs[0]
+    with pytest.raises(ValueError, match="guidance must be"):
+        list(propose_video(prop, v, guidance="oracle"))
+    with pytest.raises(Exception, match="needs a video with annotations"):
+        list(propose_video(prop, {k: x for k, x in v.items() if k != "annotations"}, guidance="gt"))
+
+
+def test_eval_frame_ap_tool(dataset, tmp_path):
+    from conftest import load_tool
+
+    tool = load_tool("eval_frame_ap")
+    name, _ = dataset
+    cfg = str(Path(__file__).resolve().parents[1] / "configs" / "dnet" / "tiny_cpu.py")
+    out = tmp_path / "ap.json"
+    torch.manual_seed(0)
+    res = tool.main(["--config-file", cfg, "--dataset", name, "--guidance", "own", "empty", "--max-videos", "1",
+                     "--json", str(out)])
+    assert set(res) == {"own", "empty"} and all(0 <= r["AP"] <= 100 for r in res.values())
+    import json
+
+    assert json.loads(out.read_text())["frame_ap"]["own"]["AP"] == res["own"]["AP"]
+    with pytest.raises(SystemExit, match="no such checkpoint"):
+        tool.main(["--config-file", cfg, "--dataset", name, "--weights", str(tmp_path / "missing.pth")])

@@ -11,7 +11,10 @@ Proposals come from running the proposer over each video in order (:func:`propos
 frame t gets ``prev_image`` = frame t-1 and ``prev_mask`` = the proposer's own foreground on t-1
 (its ``foreground`` output > 0.5, else the union of its proposals scoring >= 0.5). This is the
 stand-in for S_{t-1} when no tracker runs (Table 3 evaluates D-Net alone); the first frame has no
-guidance (the proposer decides, see D-Net's ``first_frame``).
+guidance (the proposer decides, see D-Net's ``first_frame``). For diagnosis, ``guidance="gt"``
+feeds the ground-truth S_{t-1} (union of frame t-1's annotated instances) and ``"empty"`` an
+all-zero mask: how much the SGM gains from, or suffers by, its own guidance
+(``tools/eval_frame_ap.py --guidance own gt empty``).
 
 Use with detectron2's ``inference_on_dataset(model, build_video_test_loader(name),
 FrameAPEvaluator(name))`` (D-Net's eval forward turns video dicts into per-frame proposals through
@@ -40,7 +43,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from uvmos.data.folder import iter_frames
-from uvmos.data.video_dict import DatasetFormatError
+from uvmos.data.video_dict import DatasetFormatError, rle_to_mask
 
 __all__ = ["FrameAPEvaluator", "propose_video", "propose_videos", "evaluate_proposer", "instances_to_coco"]
 
@@ -225,6 +228,19 @@ def _guidance_mask(out: Dict[str, Any], size: Tuple[int, int], threshold: float)
     return fg[0]
 
 
+def _gt_guidance_mask(video: Dict[str, Any], t: int, size: Tuple[int, int]) -> torch.Tensor:
+    """Ground-truth S_t (union of frame t's instances; void and unannotated frames give zeros)
+    -> float (1, H', W') in {0, 1} at the test size."""
+    fg = np.zeros((video["height"], video["width"]), dtype=bool)
+    for inst in video["annotations"][t] or []:
+        if not inst.get("iscrowd", 0):
+            fg |= rle_to_mask(inst["segmentation"])
+    fg = torch.from_numpy(fg).float()[None, None]
+    if tuple(fg.shape[-2:]) != tuple(size):
+        fg = F.interpolate(fg, size=size, mode="nearest")
+    return fg[0]
+
+
 @torch.no_grad()
 def propose_video(
     proposer: torch.nn.Module,
@@ -233,6 +249,7 @@ def propose_video(
     input_format: Optional[str] = None,
     guidance_threshold: float = 0.5,
     keep_features: bool = False,
+    guidance: str = "own",
 ) -> Iterator[Tuple[int, Dict[str, Any]]]:
     """Stream ``(t, output)`` of ``proposer`` over one video, frame t guided by frame t-1 (module doc).
 
@@ -241,8 +258,14 @@ def propose_video(
         input_format: "BGR"/"RGB"; default ``proposer.input_format`` or "BGR".
         guidance_threshold: foreground probability (or proposal score) that enters S_{t-1}.
         keep_features: keep the proposer's ``features`` in the outputs (dropped by default).
+        guidance: S_{t-1} from the proposer's ``"own"`` output, the ground truth (``"gt"``; needs
+            ``annotations``) or ``"empty"`` (module doc).
     Outputs keep the proposer's keys (``instances`` at the frame's size, ...), moved to the CPU.
     """
+    if guidance not in ("own", "gt", "empty"):
+        raise ValueError(f"guidance must be 'own', 'gt' or 'empty', got {guidance!r}")
+    if guidance == "gt" and video.get("annotations") is None:
+        raise DatasetFormatError(video.get("video_id"), "guidance='gt' needs a video with annotations")
     size = test_size or getattr(proposer, "test_size", None)
     fmt = input_format or getattr(proposer, "input_format", "BGR")
     device = next((p.device for p in proposer.parameters()), torch.device("cpu"))
@@ -260,7 +283,13 @@ def propose_video(
         if prev is not None:
             inp.update(prev)
         out = proposer([inp])[0]
-        prev = {"prev_image": image, "prev_mask": _guidance_mask(out, (hs, ws), guidance_threshold).to(device)}
+        if guidance == "own":
+            mask = _guidance_mask(out, (hs, ws), guidance_threshold)
+        elif guidance == "gt":
+            mask = _gt_guidance_mask(video, t, (hs, ws))
+        else:
+            mask = torch.zeros((1, hs, ws))
+        prev = {"prev_image": image, "prev_mask": mask.to(device)}
         if not keep_features:
             out = {k: v for k, v in out.items() if k != "features"}
         out = {k: (v.to("cpu") if isinstance(v, (torch.Tensor, Instances)) else v) for k, v in out.items()}
