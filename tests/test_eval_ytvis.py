@@ -138,3 +138,22 @@ def test_native_layout_and_evaluator(tmp_path, sample):
     assert out["AP50"] == 1.0 and 0.5 < out["AP"] <= 1.0
     assert len(json.loads((tmp_path / "out" / "results.json").read_text())) == 2
     assert len(results_from_id_maps(7, id_maps[:, :0], {1: 0.5})) == 0
+
+
+def test_results_from_video_prediction():
+    from uvmos.data.video_dict import mask_to_rle
+    from uvmos.evaluation.ytvis import results_from_video_prediction
+
+    m = np.zeros((4, 5), dtype=bool)
+    m[1:3, 1:3] = True
+    r = mask_to_rle(m)
+    pred = {"annotations": [
+        [{"instance_id": 3, "segmentation": r, "category_id": 0, "score": 0.2}],
+        [],
+        [{"instance_id": 3, "segmentation": r, "category_id": 2, "score": 0.4},
+         {"instance_id": 5, "segmentation": r, "category_id": 1, "score": 0.9}],
+    ], "track_scores": {3: 0.3}}
+    out = results_from_video_prediction(11, pred, category_map={0: 10, 1: 20, 2: 30})
+    assert [(t["category_id"], t["score"]) for t in out] == [(30, 0.3), (20, 0.9)]  # last frame's class
+    assert out[0]["segmentations"][1] is None and out[1]["segmentations"][:2] == [None, None]
+    assert all(t["video_id"] == 11 and len(t["segmentations"]) == 3 for t in out)

@@ -1,4 +1,5 @@
 """VideoSegmenter: streaming loop, proposer/associator swaps by config, dataset inference."""
+import json
 import os
 
 import cv2
@@ -161,6 +162,60 @@ def test_forward_on_video_dicts_and_resumable_dataset_inference(tmp_path):
     with pytest.raises(KeyError, match="not in"):
         run_on_dataset(model, name, str(res_dir), videos=["nope"])
     DatasetCatalog.remove(name)
+
+
+def test_dataset_inference_writes_ytvis_results(tmp_path):
+    """run_on_dataset(ytvis=True): per-video YouTube-VIS tracks (RLE per frame, mapped categories)."""
+    from uvmos.data.video_dict import rle_to_mask
+    from uvmos.engine.video_inference import YTVIS_FILE, collect_ytvis_results
+
+    frames, video = shapes_stream(length=4)
+    fdir = tmp_path / "frames"
+    fdir.mkdir()
+    names = []
+    for t, f in enumerate(frames):
+        p = str(fdir / f"{t:05d}.png")
+        cv2.imwrite(p, f)
+        names.append(p)
+    cats = {}
+    for anns in video["annotations"]:
+        for a in anns:
+            a["category_id"] = cats.setdefault(a["instance_id"], len(cats) % 2)  # contiguous classes 0 / 1
+    video = dict(video, file_names=names, json_video_id=7)
+    name = "uvmos_test_meta_arch_ytvis"
+    if name in DatasetCatalog.list():
+        DatasetCatalog.remove(name)
+    DatasetCatalog.register(name, lambda: [video])
+    model = build(META_ARCH_REGISTRY, "VideoSegmenter", OracleProposer(videos=[video], class_agnostic=False),
+                  GreedyAssociator(min_area=4), test_size=(H, W))
+    try:
+        dirs = run_on_dataset(model, name, str(tmp_path / "res"), ytvis=True, category_map={0: 11, 1: 12})
+        assert os.path.isfile(os.path.join(dirs[video["video_id"]], YTVIS_FILE))
+        folder = dirs[video["video_id"]]
+        with open(os.path.join(folder, YTVIS_FILE)) as f:
+            per_video = json.load(f)
+        maps = [read_id_map(os.path.join(folder, f"{t:05d}.png")) for t in range(4)]
+        gt = gt_id_maps(video)
+        assert {r["track_id"] for r in per_video} == set(np.unique(np.stack(maps)).tolist()) - {0}
+        for r in per_video:  # each track: its masks in the written id maps, its object's category, mapped
+            assert r["video_id"] == 7 and len(r["segmentations"]) == 4
+            first = None
+            for t, seg in enumerate(r["segmentations"]):
+                want = maps[t] == r["track_id"]
+                assert (seg is None) == (not want.any())
+                if seg is not None:
+                    assert np.array_equal(rle_to_mask(seg), want)
+                    first = t if first is None else first
+            obj = int(np.bincount(gt[first][maps[first] == r["track_id"]]).argmax())
+            assert r["category_id"] == 11 + cats[obj]
+        results = collect_ytvis_results(dirs)
+        assert len(results) == len(per_video) and not any("track_id" in r for r in results)
+        # a folder segmented without ytvis output cannot silently drop out of results.json
+        plain = run_on_dataset(model, name, str(tmp_path / "plain"))
+        with pytest.raises(FileNotFoundError, match="without YouTube-VIS output"):
+            collect_ytvis_results(plain)
+    finally:
+        DatasetCatalog.remove(name)
 
 
 _LIGHT_CONFIGS = [

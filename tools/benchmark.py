@@ -68,7 +68,8 @@ def cmd_run(args) -> dict:
         }
         if videos and videos[0].get("annotations") is not None:
             results = {
-                v: [read_id_map(os.path.join(out_dirs[v], f)) for f in sorted(os.listdir(out_dirs[v]))] for v in names
+                v: [read_id_map(os.path.join(out_dirs[v], f)) for f in sorted(os.listdir(out_dirs[v])) if f.endswith(".png")]
+                for v in names
             }
             res = evaluate_davis(videos, results, task="unsupervised", num_workers=1)
             result["davis"] = {k: round(float(x), 4) for k, x in res.global_figures.items()}

@@ -15,14 +15,17 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+import json
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from detectron2.data import DatasetCatalog
 
 from uvmos.data.folder import iter_frames
-from uvmos.engine.writers import write_palette_png
+from uvmos.engine.writers import YTVISResultsWriter, write_palette_png
 
-__all__ = ["run_on_dataset", "frame_names", "VideoListLoader"]
+__all__ = ["run_on_dataset", "collect_ytvis_results", "frame_names", "VideoListLoader", "YTVIS_FILE"]
+
+YTVIS_FILE = "ytvis_results.json"  # per-video YouTube-VIS results inside its result folder
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,36 @@ class VideoListLoader:
             yield [video]
 
 
+def _numpy(x):
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else x
+
+
+def _save_ytvis(writer: YTVISResultsWriter, video: dict, path: str, category_map: Optional[Mapping[int, int]]) -> None:
+    writer.end_video(video.get("json_video_id", video["video_id"]), video.get("length"),
+                     category_offset=0 if category_map is not None else 1)
+    if category_map is not None:
+        for r in writer.results:
+            if r["category_id"] not in category_map:
+                raise KeyError(f"{video['video_id']}: class {r['category_id']} has no entry in category_map")
+            r["category_id"] = int(category_map[r["category_id"]])
+    writer.save(path)
+
+
+def collect_ytvis_results(result_dirs: Mapping[str, str]) -> List[Dict[str, Any]]:
+    """The per-video YouTube-VIS results written by ``run_on_dataset(..., ytvis=True)`` as one list
+    (the evaluation server's ``results.json``), in the order of ``result_dirs``."""
+    out: List[Dict[str, Any]] = []
+    for vid, folder in result_dirs.items():
+        path = os.path.join(folder, YTVIS_FILE)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"{path}: missing; video {vid} was segmented without YouTube-VIS output. Delete {folder} to redo it"
+            )
+        with open(path) as f:
+            out.extend({k: v for k, v in r.items() if k != "track_id"} for r in json.load(f))
+    return out
+
+
 def frame_names(video: dict) -> List[str]:
     """Result file stems of a video's frames: the frame files' stems, else ``00000``, ``00001``..."""
     if video.get("file_names"):
@@ -59,6 +92,8 @@ def run_on_dataset(
     output_dir: str,
     videos: Optional[Sequence[str]] = None,
     timer=None,
+    ytvis: bool = False,
+    category_map: Optional[Mapping[int, int]] = None,
 ) -> Dict[str, str]:
     """Segment every video of ``dataset_name`` (a DatasetCatalog entry of video dicts) with
     ``model`` (a ``VideoSegmenter`` or anything with ``run_video(frames, video)``) and write DAVIS
@@ -67,6 +102,10 @@ def run_on_dataset(
     Args:
         videos: optional subset of video ids.
         timer: optional ``PartTimer`` to install on the model for this run (per-part s/frame).
+        ytvis: also write each video's tracks as YouTube-VIS results (``YTVIS_FILE`` in its folder,
+            ``video_id`` = the JSON's ``json_video_id`` when the dataset has one; gather them with
+            :func:`collect_ytvis_results`); the tracker's contiguous classes are mapped through
+            ``category_map`` (e.g. the inverse of ``thing_dataset_id_to_contiguous_id``), else + 1.
     Returns:
         {video_id: result folder} for every video of the run (written now or found complete).
     """
@@ -99,9 +138,15 @@ def run_on_dataset(
             names = frame_names(video)
             t0 = time.perf_counter()
             n = 0
+            writer = YTVISResultsWriter() if ytvis else None
             for res in model.run_video((f for _, f in iter_frames(video)), video):
                 write_palette_png(os.path.join(tmp, names[res["frame_idx"]] + ".png"), res["id_map"])
+                if writer is not None:
+                    writer.add_frame(res["frame_idx"], _numpy(res["id_map"]), res.get("track_scores"),
+                                     res.get("track_classes"))
                 n += 1
+            if writer is not None:
+                _save_ytvis(writer, video, os.path.join(tmp, YTVIS_FILE), category_map)
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -47,6 +47,7 @@ __all__ = [
     "load_ytvis_results",
     "write_ytvis_results",
     "results_from_id_maps",
+    "results_from_video_prediction",
     "video_iou",
 ]
 
@@ -308,6 +309,35 @@ def results_from_id_maps(
     return out
 
 
+def results_from_video_prediction(
+    video_id: Any, prediction: Mapping[str, Any], category_map: Optional[Mapping[int, int]] = None
+) -> List[Dict[str, Any]]:
+    """A ``VideoSegmenter`` prediction in the video-dict layout (``annotations``: per frame a list of
+    ``{"instance_id", "segmentation", "category_id", "score"}``, plus ``track_scores``) -> YouTube-VIS
+    result tracks. A track's category is the one of the last frame it appears in (the tracker's
+    class vote accumulates over time, so that one has seen the most evidence), mapped through
+    ``category_map``; its score is ``track_scores[id]`` (else the mean of its per-frame scores).
+    """
+    frames = prediction["annotations"]
+    T = len(frames)
+    segs: Dict[int, List[Any]] = {}
+    cats: Dict[int, int] = {}
+    scores: Dict[int, List[float]] = {}
+    for t, insts in enumerate(frames):
+        for inst in insts:
+            i = int(inst["instance_id"])
+            segs.setdefault(i, [None] * T)[t] = inst["segmentation"]
+            cats[i] = int(inst.get("category_id", 0))
+            scores.setdefault(i, []).append(float(inst.get("score", 1.0)))
+    track_scores = prediction.get("track_scores") or {}
+    out = []
+    for i in sorted(segs):
+        cat = cats[i] if category_map is None else int(category_map[cats[i]])
+        score = float(track_scores.get(i, np.mean(scores[i])))
+        out.append({"video_id": video_id, "category_id": cat, "score": score, "segmentations": segs[i]})
+    return out
+
+
 # ----------------------------------------------------------------------------------------------
 # COCOeval with videos
 # ----------------------------------------------------------------------------------------------
@@ -424,7 +454,8 @@ class YTVISEvaluator(_DatasetEvaluator):
     JSON, not the training loader's overlap-resolved masks). ``process(inputs, outputs)`` takes per
     video either ``output["ytvis"]`` (result tracks with JSON category ids) or the tracker's
     ``id_maps`` + ``track_scores`` (+ ``track_classes``, contiguous ids, mapped to JSON ids through
-    the metadata's ``thing_dataset_id_to_contiguous_id``). The video is found by the input's
+    the metadata's ``thing_dataset_id_to_contiguous_id``), or ``VideoSegmenter``'s video-dict
+    prediction (``annotations``; :func:`results_from_video_prediction`). The video is found by the input's
     ``json_video_id`` or by its ``video_id`` (= the JSON video's name). ``evaluate()`` returns
     ``{"ytvis": {"AP": ..., ...}}`` and, with ``output_dir``, writes ``results.json`` there.
     """
@@ -475,12 +506,14 @@ class YTVISEvaluator(_DatasetEvaluator):
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
             vid = self._json_video_id(inp, out)
+            cmap = None if self._class_agnostic else self._contiguous_to_json
             if "ytvis" in out:
                 tracks = [dict(t, video_id=vid) for t in out["ytvis"]]
+            elif "annotations" in out:  # VideoSegmenter.forward's video-dict layout
+                tracks = results_from_video_prediction(vid, out, cmap)
             else:
                 tracks = results_from_id_maps(
-                    vid, out["id_maps"], out.get("track_scores", {}), out.get("track_classes"),
-                    None if self._class_agnostic else self._contiguous_to_json,
+                    vid, out["id_maps"], out.get("track_scores", {}), out.get("track_classes"), cmap
                 )
             self._results.extend(tracks)
 
