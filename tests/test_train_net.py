@@ -98,3 +98,28 @@ def test_killed_run_resumes(tiny_synth, tmp_path):
 
     model = instantiate(LazyConfig.load(CONFIG).model)
     DetectionCheckpointer(model).load(final)  # loadable into a fresh model
+
+
+def test_ytvis_semantic_project(tiny_synth, tmp_path):
+    """projects/YTVIS_Semantic: the K+1-class D-Net trains and evaluates (class-aware frame AP), and
+    the video model on it gives YouTube-VIS AP with categories through tools/train_net.py."""
+    proj = REPO / "projects" / "YTVIS_Semantic" / "configs"
+    out = str(tmp_path / "sem")
+    cmd = [sys.executable, TRAIN, "--config-file", str(proj / "dnet_tiny_synth.py"), *_opts(out, 3, 100),
+           "train.eval_period=3"]
+    proc = subprocess.run(cmd, env=_env(tiny_synth), timeout=600, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = _rows(out)
+    assert any("frame_ap/AP" in r for r in rows)
+    ckpt = torch.load(os.path.join(out, "model_final.pth"), map_location="cpu", weights_only=False)
+    assert ckpt["model"]["sal_head.predictor.weight"].shape[0] == 9  # background + 8 categories
+
+    vout = str(tmp_path / "video")
+    cmd = [sys.executable, TRAIN, "--config-file", str(proj / "uvmos_tiny_synth.py"), "--eval-only",
+           f"train.init_checkpoint={out}/model_final.pth", f"train.output_dir={vout}"]
+    proc = subprocess.run(cmd, env=_env(tiny_synth), timeout=600, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ytvis" in proc.stderr + proc.stdout
+    with open(os.path.join(vout, "results.json")) as f:
+        results = json.load(f)
+    assert all(1 <= r["category_id"] <= 8 and len(r["segmentations"]) == 4 for r in results)

@@ -1,0 +1,15 @@
+"""Semantic D-Net (§4.3), tiny: the salient head predicts K + 1 classes (background + the 8 synthetic
+categories) instead of 2; instance proposals take the majority class of their pixels.
+
+Train on the YouTube-VIS-format synthetic split (same frames as ``uvmos_synth``, with categories):
+    OMP_NUM_THREADS=1 python tools/train_net.py \
+        --config-file projects/YTVIS_Semantic/configs/dnet_tiny_synth.py
+Evaluated by class-aware per-frame mask AP on ``uvmos_synth_ytvis_val``.
+"""
+from ....configs.dnet.tiny_cpu import dataloader, lr_multiplier, model, optimizer, train  # noqa: F401
+
+model.sal_head.num_classes = 9  # background + uvmos_synth's 8 categories (MetadataCatalog thing_classes)
+dataloader.train.dataset_names = ("uvmos_synth_ytvis_train",)
+dataloader.test.dataset_name = "uvmos_synth_ytvis_val"
+dataloader.evaluator.class_agnostic = False
+train.output_dir = "./output/ytvis_semantic_dnet_tiny"
