@@ -119,16 +119,20 @@ def test_proposer_and_associator_swap_by_config(proposer, associator):
         assert [sorted(o["track_scores"]) for o in outs] == [[1, 2], [1, 2]]
 
 
-def test_forward_on_video_dicts_and_resumable_dataset_inference(tmp_path):
-    frames, video = shapes_stream(length=5)
+def _frames_on_disk(tmp_path, frames):
+    """Write frames as lossless PNGs (so an oracle and the frames agree) -> their paths."""
     fdir = tmp_path / "frames"
     fdir.mkdir()
     names = []
     for t, f in enumerate(frames):
-        p = str(fdir / f"{t:05d}.png")  # lossless, so the oracle and the frames agree
-        cv2.imwrite(p, f)
-        names.append(p)
-    video = dict(video, file_names=names)
+        names.append(str(fdir / f"{t:05d}.png"))
+        cv2.imwrite(names[-1], f)
+    return names
+
+
+def test_forward_on_video_dicts_and_resumable_dataset_inference(tmp_path):
+    frames, video = shapes_stream(length=5)
+    video = dict(video, file_names=_frames_on_disk(tmp_path, frames))
     name = "uvmos_test_meta_arch_video"
     if name in DatasetCatalog.list():
         DatasetCatalog.remove(name)
@@ -170,13 +174,7 @@ def test_dataset_inference_writes_ytvis_results(tmp_path):
     from uvmos.engine.video_inference import YTVIS_FILE, collect_ytvis_results
 
     frames, video = shapes_stream(length=4)
-    fdir = tmp_path / "frames"
-    fdir.mkdir()
-    names = []
-    for t, f in enumerate(frames):
-        p = str(fdir / f"{t:05d}.png")
-        cv2.imwrite(p, f)
-        names.append(p)
+    names = _frames_on_disk(tmp_path, frames)
     cats = {}
     for anns in video["annotations"]:
         for a in anns:

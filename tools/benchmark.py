@@ -108,10 +108,9 @@ def cmd_plot(args) -> None:
     ax.set_title(f"Speed / accuracy on {runs[0]['dataset']} (measured)")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
-    os.replace(tmp, args.out)
+    from uvmos.engine.writers import atomic_save_figure
+
+    atomic_save_figure(args.out, fig, dpi=120)
     print(f"saved {args.out}")
 
 

@@ -10,9 +10,10 @@ its CPU-minutes when logged. The same scalars are in each run's TensorBoard even
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def read_metrics(run: str):
@@ -76,10 +77,9 @@ def main(argv=None):
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, args.out)
+    from uvmos.engine.writers import atomic_save_figure
+
+    atomic_save_figure(args.out, fig, dpi=110)
     print(f"saved {args.out}")
 
 

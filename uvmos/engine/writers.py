@@ -20,6 +20,7 @@ from ..data.video_dict import mask_to_rle
 __all__ = [
     "davis_palette",
     "atomic_write_png",
+    "atomic_save_figure",
     "public_permissions",
     "atomic_write_json",
     "write_palette_png",
@@ -76,6 +77,12 @@ def _atomic(path: str, write_fn, suffix: str) -> None:
 
 def atomic_write_png(path: str, image: Image.Image) -> None:
     _atomic(path, lambda tmp: image.save(tmp, format="PNG"), ".png")
+
+
+def atomic_save_figure(path: str, fig, dpi: int = 120) -> None:
+    """Save a matplotlib figure atomically (format from ``path``'s extension)."""
+    ext = os.path.splitext(path)[1] or ".png"
+    _atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=ext[1:]), ext)
 
 
 def atomic_write_json(path: str, obj: Any) -> None:
