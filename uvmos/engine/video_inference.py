@@ -10,12 +10,12 @@ them (and discards stale temporary folders of interrupted runs).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import tempfile
 import time
-import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from detectron2.data import DatasetCatalog
@@ -51,17 +51,6 @@ class VideoListLoader:
 
 def _numpy(x):
     return x.detach().cpu().numpy() if hasattr(x, "detach") else x
-
-
-def _save_ytvis(writer: YTVISResultsWriter, video: dict, path: str, category_map: Optional[Mapping[int, int]]) -> None:
-    writer.end_video(video.get("json_video_id", video["video_id"]), video.get("length"),
-                     category_offset=0 if category_map is not None else 1)
-    if category_map is not None:
-        for r in writer.results:
-            if r["category_id"] not in category_map:
-                raise KeyError(f"{video['video_id']}: class {r['category_id']} has no entry in category_map")
-            r["category_id"] = int(category_map[r["category_id"]])
-    writer.save(path)
 
 
 def collect_ytvis_results(result_dirs: Mapping[str, str]) -> List[Dict[str, Any]]:
@@ -146,7 +135,9 @@ def run_on_dataset(
                                      res.get("track_classes"))
                 n += 1
             if writer is not None:
-                _save_ytvis(writer, video, os.path.join(tmp, YTVIS_FILE), category_map)
+                writer.end_video(video.get("json_video_id", video["video_id"]), video.get("length"),
+                                 category_map=category_map)
+                writer.save(os.path.join(tmp, YTVIS_FILE))
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

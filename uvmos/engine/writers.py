@@ -195,14 +195,25 @@ class YTVISResultsWriter:
             if track_classes and i in track_classes:
                 self._classes[i] = int(track_classes[i])
 
-    def end_video(self, video_id: Any, length: Optional[int] = None, category_offset: int = 1) -> None:
-        """Flush the current video; ``category_id`` = contiguous class + ``category_offset`` (YTVIS is 1-based)."""
+    def end_video(
+        self,
+        video_id: Any,
+        length: Optional[int] = None,
+        category_offset: int = 1,
+        category_map: Optional[Dict[int, int]] = None,
+    ) -> None:
+        """Flush the current video; ``category_id`` = ``category_map[class]`` when given (e.g. the
+        inverse of ``thing_dataset_id_to_contiguous_id``), else contiguous class + ``category_offset``
+        (YTVIS is 1-based)."""
         T = length or self._length
         for i, segs in sorted(self._segs.items()):
+            c = self._classes.get(i, 0)
+            if category_map is not None and c not in category_map:
+                raise KeyError(f"video {video_id}: class {c} has no entry in category_map")
             self.results.append(
                 {
                     "video_id": video_id,
-                    "category_id": self._classes.get(i, 0) + category_offset,
+                    "category_id": int(category_map[c]) if category_map is not None else c + category_offset,
                     "score": float(np.mean(self._scores[i])),
                     "segmentations": [segs.get(t) for t in range(T)],
                     "track_id": i,
