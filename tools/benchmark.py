@@ -32,7 +32,7 @@ def cmd_run(args) -> dict:
 
     import uvmos  # noqa: F401
     from uvmos.engine.video_inference import run_on_dataset
-    from uvmos.evaluation.davis import evaluate_davis, read_id_map
+    from uvmos.evaluation.davis import evaluate_davis, read_id_maps
     from uvmos.evaluation.timing import PartTimer
 
     if args.threads:
@@ -67,10 +67,7 @@ def cmd_run(args) -> dict:
             "fps": round(fps, 3),
         }
         if videos and videos[0].get("annotations") is not None:
-            results = {
-                v: [read_id_map(os.path.join(out_dirs[v], f)) for f in sorted(os.listdir(out_dirs[v])) if f.endswith(".png")]
-                for v in names
-            }
+            results = {v: read_id_maps(out_dirs[v]) for v in names}
             res = evaluate_davis(videos, results, task="unsupervised", num_workers=1)
             result["davis"] = {k: round(float(x), 4) for k, x in res.global_figures.items()}
     print(timer.format())

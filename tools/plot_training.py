@@ -60,7 +60,8 @@ def main(argv=None):
     for rows, label in zip(runs, labels):
         final = [r[args.metric] for r in rows if args.metric in r]
         cpu = [r.get("cpu_minutes_final", r.get("cpu_minutes")) for r in rows if "cpu_minutes" in r or "cpu_minutes_final" in r]
-        tag = label + (f" (AP {final[-1]:.1f}" if final else " (") + (f", {cpu[-1]:.1f} CPU-min)" if cpu else ")")
+        notes = ([f"{args.metric.split('/')[-1]} {final[-1]:.1f}"] if final else []) + ([f"{cpu[-1]:.1f} CPU-min"] if cpu else [])
+        tag = f"{label} ({', '.join(notes)})" if notes else label
         for ax, k in zip(axes[0], keys):
             pts = [(r["iteration"], r[k]) for r in rows if k in r]
             if not pts:

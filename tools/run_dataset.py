@@ -67,12 +67,12 @@ def main(argv=None):
         logger.info("YouTube-VIS results of %d videos written to %s", len(out_dirs), args.ytvis_results)
     videos = DatasetCatalog.get(dataset)
     if videos and videos[0].get("annotations") is not None:
-        from uvmos.evaluation.davis import read_id_map
+        from uvmos.evaluation.davis import read_id_maps
 
         results = {}
         for v in videos:
             d = out_dirs[v["video_id"]]
-            results[v["video_id"]] = [read_id_map(os.path.join(d, f)) for f in sorted(os.listdir(d)) if f.endswith(".png")]
+            results[v["video_id"]] = read_id_maps(d)
         res = evaluate_davis(videos, results, task=args.task)
         res.write_csvs(args.output)
         res.write_json(os.path.join(args.output, "davis.json"))

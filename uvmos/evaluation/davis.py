@@ -48,6 +48,7 @@ __all__ = [
     "evaluate_sequence",
     "find_davis_sequences",
     "read_id_map",
+    "read_id_maps",
     "output_id_maps",
     "video_dict_id_maps",
 ]
@@ -78,6 +79,11 @@ def read_id_map(path: PathLike) -> np.ndarray:
             )
         arr = arr[..., 0]
     return arr
+
+
+def read_id_maps(folder: PathLike) -> List[np.ndarray]:
+    """Every ``*.png`` id map of a result folder, in frame-name order (other files are ignored)."""
+    return [read_id_map(os.path.join(folder, f)) for f in sorted(os.listdir(folder)) if f.endswith(".png")]
 
 
 def find_davis_sequences(
