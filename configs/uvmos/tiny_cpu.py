@@ -19,8 +19,15 @@ from ._video_eval import dataloader, train
 
 model.proposer = dnet_model
 model.test_size = None  # frames at their own size (the tiny D-Net is trained on 192x320 frames)
-model.associator.features = L(ProposerFeatures)(keys=("res3", "res5"))
+model.associator.features = L(ProposerFeatures)(keys=("res3", "res5"), max_cells=1024)
 model.associator.target_feature = "res3"
+# res3 of the tiny D-Net has 32 channels: W1 cannot reduce them to the paper's 96 (a reduction of
+# R-101's 1024), and W2 * W1 is then just a 3x3 conv of the 32 channels, so fitting W1 adds nothing.
+# W1 = the PCA of the first frame's features (32 -> 32), W2 fitted alone: a linear problem.
+model.associator.target_model.hidden_channels = 32
+model.associator.init_projection = False
+# the W2 fit is then linear least squares: solved exactly from per-sample Gram blocks (solver.py)
+model.associator.solver.direct = True
 model.associator.reid = L(MaskPooledEmbedder)(in_features=("res3", "res5"), center=True)
 
 train.output_dir = "output/uvmos_tiny_cpu"

@@ -21,7 +21,7 @@ from uvmos.modeling.tnet import (
 tnet = L(TNetTracker)(
     features=L(ProposerFeatures)(keys=None),
     target_model=L(ConvTargetModel)(hidden_channels=96, kernel_size=3, init="pca"),
-    solver=L(GaussNewtonCG)(init_cg_iters=(5, 10, 10, 10, 10), update_cg_iters=(10,)),  # FRTM defaults
+    solver=L(GaussNewtonCG)(init_cg_iters=(5, 10, 10, 10, 10), update_cg_iters=(10,), cg_tol=0.0),  # FRTM defaults
     verifier=L(ReIDVerifier)(thr_reid=0.6, iou_thresh=0.5),  # eq. 10
     reid=L(MaskPooledEmbedder)(in_features=("res4",), center=True),
     memory=L(AdaptiveMemory)(gamma=0.1, capacity=80, update_every=8, verified_factor=2.0),
@@ -30,8 +30,7 @@ tnet = L(TNetTracker)(
     pixel_weighting="hinge",
     hinge_fraction=0.1,
     score_thresh=0.5,
-    result_mode="proposal",  # y_k = the proposal the coarse map scores highest (docs/tnet.md)
-    snap_thresh=0.3,
+    result_mode="threshold",  # the paper: y̌_j = the resized score map > score_thresh
     proposal_score_thresh=0.0,  # proposers threshold their own scores (D-Net: center_threshold)
     new_track_iou=0.1,
     min_area=16,

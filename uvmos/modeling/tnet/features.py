@@ -33,11 +33,23 @@ class ProposerFeatures:
             bilinear when enlarging), so T-Net works on a fixed grid whatever the frame size --
             as the paper's fixed 473x473 T-Net input gives 30x30 maps at stride 16. None keeps
             the proposer's resolution.
+        max_cells: optional cap on h*w: a larger map is area-averaged to the largest grid of the
+            same aspect ratio with at most this many cells. T-Net's cost (eq. 9 fits, memory)
+            grows with the cells, so this keeps it independent of the frame size, like the
+            paper's fixed 473x473 input (30x30 = 900 cells at stride 16); smaller maps are kept.
     """
 
-    def __init__(self, keys: Optional[Sequence[str]] = None, size: Optional[Sequence[int]] = None):
+    def __init__(
+        self,
+        keys: Optional[Sequence[str]] = None,
+        size: Optional[Sequence[int]] = None,
+        max_cells: Optional[int] = None,
+    ):
+        if size is not None and max_cells is not None:
+            raise ValueError("ProposerFeatures: give either size or max_cells, not both")
         self.keys = None if keys is None else tuple(keys)
         self.size = None if size is None else (int(size[0]), int(size[1]))
+        self.max_cells = None if max_cells is None else int(max_cells)
 
     def __call__(self, frame: dict, proposals: dict) -> Dict[str, torch.Tensor]:
         feats = proposals.get("features")
@@ -55,7 +67,11 @@ class ProposerFeatures:
             f = feats[k].detach()
             f = f[None] if f.dim() == 3 else f[:1]
             f = crop_padding(f.float(), size)
-            if self.size is not None and tuple(f.shape[-2:]) != self.size:
+            h, w = f.shape[-2:]
+            if self.max_cells is not None and h * w > self.max_cells:
+                r = (self.max_cells / (h * w)) ** 0.5
+                f = F.interpolate(f, size=(max(1, int(h * r)), max(1, int(w * r))), mode="area")
+            elif self.size is not None and tuple(f.shape[-2:]) != self.size:
                 shrink = f.shape[-2] >= self.size[0] and f.shape[-1] >= self.size[1]
                 f = F.interpolate(f, size=self.size, mode="area") if shrink else F.interpolate(
                     f, size=self.size, mode="bilinear", align_corners=False

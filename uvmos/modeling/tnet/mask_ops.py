@@ -12,7 +12,7 @@ __all__ = ["mask_iou", "downsample_masks", "upsample_scores", "paste_id_map", "c
 def mask_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """IoU of every pair: a (K, H, W), b (P, H, W) bool -> (K, P) float; empty/empty counts 0."""
     if a.shape[0] == 0 or b.shape[0] == 0:
-        return torch.zeros(a.shape[0], b.shape[0])
+        return torch.zeros(a.shape[0], b.shape[0], device=a.device)
     if a.shape[-2:] != b.shape[-2:]:
         raise ValueError(f"mask_iou: mask sizes differ: {tuple(a.shape[-2:])} vs {tuple(b.shape[-2:])}")
     af = a.reshape(a.shape[0], -1).float()

@@ -1,30 +1,30 @@
 """T-Net: target-aware adaptive tracking (paper §3.2) as an ``ASSOCIATOR_REGISTRY`` component.
 
-Per frame t (``step``):
+Per frame t, one method per phase of ``TNetTracker.step``:
 
-1. features X_t once for the frame (``features`` source, shared by all targets and the embedder);
-2. every live target k predicts its coarse score map S_k = T(X_t; W_k) (eq. 8), bilinearly
-   resized to the frame. The paper does not say how the coarse map becomes the tracking result
-   y_k (a mask). ``result_mode="threshold"``: S_k > ``score_thresh`` (0.5).
-   ``result_mode="proposal"`` (the configs' default): the proposal with the highest mean S_k over
-   its pixels, if that mean is >= ``snap_thresh`` (0.3), each proposal to one target; else the
-   thresholded map. A stride-8/16 map thresholded is blobby and, on look-alike neighbours, spans
-   several objects, which then never pass eq. 10's IoU gate and block their own discovery; with
-   the tiny D-Net (synthetic val, 10 videos) "proposal" gave J&F 0.523 vs 0.440 (docs/tnet.md);
-3. verification (eq. 10): the best proposal replaces y_k when s > thr_reid (``verifier``);
-4. the non-overlapping id map: a pixel claimed by several targets goes to the highest track score
-   (mean of the clipped coarse score over the target's mask);
-5. discovery: a proposal (score >= ``proposal_score_thresh``) with s = 0 against every tracklet and
-   IoU < ``new_track_iou`` (0.1) with every current result starts a tracklet (at most
-   ``max_tracks`` per video, the DAVIS limit of 20), whose target model is fitted on the proposal
-   as pseudo label y0 (eq. 9 with one sample);
-6. memory update (``memory`` policy) with the final, non-overlapping mask; refit when it says so.
+1. ``_predict``: every active target j gives its coarse score map S_j = T(X_t; W_j) (eq. 8) on
+   the frame's features X_t (computed once, shared by all targets and the re-ID embedder). The
+   tracking result y̌_j is S_j bilinearly resized to the frame and thresholded at
+   ``score_thresh`` (0.5) -- the paper's default (``result_mode="threshold"``).
+2. ``_verify``: eq. 10, s(p, Y_j) = (cos(p, y̌_j) + cos(p, y̌_0)) · 1(IoU(p, y̌_j) > 0.5), for every
+   proposal p; if the best s exceeds thr_reid (0.6) that proposal replaces y̌_j, else y̌_j is kept.
+   Overlaps between targets go to the highest track score (non-overlapping id map).
+3. ``_discover``: a proposal starts a tracklet only when its s is 0 with every tracklet *and* its
+   IoU with every current tracking result is < ``new_track_iou`` (0.1); its model is fitted on it as
+   the pseudo label y̌_0 (eq. 9 with one sample).
+4. ``_update_memory``: the final mask enters the target's memory (``memory`` policy: doubled
+   weight and an immediate refit when verified, else a refit every 8 frames).
+5. ``_end_tracks``: a target without a result for more than ``max_lost_frames`` frames ends.
+   ``max_tracks`` caps the *active* targets (ended ones do not count; ids are never reused).
 
-A target whose mask is empty (< ``min_area`` px) is *lost*: it keeps predicting, is not updated,
-and resumes when its model fires again (or, with ``reid_resume_thresh``, when a would-be-new
-proposal re-identifies it); after ``max_lost_frames`` lost frames it ends. Following FRTM, W1 is
-fitted with W2 on y0 and then frozen (memory stores the projected 96-channel samples, which is
-10x smaller); ``update_projection=True`` refits both layers.
+Named variant, not the default: ``result_mode="proposal"`` snaps y̌_j to the proposal its score
+map covers best *before* eq. 10 (a deviation measured in docs/tnet.md; it makes IoU(p, y̌_j) = 1 for
+the snapped proposal, so verification reduces to the cos(p, y̌_0) test).
+
+Where the paper is silent (docs/tnet.md): a proposal verifies at most one target (greedy in
+descending s); W1 is fitted with W2 on y̌_0 and then frozen (FRTM), so memory stores the projected
+96-channel samples; a result smaller than ``min_area`` px counts as empty (the target is *lost*
+for that frame: it keeps predicting, its memory is not updated).
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from uvmos.registry import ASSOCIATOR_REGISTRY
 from .mask_ops import downsample_masks, mask_iou, paste_id_map, upsample_scores
 from .memory import SampleMemory
 from .solver import LinearFilterObjective, TargetObjective, hinge_pixel_weights
+from .verifier import Verification
 
 __all__ = ["Tracklet", "TNetTracker"]
 
@@ -62,6 +63,41 @@ class Tracklet:
         return max(self.class_votes.items(), key=lambda kv: (kv[1], -kv[0]))[0] if self.class_votes else 0
 
 
+@dataclass
+class _Proposals:
+    """The proposer's instances of one frame: masks (P, H, W) bool, scores (P,), classes (P,)."""
+
+    masks: torch.Tensor
+    scores: torch.Tensor
+    classes: torch.Tensor
+    work: torch.Tensor  # (P, h', w') bool: the masks at the working resolution
+    emb: Optional[torch.Tensor] = None
+
+
+@dataclass
+class _Frame:
+    """What the phases of one ``step`` share."""
+
+    t: int
+    size: tuple  # (H, W) of the frame
+    stride: int  # the working resolution is the frame subsampled by this factor
+    feats: Dict[str, torch.Tensor]
+    X: torch.Tensor
+    props: _Proposals
+    tracks: List[Tracklet]
+    S: torch.Tensor  # (K, 1, h, w) coarse scores
+    S_up: torch.Tensor  # (K, h', w') coarse scores resized to the working resolution
+    Z: Optional[torch.Tensor]  # (K, D, h, w) projected features of each target
+    results: torch.Tensor  # (K, h', w') bool: y̌_j; after ``_verify`` the final non-overlapping masks
+    ver: Optional[Verification] = None
+    id_map: Optional[torch.Tensor] = None  # (H, W) int32, the output
+    id_work: Optional[torch.Tensor] = None  # (h', w') int32, the same at the working resolution
+    visible: Optional[torch.Tensor] = None
+    ids: List[int] = field(default_factory=list)
+    scores: List[float] = field(default_factory=list)
+    new_tracks: List[Tracklet] = field(default_factory=list)
+
+
 @ASSOCIATOR_REGISTRY.register()
 class TNetTracker:
     """The T-Net tracker (§3.2): online target models + verification + adaptive memory.
@@ -76,20 +112,20 @@ class TNetTracker:
         target_feature: name of the feature map the target models use.
         regs: lambda of eq. 9 for (W1, W2).
         pixel_weighting: "hinge" (FRTM's class balance, fraction ``hinge_fraction``) or "none".
-        score_thresh: threshold on the resized coarse score map giving y_k.
+        score_thresh: threshold on the resized coarse score map giving y̌_j (0.5).
         proposal_score_thresh: minimum proposal score to start a new tracklet.
         new_track_iou: a new tracklet needs IoU below this with every current result (paper: 0.1).
         min_area: masks with fewer pixels (frame resolution) count as empty.
-        max_tracks: tracklets per video at most (ids are never reused).
-        max_lost_frames: a tracklet lost for more frames ends (None: never).
-        update_projection: refit W1 too at memory updates (default: frozen after y0, as FRTM).
-        init_projection: fit W1 with W2 on y0 (FRTM); False keeps W1 at its initialisation.
-        reid_resume_thresh: if set, a would-be-new proposal whose cos to a lost tracklet's last
-            and first embeddings sums above this resumes that tracklet instead (not in the paper).
-        result_mode: how the coarse map becomes the tracking result y_k: ``"threshold"`` (the
-            thresholded map) or ``"proposal"`` (the proposal the map scores highest, mean >=
-            ``snap_thresh``, default ``score_thresh``; else the thresholded map). See the module
-            docstring.
+        max_tracks: active tracklets at most (the DAVIS limit of 20); ids are never reused.
+        max_lost_frames: a tracklet without a result for more frames ends (None: never).
+        update_projection: refit W1 too at memory updates (default: frozen after y̌_0, as FRTM).
+        init_projection: fit W1 with W2 on y̌_0 (FRTM); False keeps W1 at its initialisation.
+        result_mode: ``"threshold"`` (paper) or ``"proposal"`` (named variant, see module doc).
+        snap_thresh: ``"proposal"`` mode: minimum mean score of a proposal to snap to it.
+        work_max_side: the decisions (eq. 10's IoUs and embeddings, discovery, memory labels) are
+            taken on the frame subsampled by the smallest integer stride that brings its longer
+            side to at most this (400: 854x480 -> stride 3); the output id map is drawn at the
+            frame's resolution from the full-resolution proposals. None: the frame's resolution.
         seed: seeds the random part of each target model's initialisation.
     """
 
@@ -113,15 +149,13 @@ class TNetTracker:
         max_lost_frames: Optional[int] = 50,
         update_projection: bool = False,
         init_projection: bool = True,
-        reid_resume_thresh: Optional[float] = None,
         result_mode: str = "threshold",
         snap_thresh: Optional[float] = None,
+        work_max_side: Optional[int] = 400,
         seed: int = 0,
     ):
         if result_mode not in ("threshold", "proposal"):
             raise ValueError(f"TNetTracker: result_mode must be 'threshold' or 'proposal', got {result_mode!r}")
-        self.result_mode = result_mode
-        self.snap_thresh = snap_thresh
         if pixel_weighting not in ("hinge", "none"):
             raise ValueError(f"TNetTracker: pixel_weighting must be 'hinge' or 'none', got {pixel_weighting!r}")
         self.features = features
@@ -142,7 +176,9 @@ class TNetTracker:
         self.max_lost_frames = max_lost_frames
         self.update_projection = update_projection
         self.init_projection = init_projection
-        self.reid_resume_thresh = reid_resume_thresh
+        self.result_mode = result_mode
+        self.snap_thresh = snap_thresh
+        self.work_max_side = work_max_side
         self.seed = seed
         self.reset({})
 
@@ -153,26 +189,231 @@ class TNetTracker:
         self.tracks: Dict[int, Tracklet] = {}
         self.num_created = 0
         self._t = 0
-        self.stats = {"verified": 0, "results": 0, "fits": 0, "created": 0, "resumed": 0}
+        self.stats = {"verified": 0, "results": 0, "fits": 0, "created": 0, "ended": 0}
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ main
+    def step(self, frame: dict, proposals: dict) -> dict:
+        """One frame (phases in the module docstring). Returns ``id_map`` int32 (H, W),
+        ``track_scores`` {id: float} and ``track_classes`` {id: int} of the targets visible now."""
+        f = self._predict(frame, proposals)
+        self._verify(f)
+        self._discover(f)
+        self._update_memory(f)
+        self._end_tracks(f)
+        present = {int(i) for i in torch.unique(f.id_map).tolist()} - {0}
+        track_scores = {i: float(s) for i, s in zip(f.ids, f.scores) if i in present}
+        return {
+            "id_map": f.id_map,
+            "track_scores": track_scores,
+            "track_classes": {i: self.tracks[i].category for i in track_scores},
+        }
+
+    # ------------------------------------------------------------------ phase 1: predict
+    def _predict(self, frame: dict, proposals: dict) -> _Frame:
+        """Features, proposals and the tracking results y̌_j of all active targets (eq. 8)."""
+        t = int(frame.get("frame_idx", self._t))
+        self._t = t + 1
+        H, W = int(frame["height"]), int(frame["width"])
+        stride = 1 if self.work_max_side is None else max(1, -(-max(H, W) // self.work_max_side))
+        props = self._read_proposals(proposals, H, W, stride)
+        feats = {k: v.float() for k, v in self.features(frame, proposals).items()}
+        if self.target_feature not in feats:
+            raise KeyError(f"TNetTracker: target_feature {self.target_feature!r} not in features {sorted(feats)}")
+        X = feats[self.target_feature]
+        props.emb = self._embed(feats, props.work)
+        tracks = list(self.tracks.values())
+        work = tuple(props.work.shape[-2:])
+        if tracks:
+            S, Z = self._scores(X, tracks)
+            S_up = upsample_scores(S, work)
+            results = S_up > self.score_thresh
+            if self.result_mode == "proposal" and len(props.work):
+                results = self._snap_to_proposals(S_up, results, props.work)
+            results &= results.flatten(1).sum(1).ge(self._min_area(stride))[:, None, None]
+        else:
+            S, S_up, Z = X.new_zeros((0, 1) + tuple(X.shape[-2:])), X.new_zeros((0,) + work), None
+            results = torch.zeros((0,) + work, dtype=torch.bool, device=X.device)
+        return _Frame(
+            t=t, size=(H, W), stride=stride, feats=feats, X=X, props=props, tracks=tracks, S=S, S_up=S_up, Z=Z,
+            results=results,
+        )
+
+    def _min_area(self, stride: int) -> float:
+        return self.min_area / stride**2
+
+    def _read_proposals(self, proposals: dict, H: int, W: int, stride: int) -> _Proposals:
+        inst = proposals["instances"]
+        pm = inst.pred_masks.to(torch.bool)
+        if tuple(pm.shape[-2:]) != (H, W) and pm.shape[0]:
+            raise ValueError(f"TNetTracker: proposal masks are {tuple(pm.shape[-2:])}, frame is {(H, W)}")
+        pm = pm.reshape(-1, H, W)
+        n = len(pm)
+        ps = inst.scores.float() if inst.has("scores") else torch.ones(n, device=pm.device)
+        pc = inst.pred_classes.long() if inst.has("pred_classes") else torch.zeros(n, dtype=torch.long, device=pm.device)
+        o = stride // 2
+        return _Proposals(masks=pm, scores=ps, classes=pc, work=pm[:, o::stride, o::stride].contiguous())
+
+    def _scores(self, X: torch.Tensor, tracks: List[Tracklet]):
+        """Coarse scores (K, 1, h, w) and each target's projected features (K, D, h, w), batched:
+        one 1x1 conv with all W1 stacked, one grouped conv with all W2."""
+        K = len(tracks)
+        w1 = torch.cat([tr.params[0] for tr in tracks])
+        w2 = torch.cat([tr.params[1] for tr in tracks])
+        with torch.no_grad():
+            z = F.conv2d(X, w1)  # (1, K*D, h, w)
+            s = F.conv2d(z, w2, padding=w2.shape[-1] // 2, groups=K)  # (1, K, h, w)
+        D = tracks[0].params[0].shape[0]
+        return s[0][:, None], z[0].view(K, D, *z.shape[-2:])
+
+    def _snap_to_proposals(self, S_up: torch.Tensor, results: torch.Tensor, pm: torch.Tensor) -> torch.Tensor:
+        """``result_mode="proposal"`` (variant): y̌_j = the proposal with the highest mean score of
+        target j over its pixels, when that mean is >= ``snap_thresh``; each proposal goes to one
+        target (greedy, best first); targets without one keep the thresholded map."""
+        thr = self.score_thresh if self.snap_thresh is None else self.snap_thresh
+        area = pm.flatten(1).sum(1).clamp_min(1).float()
+        mean = (S_up.flatten(1) @ pm.flatten(1).float().T) / area  # (K, P)
+        out = results.clone()
+        used_k, used_p = set(), set()
+        P = mean.shape[1]
+        for i in torch.argsort(mean.flatten(), descending=True).tolist():
+            k, p = divmod(i, P)
+            if float(mean[k, p]) < thr:
+                break
+            if k in used_k or p in used_p:
+                continue
+            out[k] = pm[p]
+            used_k.add(k)
+            used_p.add(p)
+        return out
+
+    # ------------------------------------------------------------------ phase 2: verify
+    def _verify(self, f: _Frame) -> None:
+        """Eq. 10 for every (target, proposal); verified targets take the proposal. Then the
+        non-overlapping id map (a pixel claimed by several targets: highest track score)."""
+        p = f.props
+        res_emb = self._embed(f.feats, f.results)
+        first_emb = torch.stack([tr.first_emb for tr in f.tracks]) if f.tracks else res_emb.new_zeros((0, res_emb.shape[1]))
+        f.ver = self.verifier.verify(p.work, p.emb, f.results, res_emb, first_emb)
+        final = f.results.clone()
+        for k, tr in enumerate(f.tracks):
+            if f.ver.verified[k]:
+                b = int(f.ver.best[k])
+                final[k] = p.work[b]
+                tr.num_verified += 1
+                tr.last_emb = p.emb[b]
+                tr.class_votes[int(p.classes[b])] = tr.class_votes.get(int(p.classes[b]), 0.0) + float(p.scores[b])
+            elif final[k].any():
+                tr.last_emb = res_emb[k]
+        area = final.flatten(1).sum(1).float()
+        score_sum = (f.S_up.clamp(0, 1) * final).flatten(1).sum(1)
+        f.scores = (score_sum / area.clamp_min(1)).tolist()
+        f.ids = [tr.track_id for tr in f.tracks]
+        f.id_work = paste_id_map(final, f.scores, f.ids)
+        f.id_map = paste_id_map(self._full_masks(f, final), f.scores, f.ids)
+        ids = torch.tensor(f.ids, dtype=torch.int32, device=f.id_work.device)
+        f.results = f.id_work[None] == ids[:, None, None]
+        f.visible = f.results.flatten(1).sum(1) >= self._min_area(f.stride)
+
+    def _full_masks(self, f: _Frame, final: torch.Tensor) -> torch.Tensor:
+        """The final masks at the frame's resolution: the verified proposal itself, else the
+        coarse scores resized to the frame and thresholded (only computed where the result is not
+        empty at the working resolution)."""
+        H, W = f.size
+        if f.stride == 1:
+            return final
+        out = torch.zeros((len(final), H, W), dtype=torch.bool, device=final.device)
+        for k in range(len(final)):
+            if f.ver.verified[k]:
+                out[k] = f.props.masks[int(f.ver.best[k])]
+            elif final[k].any():
+                out[k] = upsample_scores(f.S[k : k + 1], (H, W))[0] > self.score_thresh
+        return out
+
+    # ------------------------------------------------------------------ phase 3: discover
+    def _discover(self, f: _Frame) -> None:
+        """Start a tracklet from each proposal with s = 0 against every tracklet and IoU <
+        ``new_track_iou`` with every current result (earlier discoveries of this frame included)."""
+        p = f.props
+        if not len(p.work):
+            return
+        K = len(f.tracks)
+        unclaimed = ~(f.ver.scores != 0).any(0).cpu() if K else torch.ones(len(p.work), dtype=torch.bool)
+        current = f.results[f.visible]
+        iou = mask_iou(p.work, current).amax(1).cpu() if len(current) else torch.zeros(len(p.work))
+        area = p.work.flatten(1).sum(1).cpu()
+        ok = unclaimed & (iou < self.new_track_iou) & (p.scores.cpu() >= self.proposal_score_thresh)
+        ok &= area >= self._min_area(f.stride)
+        taken: Optional[torch.Tensor] = None
+        for i in torch.argsort(p.scores.cpu(), descending=True, stable=True).tolist():
+            if not ok[i]:
+                continue
+            if taken is not None and float(mask_iou(p.work[i][None], taken[None])[0, 0]) >= self.new_track_iou:
+                continue  # overlaps a target discovered earlier in this frame
+            if len(self.tracks) + len(f.new_tracks) >= self.max_tracks:
+                break
+            tr = self._new_track(f, i)
+            f.id_map[p.masks[i] & (f.id_map == 0)] = tr.track_id
+            f.id_work[p.work[i] & (f.id_work == 0)] = tr.track_id
+            f.ids.append(tr.track_id)
+            f.scores.append(float(p.scores[i]))
+            f.new_tracks.append(tr)
+            taken = p.work[i].clone() if taken is None else taken | p.work[i]
+        for tr in f.new_tracks:
+            self.tracks[tr.track_id] = tr
+
+    def _new_track(self, f: _Frame, i: int) -> Tracklet:
+        self.num_created += 1
+        self.stats["created"] += 1
+        track_id = self.num_created
+        X = f.X
+        y0 = downsample_masks(f.props.work[i][None], X.shape[-2:])
+        params = self._fit_init(X, y0, track_id)
+        x0 = X if self.update_projection else self.target_model.project(X, params[0]).detach()
+        emb = f.props.emb[i]
+        return Tracklet(
+            track_id=track_id,
+            params=params,
+            memory=self.memory.init(x0, y0, self._pixel_weights(y0)),
+            first_emb=emb,
+            last_emb=emb,
+            start_frame=f.t,
+            class_votes={int(f.props.classes[i]): float(f.props.scores[i])},
+        )
+
+    # ------------------------------------------------------------------ phase 4: memory
+    def _update_memory(self, f: _Frame) -> None:
+        """The final mask of each earlier target enters its memory; refit when the policy says so."""
+        fsize = tuple(f.X.shape[-2:])
+        for k, tr in enumerate(f.tracks):
+            if not f.visible[k]:
+                tr.lost_frames += 1
+                self.memory.step(tr.memory, None, None, None, verified=False)
+                continue
+            tr.lost_frames = 0
+            verified = bool(f.ver.verified[k])
+            self.stats["results"] += 1
+            self.stats["verified"] += int(verified)
+            y = downsample_masks(f.results[k][None], fsize)
+            x = f.X if self.update_projection else f.Z[k : k + 1]
+            if self.memory.step(tr.memory, x, y, self._pixel_weights(y), verified=verified):
+                self._fit_update(tr)
+
+    # ------------------------------------------------------------------ phase 5: end
+    def _end_tracks(self, f: _Frame) -> None:
+        if self.max_lost_frames is None:
+            return
+        for tr in f.tracks:
+            if tr.lost_frames > self.max_lost_frames:
+                del self.tracks[tr.track_id]
+                self.stats["ended"] += 1
+
+    # ------------------------------------------------------------------ eq. 9
     def _pixel_weights(self, y: torch.Tensor) -> Optional[torch.Tensor]:
         return hinge_pixel_weights(y, self.hinge_fraction) if self.pixel_weighting == "hinge" else None
 
     def _embed(self, feats, masks) -> torch.Tensor:
         with torch.no_grad():
             return self.reid(feats, masks)
-
-    def _predict(self, X: torch.Tensor, tracks: List[Tracklet]):
-        """Coarse scores (K, 1, h, w) and each target's projected features (K, D, h, w), batched:
-        one 1x1 conv with all W1 stacked, one grouped conv with all W2."""
-        K = len(tracks)
-        w1 = torch.cat([tr.params[0] for tr in tracks])
-        w2 = torch.cat([tr.params[1] for tr in tracks])
-        z = F.conv2d(X, w1)  # (1, K*D, h, w)
-        s = F.conv2d(z, w2, padding=w2.shape[-1] // 2, groups=K)  # (1, K, h, w)
-        D = tracks[0].params[0].shape[0]
-        return s[0][:, None], z[0].view(K, D, *z.shape[-2:])
 
     def _fit_init(self, X: torch.Tensor, y0: torch.Tensor, track_id: int) -> List[torch.Tensor]:
         g = torch.Generator().manual_seed(self.seed * 1000003 + track_id)
@@ -193,196 +434,8 @@ class TNetTracker:
             tr.params = self.solver.solve(obj, tr.params, phase="update")
         else:
             k = tr.params[1].shape[-1]
-            obj = LinearFilterObjective(x, y, w, self.regs[1], pw, kernel_size=k)
+            cache = (tr.memory.extra, tr.memory.ages[: len(w)])
+            obj = LinearFilterObjective(x, y, w, self.regs[1], pw, kernel_size=k, cache=cache)
             tr.params = [tr.params[0]] + self.solver.solve(obj, tr.params[1:], phase="update")
         self.memory.fitted(tr.memory)
         self.stats["fits"] += 1
-
-    def _sample(self, X, z, k):
-        return X if self.update_projection else z[k : k + 1]
-
-    # ------------------------------------------------------------------ main
-    def step(self, frame: dict, proposals: dict) -> dict:
-        """One frame: see the module docstring. Returns ``id_map`` int32 (H, W), ``track_scores``
-        {id: float} and ``track_classes`` {id: int} of the targets visible in this frame."""
-        t = int(frame.get("frame_idx", self._t))
-        self._t = t + 1
-        H, W = int(frame["height"]), int(frame["width"])
-        inst = proposals["instances"]
-        pm = inst.pred_masks.to(torch.bool).cpu()
-        if tuple(pm.shape[-2:]) != (H, W) and pm.shape[0]:
-            raise ValueError(f"TNetTracker: proposal masks are {tuple(pm.shape[-2:])}, frame is {(H, W)}")
-        pm = pm.reshape(-1, H, W)
-        ps = inst.scores.float().cpu() if inst.has("scores") else torch.ones(len(pm))
-        pc = inst.pred_classes.long().cpu() if inst.has("pred_classes") else torch.zeros(len(pm), dtype=torch.long)
-
-        feats = {k: v.float().cpu() for k, v in self.features(frame, proposals).items()}
-        if self.target_feature not in feats:
-            raise KeyError(f"TNetTracker: target_feature {self.target_feature!r} not in features {sorted(feats)}")
-        X = feats[self.target_feature]
-        fsize = tuple(X.shape[-2:])
-
-        tracks = list(self.tracks.values())
-        K = len(tracks)
-        prop_emb = self._embed(feats, pm)
-        with torch.no_grad():
-            if K:
-                S, Z = self._predict(X, tracks)
-                S_up = upsample_scores(S, (H, W))
-                results = S_up > self.score_thresh
-                if self.result_mode == "proposal" and len(pm):
-                    results = self._snap_to_proposals(S_up, results, pm)
-                results &= results.flatten(1).sum(1).ge(self.min_area)[:, None, None]
-            else:
-                S_up = torch.zeros(0, H, W)
-                Z = None
-                results = torch.zeros(0, H, W, dtype=torch.bool)
-        res_emb = self._embed(feats, results)
-        first_emb = torch.stack([tr.first_emb for tr in tracks]) if K else res_emb.new_zeros((0, res_emb.shape[1]))
-
-        # 3. verification (eq. 10)
-        ver = self.verifier.verify(pm, prop_emb, results, res_emb, first_emb)
-        final = results.clone()
-        for k in range(K):
-            if ver.verified[k]:
-                final[k] = pm[ver.best[k]]
-                tr = tracks[k]
-                tr.num_verified += 1
-                tr.class_votes[int(pc[ver.best[k]])] = tr.class_votes.get(int(pc[ver.best[k]]), 0.0) + float(
-                    ps[ver.best[k]]
-                )
-
-        # 4. track scores and the non-overlapping id map
-        scores = []
-        for k in range(K):
-            area = final[k].sum()
-            scores.append(float(S_up[k][final[k]].clamp(0, 1).mean()) if area > 0 else 0.0)
-        ids = [tr.track_id for tr in tracks]
-        id_map = paste_id_map(final, scores, ids)
-        if K:
-            final = id_map[None] == torch.tensor(ids, dtype=torch.int32)[:, None, None]
-            visible = final.flatten(1).sum(1) >= self.min_area
-        else:
-            visible = torch.zeros(0, dtype=torch.bool)
-
-        # 5. discovery of new targets (and optional re-identification of lost ones)
-        s = ver.scores
-        current = [final[k] for k in range(K) if visible[k]]
-        new_tracks: List[Tracklet] = []
-        resumed: Dict[int, int] = {}
-        order = torch.argsort(ps, descending=True, stable=True)
-        for p in order.tolist():
-            if ps[p] < self.proposal_score_thresh or int(pm[p].sum()) < self.min_area:
-                continue
-            if K and bool((s[:, p] != 0).any()):
-                continue
-            if current and float(mask_iou(pm[p][None], torch.stack(current)).max()) >= self.new_track_iou:
-                continue
-            free = pm[p] & (id_map == 0)
-            k_res = self._resume_candidate(tracks, visible, prop_emb[p], resumed)
-            if k_res is not None:
-                id_map[free] = tracks[k_res].track_id
-                resumed[k_res] = p
-                current.append(free)
-                continue
-            if self.num_created >= self.max_tracks:
-                continue
-            tr = self._new_track(X, feats, pm[p], prop_emb[p], int(pc[p]), float(ps[p]), t)
-            id_map[free] = tr.track_id
-            scores.append(float(ps[p]))
-            ids.append(tr.track_id)
-            new_tracks.append(tr)
-            current.append(free)
-
-        # 6. memory update of the targets that existed before this frame
-        for k, tr in enumerate(tracks):
-            if k in resumed:
-                mask = id_map == tr.track_id
-                y = downsample_masks(mask[None], fsize)
-                verified = True
-                self.stats["resumed"] += 1
-            elif visible[k]:
-                y = downsample_masks(final[k][None], fsize)
-                verified = bool(ver.verified[k])
-            else:
-                y = None
-            if y is None:
-                tr.lost_frames += 1
-                self.memory.step(tr.memory, None, None, None, verified=False)
-                continue
-            tr.lost_frames = 0
-            self.stats["results"] += 1
-            self.stats["verified"] += int(verified)
-            tr.last_emb = prop_emb[ver.best[k]] if ver.verified[k] else res_emb[k]
-            if k in resumed:
-                tr.last_emb = prop_emb[resumed[k]]
-            if self.memory.step(tr.memory, self._sample(X, Z, k), y, self._pixel_weights(y), verified=verified):
-                self._fit_update(tr)
-        for k, tr in enumerate(tracks):
-            if self.max_lost_frames is not None and tr.lost_frames > self.max_lost_frames:
-                del self.tracks[tr.track_id]
-        for tr in new_tracks:
-            self.tracks[tr.track_id] = tr
-
-        present = {int(i) for i in torch.unique(id_map).tolist()} - {0}
-        all_tracks = {tr.track_id: tr for tr in tracks + new_tracks}
-        track_scores = {i: float(sc) for i, sc in zip(ids, scores) if i in present}
-        for k in resumed:
-            track_scores[tracks[k].track_id] = float(ps[resumed[k]])
-        return {
-            "id_map": id_map,
-            "track_scores": track_scores,
-            "track_classes": {i: all_tracks[i].category for i in track_scores},
-        }
-
-    def _snap_to_proposals(self, S_up: torch.Tensor, results: torch.Tensor, pm: torch.Tensor) -> torch.Tensor:
-        """``result_mode="proposal"``: y_k = the proposal with the highest mean coarse score of
-        target k over its pixels, when that mean is >= ``snap_thresh``; each proposal goes to
-        one target (greedy, best first); targets without one keep the thresholded map."""
-        thr = self.score_thresh if self.snap_thresh is None else self.snap_thresh
-        area = pm.flatten(1).sum(1).clamp_min(1).float()
-        mean = (S_up.flatten(1) @ pm.flatten(1).float().T) / area  # (K, P)
-        out = results.clone()
-        pairs = sorted(
-            ((float(mean[k, p]), k, p) for k in range(mean.shape[0]) for p in range(mean.shape[1])
-             if mean[k, p] >= thr),
-            reverse=True,
-        )
-        used_k, used_p = set(), set()
-        for _, k, p in pairs:
-            if k in used_k or p in used_p:
-                continue
-            out[k] = pm[p]
-            used_k.add(k)
-            used_p.add(p)
-        return out
-
-    def _resume_candidate(self, tracks, visible, emb, resumed) -> Optional[int]:
-        if self.reid_resume_thresh is None:
-            return None
-        best, best_v = None, self.reid_resume_thresh
-        for k, tr in enumerate(tracks):
-            if visible[k] or k in resumed:  # only targets without a result in this frame
-                continue
-            v = float(emb @ tr.last_emb + emb @ tr.first_emb)
-            if v > best_v:
-                best, best_v = k, v
-        return best
-
-    def _new_track(self, X, feats, mask, emb, category, score, t) -> Tracklet:
-        self.num_created += 1
-        self.stats["created"] += 1
-        track_id = self.num_created
-        y0 = downsample_masks(mask[None], X.shape[-2:])
-        params = self._fit_init(X, y0, track_id)
-        x0 = X if self.update_projection else self.target_model.project(X, params[0]).detach()
-        mem = self.memory.init(x0, y0, self._pixel_weights(y0))
-        return Tracklet(
-            track_id=track_id,
-            params=params,
-            memory=mem,
-            first_emb=emb,
-            last_emb=emb,
-            start_frame=t,
-            class_votes={category: score},
-        )
