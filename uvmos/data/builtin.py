@@ -70,17 +70,31 @@ def register_davis(
     annotated_frames: str = "all",
     protocol: str = "unsupervised",
     evaluator_type: str = "davis",
+    eval_objects: Optional[str] = None,
     **metadata: Any,
 ) -> None:
-    """Register a DAVIS-layout split (see :func:`uvmos.data.davis.load_davis_videos`)."""
+    """Register a DAVIS-layout split (see :func:`uvmos.data.davis.load_davis_videos`).
+
+    ``eval_objects="all"``: DAVIS evaluation scores every object of any frame, not only those of
+    frame 0 (official rule); set as metadata and as each video dict's ``eval_objects`` key, so
+    ``evaluate_davis(DatasetCatalog.get(name), ...)`` picks it up too.
+    """
     kw = dict(
         image_set=image_set, annotations=annotations, resolution=resolution, binary=binary, year=year,
         annotated_frames=annotated_frames,
     )
     meta = {**_DAVIS_META, **metadata}
+
+    def load():
+        videos = load_davis_videos(root, **kw)
+        if eval_objects is not None:
+            for v in videos:
+                v["eval_objects"] = eval_objects
+        return videos
+
     _register(
-        name, lambda: load_davis_videos(root, **kw), evaluator_type=evaluator_type, root=root,
-        protocol=protocol, **kw, **meta,
+        name, load, evaluator_type=evaluator_type, root=root,
+        protocol=protocol, eval_objects=eval_objects, **kw, **meta,
     )
 
 
