@@ -17,7 +17,9 @@ Protocol (see docs/evaluation.md for every choice and where we deliberately diff
 * ``task="semi-supervised"``: result id k is object k; first and last frames are not scored;
   ids above the number of objects are an error (or ignored with ``extra_ids="ignore"``);
 * per object: J/F mean, recall (fraction of frames > 0.5), decay (mean of the first minus the last
-  of four temporal bins); global figures are means over all objects, J&F-Mean their average.
+  of four temporal bins); global figures are means over all objects, J&F-Mean their average;
+* unsupervised only, identity errors next to J&F (:mod:`uvmos.evaluation.id_metrics`, trackeval's
+  CLEAR and Identity on mask IoU): ``IDF1``, ``IDSW`` (ID switches, summed over sequences), ``MOTA``.
 
 Entry points: :func:`evaluate_davis` (paths or in-memory arrays), :func:`evaluate_sequence` (one
 sequence's id maps), :class:`DAVISResult` (CSV/JSON writers) and :class:`DAVISEvaluator`
@@ -41,6 +43,7 @@ from scipy.optimize import linear_sum_assignment
 from uvmos.data.video_dict import DatasetFormatError, rle_to_mask
 
 from .davis_metrics import boundary_kernel, boundary_radius, frame_scores, stats_dict
+from .id_metrics import ID_MEASURES, combine_identity, identity_counts
 
 __all__ = [
     "TASKS",
@@ -217,7 +220,9 @@ def evaluate_sequence(
         the statistics "J", "J-Recall", "J-Decay", "F", "F-Recall", "F-Decay" (J and F are the
         means); ``num_frames``, ``num_objects``, ``num_proposals``; ``official_order``: object
         indices in the toolkit's row order (for bit-identical global sums); ``objects_mode``;
-        ``dropped_objects``: ids seen in some frame but not scored (``"first_frame"`` only).
+        ``dropped_objects``: ids seen in some frame but not scored (``"first_frame"`` only);
+        ``identity``: unsupervised only, the CLEAR/Identity counts of
+        :func:`uvmos.evaluation.id_metrics.identity_counts` over the scored objects and all result ids.
     """
     _check_task(task)
     _check_objects(objects)
@@ -269,6 +274,8 @@ def evaluate_sequence(
     n = len(res_frames)
     Jall = np.zeros((num_rows, num_gt, n))
     Fall = np.zeros((num_rows, num_gt, n))
+    gt_present = np.zeros((num_gt, n), bool)  # for the identity measures
+    res_present = np.zeros((num_rows, n), bool)
     gt_lut = np.arange(256, dtype=np.uint8)
     gt_lut[num_gt + 1 :] = 0  # ids above the first frame's maximum and void (255) are not objects
     for i, t in enumerate(frames):
@@ -293,6 +300,9 @@ def evaluate_sequence(
         J, F = frame_scores(g, r, num_gt, num_rows, radius, kernel, pairs=pairs)
         Jall[:, :, i] = J
         Fall[:, :, i] = F
+        if task == "unsupervised":
+            gt_present[:, i] = np.bincount(g.ravel(), minlength=num_gt + 1)[1 : num_gt + 1] > 0
+            res_present[:, i] = np.bincount(r.ravel(), minlength=num_rows + 1)[1 : num_rows + 1] > 0
 
     if task == "unsupervised" and num_gt > 0:
         # same array layout and operations as the toolkit, so ties and rounding resolve alike
@@ -322,6 +332,7 @@ def evaluate_sequence(
         "num_proposals": num_res,
         "objects_mode": objects_mode,
         "dropped_objects": dropped,
+        "identity": identity_counts(Jall, gt_present, res_present) if task == "unsupervised" else None,
     }
 
 
@@ -360,7 +371,9 @@ class DAVISResult:
     """Figures of one DAVIS evaluation.
 
     Attributes:
-        global_figures: OrderedDict over :data:`GLOBAL_MEASURES`.
+        global_figures: OrderedDict over :data:`GLOBAL_MEASURES`, then (unsupervised) the identity
+            measures ``IDF1``, ``IDSW``, ``MOTA`` (:data:`uvmos.evaluation.id_metrics.ID_MEASURES`).
+        identity: {sequence: CLEAR/Identity counts} (unsupervised).
         per_object: OrderedDict ``"<seq>_<k>"`` -> {"J", "J-Recall", "J-Decay", "F", "F-Recall",
             "F-Decay", "proposal_id"} in sequence order, objects in ground-truth order.
         sequences: per-sequence dicts as returned by :func:`evaluate_sequence` (with per-frame
@@ -395,6 +408,9 @@ class DAVISResult:
                 ("F-Decay", m["F-Decay"]),
             ]
         )
+        self.identity = {seq["name"]: seq["identity"] for seq in sequences if seq.get("identity") is not None}
+        if sequences and len(self.identity) == len(sequences):
+            self.global_figures.update(combine_identity(list(self.identity.values())))
         self.objects_modes = sorted({seq.get("objects_mode", "first_frame") for seq in sequences})
         self.dropped_objects = {seq["name"]: list(seq["dropped_objects"]) for seq in sequences if seq.get("dropped_objects")}
         if self.dropped_objects:
@@ -440,6 +456,7 @@ class DAVISResult:
             "per_object": {k: dict(v) for k, v in self.per_object.items()},
             "objects": self.objects_modes,
             "dropped_objects": self.dropped_objects,
+            "identity": self.identity,
             "notes": self.notes,
         }
 
@@ -459,7 +476,10 @@ class DAVISResult:
         """Console tables like the official script's."""
         lines = [f"--------------------------- Global results for {self.subset} ---------------------------"]
         lines.append(" ".join(f"{k:>9}" for k in GLOBAL_MEASURES))
-        lines.append(" ".join(f"{v:>9.6f}" for v in self.global_figures.values()))
+        lines.append(" ".join(f"{self.global_figures[k]:>9.6f}" for k in GLOBAL_MEASURES))
+        if "IDF1" in self.global_figures:
+            lines.append(" ".join(f"{k:>9}" for k in ID_MEASURES))
+            lines.append(" ".join(f"{self.global_figures[k]:>9.6f}" for k in ID_MEASURES))
         lines.append(f"\n---------- Per sequence results for {self.subset} ----------")
         width = max([len("Sequence")] + [len(k) for k in self.per_object])
         lines.append(f"{'Sequence':>{width}}   J-Mean   F-Mean")
