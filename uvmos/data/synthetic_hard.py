@@ -244,7 +244,7 @@ def _make_wall(sc: _Scene, p: _Primary, thickness: int):
     r = _r_eff(p, thickness)
     vertical = rng.random() < 0.5
     half_thin = r + rng.uniform(2, max(3.0, 0.5 * r))
-    half_long = r + rng.uniform(0.3, 0.8) * (sc.H if vertical else sc.W) / 2
+    half_long = r + (rng.uniform(0.3, 0.8) * sc.H if vertical else rng.uniform(0.2, 0.5) * sc.W) / 2
     hw, hh = (half_thin, half_long) if vertical else (half_long, half_thin)
     hw, hh = min(hw, 0.38 * sc.W), min(hh, 0.45 * sc.H)
     tm = sc.T / 2
