@@ -29,8 +29,9 @@ setup(
         "scikit-image",  # its bundled sample images texture the synthetic benchmark
         "Pillow",
         "matplotlib",
+        "trackeval",  # ID switches / IDF1 next to J&F (uvmos/evaluation/id_metrics.py)
     ],
     extras_require={
-        "dev": ["pytest", "pytest-timeout", "trackeval", "vos-benchmark"],
+        "dev": ["pytest", "pytest-timeout", "vos-benchmark"],
     },
 )

@@ -3,7 +3,7 @@
 
     python tools/eval_davis.py --davis_path ROOT --set val --task unsupervised --results_path DIR \
         [--output_dir DIR] [--json FILE] [--sequences a,b] [--num-workers N] \
-        [--void {exclude,background}] [--ignore-extra-ids]
+        [--void {exclude,background}] [--ignore-extra-ids] [--objects {first_frame,all}]
 
 ROOT: a DAVIS root (ImageSets/2017/<set>.txt, Annotations[_unsupervised]/480p/<seq>/*.png; no
 JPEGImages needed), a root without ImageSets (all annotation sequence folders), or directly a
@@ -11,7 +11,9 @@ folder of sequence folders of PNGs (another method's results as ground truth). D
 <seq>/<frame>.png id maps. Writes global_results-<set>.csv and per-sequence_results-<set>.csv
 (as the official script) into --output_dir (default: --results_path), and with --json FILE the
 global figures and per-object {"<seq>_<k>": {"J": .., "F": ..}}. Unlike the official script,
-existing CSVs are recomputed, not reused.
+existing CSVs are recomputed, not reused. ``--objects all`` scores every object of any frame, not
+only those of the first frame (the official rule, and the default except on a root written by
+tools/make_synthetic.py, where "all" is the default); a note lists any object left out.
 """
 import argparse
 import sys
@@ -21,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
-from uvmos.evaluation.davis import TASKS, evaluate_davis  # noqa: E402
+from uvmos.evaluation.davis import OBJECT_MODES, TASKS, evaluate_davis  # noqa: E402
 
 
 def get_parser():
@@ -39,6 +41,9 @@ def get_parser():
     p.add_argument("--ignore-extra-ids", action="store_true",
                    help="semi-supervised: ignore result ids above the number of objects instead of failing")
     p.add_argument("--max-proposals", type=int, default=20, help="unsupervised: allowed result ids (default: %(default)s)")
+    p.add_argument("--objects", choices=OBJECT_MODES, default=None,
+                   help="objects scored: first_frame (official: ids up to the largest id of frame 0) or all "
+                        "(every id of any frame); default: all for a synthetic root (manifest.json), else first_frame")
     p.add_argument("--quiet", action="store_true", help="do not print the per-sequence table")
     return p
 
@@ -58,6 +63,7 @@ def main(argv=None) -> int:
             extra_ids="ignore" if args.ignore_extra_ids else "error",
             max_proposals=args.max_proposals,
             num_workers=args.num_workers,
+            objects=args.objects,
         )
     except DatasetFormatError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -3,11 +3,14 @@
 
     python tools/make_synthetic.py [--output DIR] [--height 192 --width 320 --length 24] \
         [--num-train 40 --num-val 10 --num-test 10] [--seed 0] [--contact-sheet docs/images/sheet.jpg]
+    python tools/make_synthetic.py --preset hard      # 60/10/30 videos x 64 frames + test seeds 1, 2
 
 Writes the DAVIS layout plus ytvis/{train,val,test}.json under --output (default
 ``$UVMOS_DATASETS/uvmos_synth``, or ``./datasets/uvmos_synth``), which the registered datasets
-``uvmos_synth_{split}`` and ``uvmos_synth_ytvis_{split}`` read. Rerunning with the same arguments
-skips the finished videos; a different config on the same root is an error.
+``uvmos_synth_{split}`` and ``uvmos_synth_ytvis_{split}`` read. ``--preset hard`` writes
+``$UVMOS_DATASETS/uvmos_synth_hard`` (read by ``uvmos_synth_hard_{train,val,test}`` and
+``uvmos_synth_hard_test_seed{1,2}``), where association matters (docs/synthetic.md). Rerunning with
+the same arguments skips the finished videos; a different config on the same root is an error.
 """
 import argparse
 import json
@@ -23,29 +26,42 @@ import numpy as np  # noqa: E402
 from detectron2.utils.visualizer import Visualizer  # noqa: E402
 
 from uvmos.data.io import read_annotation_png, read_frame  # noqa: E402
-from uvmos.data.synthetic import RESOLUTION, SyntheticConfig, make_synthetic_dataset  # noqa: E402
+from uvmos.data.synthetic import PRESETS, RESOLUTION, make_synthetic_dataset  # noqa: E402
 from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
 from uvmos.engine.writers import track_color  # noqa: E402
 
 
-def default_output() -> str:
-    return os.path.join(os.environ.get("UVMOS_DATASETS", "./datasets"), "uvmos_synth")
+# per preset: output folder name and the defaults of the options left unset
+PRESET_DEFAULTS = {
+    "default": dict(output="uvmos_synth", num_train=40, num_val=10, num_test=10, test_seeds=[]),
+    "hard": dict(output="uvmos_synth_hard", num_train=60, num_val=10, num_test=30, test_seeds=[0, 1, 2]),
+}
+
+
+def default_output(preset: str = "default") -> str:
+    return os.path.join(os.environ.get("UVMOS_DATASETS", "./datasets"), PRESET_DEFAULTS[preset]["output"])
 
 
 def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--output", default=default_output(), help="dataset root (default: %(default)s)")
-    p.add_argument("--height", type=int, default=192)
-    p.add_argument("--width", type=int, default=320)
-    p.add_argument("--length", type=int, default=24, help="frames per video")
-    p.add_argument("--num-train", type=int, default=40)
-    p.add_argument("--num-val", type=int, default=10)
-    p.add_argument("--num-test", type=int, default=10)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                   help="scene generator: 'default' or 'hard' (crossings of look-alikes, occlusions behind walls, "
+                        "exits and returns); unset options take the preset's defaults")
+    p.add_argument("--output", default=None, help="dataset root (default: $UVMOS_DATASETS/uvmos_synth[_hard])")
+    p.add_argument("--height", type=int, default=None, help="frame height (default 192)")
+    p.add_argument("--width", type=int, default=None, help="frame width (default 320)")
+    p.add_argument("--length", type=int, default=None, help="frames per video (default 24; hard: 64)")
+    p.add_argument("--num-train", type=int, default=None, help="default 40; hard: 60")
+    p.add_argument("--num-val", type=int, default=None, help="default 10; hard: 10")
+    p.add_argument("--num-test", type=int, default=None, help="default 10; hard: 30 (per test seed)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed (each split uses its own seed range)")
-    p.add_argument("--min-objects", type=int, default=1)
-    p.add_argument("--max-objects", type=int, default=5)
-    p.add_argument("--min-distractors", type=int, default=2)
-    p.add_argument("--max-distractors", type=int, default=6)
+    p.add_argument("--test-seeds", type=int, nargs="*", default=None,
+                   help="also write the test split for these dataset seeds, as split test_seed<N> "
+                        "(default: none; hard: 0 1 2)")
+    p.add_argument("--min-objects", type=int, default=None, help="default 1; hard: 4")
+    p.add_argument("--max-objects", type=int, default=None, help="default 5; hard: 6")
+    p.add_argument("--min-distractors", type=int, default=None, help="default 2; hard: 2")
+    p.add_argument("--max-distractors", type=int, default=None, help="default 6; hard: 4")
     p.add_argument("--contact-sheet", metavar="PATH", help="also write a JPEG grid of frames with mask overlays")
     p.add_argument("--sheet-split", default=None, help="split shown on the contact sheet (default: first non-empty)")
     p.add_argument("--sheet-videos", type=int, default=4, help="rows of the contact sheet")
@@ -109,17 +125,20 @@ def write_jpeg(path: str, img: np.ndarray, quality: int = 85) -> None:
 
 def main(argv=None) -> dict:
     args = get_parser().parse_args(argv)
+    defaults = PRESET_DEFAULTS[args.preset]
+    for key in ("num_train", "num_val", "num_test", "test_seeds"):
+        if getattr(args, key) is None:
+            setattr(args, key, defaults[key])
+    args.output = args.output or default_output(args.preset)
+    fields = ("height", "width", "length", "min_objects", "max_objects", "min_distractors", "max_distractors")
     try:
-        cfg = SyntheticConfig(
-            height=args.height, width=args.width, length=args.length,
-            min_objects=args.min_objects, max_objects=args.max_objects,
-            min_distractors=args.min_distractors, max_distractors=args.max_distractors,
-        )
+        cfg = PRESETS[args.preset][0](**{k: getattr(args, k) for k in fields if getattr(args, k) is not None})
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     t0 = time.perf_counter()
     try:
-        splits = make_synthetic_dataset(args.output, cfg, args.num_train, args.num_val, args.num_test, seed=args.seed)
+        splits = make_synthetic_dataset(args.output, cfg, args.num_train, args.num_val, args.num_test, seed=args.seed,
+                                        test_seeds=args.test_seeds)
     except DatasetFormatError as e:
         raise SystemExit(f"error: {e}") from None
     n = sum(len(v) for v in splits.values())

@@ -9,6 +9,8 @@ Roots live under ``$UVMOS_DATASETS`` (default ``./datasets``), like ``DETECTRON2
       ytvis_2019/      train.json valid.json train/JPEGImages valid/JPEGImages
       ytvis_2021/      train/instances.json train/JPEGImages valid/instances.json valid/JPEGImages
       uvmos_synth/     the synthetic benchmark (DAVIS layout + ytvis/{train,val,test}.json)
+      uvmos_synth_hard/  its hard preset (tools/make_synthetic.py --preset hard), splits train, val,
+                       test and test_seed1/test_seed2 (the test split from generator seeds 1, 2)
 
 ``davis2016_shared_{train,val}`` read the 8 real DAVIS-2016 sequences of the developers' workspace
 (``$UVMOS_SHARED_DATA/davis2016``, default ``<repo>/../shared/data/davis2016``).
@@ -17,7 +19,9 @@ Nothing is read at registration: a loader runs when ``DatasetCatalog.get(name)``
 missing dataset fails only when used, with its path in the message. Metadata keys:
 ``evaluator_type`` ("davis" | "ytvis" | None), ``root``/``json_file``/``image_root``, ``image_set``,
 ``annotations``, ``protocol`` ("unsupervised" | "semi-supervised" | "vis"), ``thing_classes``,
-``thing_dataset_id_to_contiguous_id``, ``ignore_label`` (255).
+``thing_dataset_id_to_contiguous_id``, ``ignore_label`` (255), ``eval_objects`` ("all" on the
+synthetic sets: every object of any frame is scored; unset = the official DAVIS rule, see
+:func:`uvmos.evaluation.davis.evaluate_davis`).
 """
 from __future__ import annotations
 
@@ -38,9 +42,11 @@ __all__ = [
     "register_all",
     "shared_data_root",
     "SYNTH_SPLITS",
+    "SYNTH_HARD_SPLITS",
 ]
 
 SYNTH_SPLITS = ("train", "val", "test")
+SYNTH_HARD_SPLITS = ("train", "val", "test", "test_seed1", "test_seed2")
 _DAVIS_META = {"thing_classes": ["object"], "thing_dataset_id_to_contiguous_id": {0: 0}}
 
 
@@ -64,17 +70,31 @@ def register_davis(
     annotated_frames: str = "all",
     protocol: str = "unsupervised",
     evaluator_type: str = "davis",
+    eval_objects: Optional[str] = None,
     **metadata: Any,
 ) -> None:
-    """Register a DAVIS-layout split (see :func:`uvmos.data.davis.load_davis_videos`)."""
+    """Register a DAVIS-layout split (see :func:`uvmos.data.davis.load_davis_videos`).
+
+    ``eval_objects="all"``: DAVIS evaluation scores every object of any frame, not only those of
+    frame 0 (official rule); set as metadata and as each video dict's ``eval_objects`` key, so
+    ``evaluate_davis(DatasetCatalog.get(name), ...)`` picks it up too.
+    """
     kw = dict(
         image_set=image_set, annotations=annotations, resolution=resolution, binary=binary, year=year,
         annotated_frames=annotated_frames,
     )
     meta = {**_DAVIS_META, **metadata}
+
+    def load():
+        videos = load_davis_videos(root, **kw)
+        if eval_objects is not None:
+            for v in videos:
+                v["eval_objects"] = eval_objects
+        return videos
+
     _register(
-        name, lambda: load_davis_videos(root, **kw), evaluator_type=evaluator_type, root=root,
-        protocol=protocol, **kw, **meta,
+        name, load, evaluator_type=evaluator_type, root=root,
+        protocol=protocol, eval_objects=eval_objects, **kw, **meta,
     )
 
 
@@ -141,11 +161,14 @@ def register_all(root: Optional[str] = None) -> None:
 
     # Synthetic benchmark (uvmos/data/synthetic.py writes it): the folder name "480p" is kept
     # whatever resolution the generator used, so one layout serves every size.
-    synth = os.path.join(root, "uvmos_synth")
-    for split in SYNTH_SPLITS:
-        register_davis(f"uvmos_synth_{split}", synth, split, synthetic=True)
-        register_ytvis(f"uvmos_synth_ytvis_{split}", os.path.join(synth, "ytvis", f"{split}.json"),
-                       os.path.join(synth, "JPEGImages", "480p"), synthetic=True)
+    # Objects may enter after frame 0, so every object is scored (eval_objects="all").
+    for folder, ytvis_prefix, splits in (("uvmos_synth", "uvmos_synth_ytvis", SYNTH_SPLITS),
+                                         ("uvmos_synth_hard", "uvmos_synth_hard_ytvis", SYNTH_HARD_SPLITS)):
+        synth = os.path.join(root, folder)
+        for split in splits:
+            register_davis(f"{folder}_{split}", synth, split, synthetic=True, eval_objects="all")
+            register_ytvis(f"{ytvis_prefix}_{split}", os.path.join(synth, "ytvis", f"{split}.json"),
+                           os.path.join(synth, "JPEGImages", "480p"), synthetic=True)
 
     shared = shared_data_root()
     for split in ("train", "val"):

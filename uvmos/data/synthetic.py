@@ -17,14 +17,20 @@ Layout written under ``ROOT`` (read by ``uvmos_synth_{split}`` / ``uvmos_synth_y
 
 Seeds: video ``i`` of a split uses ``seed_base + i`` with ``seed_base = seed * 10**7 + offset``,
 offset 0 / 10**6 / 2*10**6 for train / val / test, so the splits never share a seed.
+
+Presets: ``SyntheticConfig`` renders the default scenes (videos ``synth_<split>_<i>``);
+``HardSyntheticConfig`` the hard preset (:mod:`uvmos.data.synthetic_hard`, videos ``hard_<split>_<i>``,
+seed offsets + 5*10**6). Split ``test_seed<N>`` is the test split of dataset seed N, written next to
+the others by ``make_synthetic_dataset(..., test_seeds=[...])``.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
 import shutil
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -32,16 +38,21 @@ from tqdm import tqdm
 
 from ..engine.writers import atomic_write_json, write_palette_png
 from .synthetic_assets import CATEGORIES, CATEGORY_SPECS
-from .synthetic_render import SyntheticConfig, SyntheticVideo, generate_video
+from .synthetic_hard import HardSyntheticConfig, generate_hard_video
+from .synthetic_render import SyntheticConfig, SyntheticVideo
+from .synthetic_render import generate_video as generate_default_video
 from .video_dict import DatasetFormatError, mask_to_rle
 
 __all__ = [
     "CATEGORIES",
     "SPLITS",
     "SyntheticConfig",
+    "HardSyntheticConfig",
+    "PRESETS",
     "SyntheticVideo",
     "generate_video",
     "split_seed_base",
+    "base_split",
     "video_name",
     "write_video",
     "write_split",
@@ -53,20 +64,49 @@ __all__ = [
 
 SPLITS = ("train", "val", "test")
 _SPLIT_OFFSET = {"train": 0, "val": 1_000_000, "test": 2_000_000}
+# preset -> (config class, video name prefix, seed offset). The hard preset's seeds start at
+# 5*10**6 within each dataset seed's range of 10**7, so they never meet the default preset's.
+PRESETS = {
+    "default": (SyntheticConfig, "synth", 0),
+    "hard": (HardSyntheticConfig, "hard", 5_000_000),
+}
+_SPLIT_RE = re.compile(r"^(train|val|test)(?:_seed(\d+))?$")
 MAX_VIDEOS_PER_SPLIT = 1_000_000
 FORMAT_VERSION = 1
 RESOLUTION = "480p"  # DAVIS folder name, kept for every frame size (the loaders expect it)
 
 
-def split_seed_base(seed: int, split: str) -> int:
-    """First video seed of ``split`` for dataset seed ``seed`` (disjoint ranges per split)."""
+def preset_of(cfg: SyntheticConfig) -> str:
+    return getattr(cfg, "preset", "default")
+
+
+def base_split(split: str) -> str:
+    """"train" | "val" | "test" of a split name; ``test_seed<N>`` is the test split generated
+    from dataset seed N (the hard preset's extra test seeds)."""
+    m = _SPLIT_RE.match(split)
+    if m is None:
+        raise ValueError(f"split must be one of {SPLITS} or '<split>_seed<N>', got {split!r}")
+    return m.group(1)
+
+
+def split_seed_base(seed: int, split: str, preset: str = "default") -> int:
+    """First video seed of ``split`` for dataset seed ``seed`` (disjoint ranges per split and preset)."""
     if split not in _SPLIT_OFFSET:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return int(seed) * 10 * MAX_VIDEOS_PER_SPLIT + _SPLIT_OFFSET[split]
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    return int(seed) * 10 * MAX_VIDEOS_PER_SPLIT + PRESETS[preset][2] + _SPLIT_OFFSET[split]
 
 
-def video_name(split: str, index: int) -> str:
-    return f"synth_{split}_{index:04d}"
+def video_name(split: str, index: int, preset: str = "default") -> str:
+    return f"{PRESETS[preset][1]}_{split}_{index:04d}"
+
+
+def generate_video(seed: int, cfg: Optional[SyntheticConfig] = None, name: Optional[str] = None) -> SyntheticVideo:
+    """Render one video of the config's preset (:class:`HardSyntheticConfig` -> the hard preset)."""
+    if isinstance(cfg, HardSyntheticConfig):
+        return generate_hard_video(seed, cfg, name)
+    return generate_default_video(seed, cfg, name)
 
 
 def ytvis_categories() -> List[Dict[str, Any]]:
@@ -253,35 +293,39 @@ def write_split(
     seed_base: Optional[int] = None,
     progress: bool = True,
 ) -> List[str]:
-    """Generate (or complete) one split: videos ``synth_<split>_0000..``, its ImageSets file and
+    """Generate (or complete) one split: videos ``<prefix>_<split>_0000..`` (prefix "synth", or
+    "hard" for the hard preset), its ImageSets file and
     ``ytvis/<split>.json``. Finished videos of an earlier run with the same config are kept.
 
     Args:
         root: dataset root (created if missing; must be empty or hold a matching manifest.json).
-        split: "train" | "val" | "test".
+        split: "train" | "val" | "test", or "test_seed<N>" (the test split from dataset seed N).
         num_videos: videos in the split, >= 1 and >= the count already recorded in the manifest.
         cfg: the render config (default ``SyntheticConfig()``).
-        seed_base: seed of video 0 (default :func:`split_seed_base` (0, split)).
+        seed_base: seed of video 0 (default :func:`split_seed_base` (N or 0, split, preset)).
     Returns:
         the video names, in order.
     """
     cfg = cfg or SyntheticConfig()
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    base = base_split(split)
+    preset = preset_of(cfg)
     if not 1 <= num_videos <= MAX_VIDEOS_PER_SPLIT:
         raise ValueError(f"num_videos must be in 1..{MAX_VIDEOS_PER_SPLIT}, got {num_videos}")
-    seed_base = split_seed_base(0, split) if seed_base is None else int(seed_base)
+    if seed_base is None:
+        m = _SPLIT_RE.match(split)
+        seed_base = split_seed_base(int(m.group(2) or 0), base, preset)
+    seed_base = int(seed_base)
     root = os.path.abspath(os.path.expanduser(root))
     manifest = _load_manifest(root, cfg)
     _check_split(manifest, root, split, num_videos, seed_base)
     os.makedirs(root, exist_ok=True)
     manifest["splits"][split] = {"seed_base": seed_base, "num_videos": num_videos,
-                                 "video_seed": "seed_base + index", "names": f"synth_{split}_<index:04d>"}
+                                 "video_seed": "seed_base + index", "names": f"{PRESETS[preset][1]}_{split}_<index:04d>"}
     atomic_write_json(_manifest_path(root), manifest)
 
     names, records, skipped = [], [], 0
-    for i in tqdm(range(num_videos), desc=f"uvmos_synth {split}", disable=not progress, unit="video"):
-        name, seed = video_name(split, i), seed_base + i
+    for i in tqdm(range(num_videos), desc=f"{PRESETS[preset][1]} {split}", disable=not progress, unit="video"):
+        name, seed = video_name(split, i, preset), seed_base + i
         record = _read_record(root, name)
         if _is_done(root, record, seed, cfg):
             skipped += 1
@@ -308,22 +352,27 @@ def make_synthetic_dataset(
     num_test: int = 10,
     seed: int = 0,
     progress: bool = True,
+    test_seeds: Sequence[int] = (),
 ) -> Dict[str, List[str]]:
     """Write the three splits under ``root`` (rerunnable: finished videos are skipped).
 
-    Returns ``{split: [video names]}`` (splits with 0 videos are skipped). A root generated with another config or seed raises
-    :class:`SyntheticRootError` naming its manifest.json.
+    ``test_seeds``: further dataset seeds for the test split; seed N (other than ``seed``) writes
+    split ``test_seed<N>`` with ``num_test`` videos (its own seed range), for mean +- std over
+    generator seeds. Returns ``{split: [video names]}`` (splits with 0 videos are skipped). A root
+    generated with another config or seed raises :class:`SyntheticRootError` naming its manifest.json.
     """
     cfg = cfg or SyntheticConfig()
-    counts = dict(zip(SPLITS, (num_train, num_val, num_test)))
+    preset = preset_of(cfg)
+    jobs = [(split, n, split_seed_base(seed, split, preset)) for split, n in zip(SPLITS, (num_train, num_val, num_test))]
+    jobs += [(f"test_seed{s}", num_test, split_seed_base(s, "test", preset)) for s in dict.fromkeys(test_seeds) if s != seed]
     manifest = _load_manifest(os.path.abspath(os.path.expanduser(root)), cfg)  # check all before writing
-    for split, n in counts.items():
-        _check_split(manifest, root, split, n, split_seed_base(seed, split))
+    for split, n, base in jobs:
+        _check_split(manifest, root, split, n, base)
     out = {}
-    for split, n in counts.items():
+    for split, n, base in jobs:
         if n == 0:  # a split not asked for is not written (an empty ImageSets file is invalid DAVIS)
             continue
-        out[split] = write_split(root, split, n, cfg, split_seed_base(seed, split), progress=progress)
+        out[split] = write_split(root, split, n, cfg, base, progress=progress)
     return out
 
 
@@ -334,7 +383,11 @@ def config_from_manifest(root: str) -> SyntheticConfig:
         raise DatasetFormatError(path, "manifest not found (not a synthetic dataset root)")
     with open(path) as f:
         cfg = json.load(f).get("config")
-    fields = {f.name for f in dataclasses.fields(SyntheticConfig)}
-    if not isinstance(cfg, dict) or set(cfg) - fields:
-        raise DatasetFormatError(path, f"config has unknown keys {sorted(set(cfg or {}) - fields)}")
-    return SyntheticConfig(**cfg)
+    preset = cfg.get("preset", "default") if isinstance(cfg, dict) else None
+    if preset not in PRESETS:
+        raise DatasetFormatError(path, f"unknown preset {preset!r} (known: {sorted(PRESETS)})")
+    cls = PRESETS[preset][0]
+    fields = {f.name for f in dataclasses.fields(cls)}
+    if set(cfg) - fields:
+        raise DatasetFormatError(path, f"config has unknown keys {sorted(set(cfg) - fields)}")
+    return cls(**cfg)

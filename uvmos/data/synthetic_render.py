@@ -29,7 +29,7 @@ import numpy as np
 
 from .synthetic_assets import CATEGORY_SPECS, OBJECT_TEXTURES, SCENE_IMAGES, SHAPE_FAMILIES, load_image, sample_shape
 
-__all__ = ["SyntheticConfig", "SyntheticVideo", "generate_video"]
+__all__ = ["SyntheticConfig", "SyntheticVideo", "generate_video", "render_frames"]
 
 
 @dataclass(frozen=True)
@@ -295,8 +295,9 @@ def _sprite_affine(p: _Primary, t: int, x0: int, y0: int) -> np.ndarray:
     return np.concatenate([A, b[:, None]], 1)
 
 
-def _visible_areas(placements, z_order, cfg) -> Tuple[np.ndarray, np.ndarray]:
-    """(K, T) amodal in-frame area and visible area (after z-ordered occlusion) per object."""
+def _visible_areas(placements, z_order, cfg, occluders=None) -> Tuple[np.ndarray, np.ndarray]:
+    """(K, T) amodal in-frame area and visible area (after z-ordered occlusion) per object.
+    ``occluders``: optional T bool (H, W) masks of unannotated layers drawn over every object."""
     K, T = len(placements), cfg.length
     amodal, visible = np.zeros((K, T), np.int64), np.zeros((K, T), np.int64)
     for t in range(T):
@@ -308,8 +309,61 @@ def _visible_areas(placements, z_order, cfg) -> Tuple[np.ndarray, np.ndarray]:
             x0, y0, m, _ = pl
             amodal[k, t] = m.sum()
             id_map[y0 : y0 + m.shape[0], x0 : x0 + m.shape[1]][m] = k + 1
+        if occluders is not None:
+            id_map[occluders[t]] = 0
         visible[:, t] = np.bincount(id_map.ravel(), minlength=K + 1)[1 : K + 1]
     return amodal, visible
+
+
+def render_frames(canvas, dmask, cam, prims, placements, z_order, cfg: SyntheticConfig, rng, thickness: int,
+                  overlay: Optional[Tuple[np.ndarray, np.ndarray]] = None):
+    """Draw the T frames: camera window on ``canvas``, primaries back to front (drop shadow,
+    warped texture, outline), then the optional unannotated ``overlay`` = (float32 (Hc, Wc, 3)
+    colours, bool (Hc, Wc) mask) in canvas coordinates, drawn over everything (the hard preset's
+    occluding walls; its pixels are background in the id map), then flicker and sensor noise.
+    Returns (frames, id_maps, distractor masks)."""
+    H, W, T = cfg.height, cfg.width, cfg.length
+    unit = min(H, W)
+    shadow_off = max(1, int(round(unit / 100)))
+    flicker = 1 + rng.uniform(0, 0.04) * np.sin(2 * np.pi * (rng.uniform(0.5, 1.5) * np.arange(T) / T + rng.uniform()))
+    frames, id_maps, dmasks = [], [], []
+    for t in range(T):
+        cx, cy = int(cam[t, 0]), int(cam[t, 1])
+        frame = canvas[cy : cy + H, cx : cx + W].copy()
+        id_map = np.zeros((H, W), np.uint8)
+        for k in z_order:
+            pl = placements[k][t]
+            if pl is None:
+                continue
+            p, (x0, y0, m, poly) = prims[k], pl
+            h, w = m.shape
+            # soft drop shadow: darkens what is already drawn (background or objects behind)
+            sx0, sy0 = x0 - shadow_off, y0 - shadow_off  # the mask sits at +2*off in `sh`
+            sh = np.zeros((h + 4 * shadow_off, w + 4 * shadow_off), np.float32)
+            sh[2 * shadow_off : 2 * shadow_off + h, 2 * shadow_off : 2 * shadow_off + w] = m
+            sh = cv2.GaussianBlur(sh, (0, 0), shadow_off * 0.8) * 0.45
+            ax0, ay0 = max(0, sx0), max(0, sy0)
+            ax1, ay1 = min(W, sx0 + sh.shape[1]), min(H, sy0 + sh.shape[0])
+            frame[ay0:ay1, ax0:ax1] *= 1 - sh[ay0 - sy0 : ay1 - sy0, ax0 - sx0 : ax1 - sx0, None]
+            # the object: affine-warped texture inside the polygon, dark outline on its border
+            roi = frame[y0 : y0 + h, x0 : x0 + w]
+            tex = cv2.warpAffine(
+                p.sprite, _sprite_affine(p, t, x0, y0), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+            )
+            cv2.polylines(tex, [poly], True, p.outline_color.tolist(), thickness, cv2.LINE_8, 4)
+            roi[m] = tex[m]
+            id_map[y0 : y0 + h, x0 : x0 + w][m] = k + 1
+        if overlay is not None:
+            om = overlay[1][cy : cy + H, cx : cx + W]
+            frame[om] = overlay[0][cy : cy + H, cx : cx + W][om]
+            id_map[om] = 0
+        frame *= flicker[t]
+        if cfg.noise_std > 0:
+            frame += rng.standard_normal(frame.shape, dtype=np.float32) * cfg.noise_std
+        frames.append(np.clip(frame + 0.5, 0, 255).astype(np.uint8))
+        id_maps.append(id_map)
+        dmasks.append(dmask[cy : cy + H, cx : cx + W])
+    return frames, id_maps, dmasks
 
 
 # ------------------------------------------------------------------------------------------------
@@ -356,41 +410,7 @@ def generate_video(seed: int, cfg: Optional[SyntheticConfig] = None, name: Optio
     for p in prims:
         _make_sprite(p, rng)
 
-    shadow_off = max(1, int(round(unit / 100)))
-    flicker = 1 + rng.uniform(0, 0.04) * np.sin(2 * np.pi * (rng.uniform(0.5, 1.5) * np.arange(T) / T + rng.uniform()))
-    frames, id_maps, dmasks = [], [], []
-    for t in range(T):
-        cx, cy = int(cam[t, 0]), int(cam[t, 1])
-        frame = canvas[cy : cy + H, cx : cx + W].copy()
-        id_map = np.zeros((H, W), np.uint8)
-        for k in z_order:
-            pl = placements[k][t]
-            if pl is None:
-                continue
-            p, (x0, y0, m, poly) = prims[k], pl
-            h, w = m.shape
-            # soft drop shadow: darkens what is already drawn (background or objects behind)
-            sx0, sy0 = x0 - shadow_off, y0 - shadow_off  # the mask sits at +2*off in `sh`
-            sh = np.zeros((h + 4 * shadow_off, w + 4 * shadow_off), np.float32)
-            sh[2 * shadow_off : 2 * shadow_off + h, 2 * shadow_off : 2 * shadow_off + w] = m
-            sh = cv2.GaussianBlur(sh, (0, 0), shadow_off * 0.8) * 0.45
-            ax0, ay0 = max(0, sx0), max(0, sy0)
-            ax1, ay1 = min(W, sx0 + sh.shape[1]), min(H, sy0 + sh.shape[0])
-            frame[ay0:ay1, ax0:ax1] *= 1 - sh[ay0 - sy0 : ay1 - sy0, ax0 - sx0 : ax1 - sx0, None]
-            # the object: affine-warped texture inside the polygon, dark outline on its border
-            roi = frame[y0 : y0 + h, x0 : x0 + w]
-            tex = cv2.warpAffine(
-                p.sprite, _sprite_affine(p, t, x0, y0), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
-            )
-            cv2.polylines(tex, [poly], True, p.outline_color.tolist(), thickness, cv2.LINE_8, 4)
-            roi[m] = tex[m]
-            id_map[y0 : y0 + h, x0 : x0 + w][m] = k + 1
-        frame *= flicker[t]
-        if cfg.noise_std > 0:
-            frame += rng.standard_normal(frame.shape, dtype=np.float32) * cfg.noise_std
-        frames.append(np.clip(frame + 0.5, 0, 255).astype(np.uint8))
-        id_maps.append(id_map)
-        dmasks.append(dmask[cy : cy + H, cx : cx + W])
+    frames, id_maps, dmasks = render_frames(canvas, dmask, cam, prims, placements, z_order, cfg, rng, thickness)
     stats = {
         "amodal_area": amodal,
         "visible_area": visible,

@@ -13,6 +13,7 @@ A *video dict* (the video analogue of a detectron2 dataset dict)::
       "void":        [rle | None, ...],      # optional per frame: pixels to ignore (DAVIS 255)
       "fps":         float | None,           # optional: frame rate of a video file
       "json_video_id": int,                  # optional: the video's id in a YouTube-VIS JSON
+      "eval_objects": "all" | "first_frame", # optional: DAVIS objects scored (uvmos.evaluation.davis)
     }
 
 and each instance ``inst``::

@@ -3,8 +3,11 @@
 Protocol (see docs/evaluation.md for every choice and where we deliberately differ):
 
 * ground truth of a sequence: its annotation PNGs in file-name order (frames are counted from the
-  annotations, JPEGImages are not needed); value 255 is void; the number of objects is the
-  largest id of the *first* annotation frame (as the toolkit), ids above it are not objects;
+  annotations, JPEGImages are not needed); value 255 is void; which ids are objects is set by
+  ``objects``: ``"first_frame"`` (the official rule, the toolkit's): ids 1..the largest id of the
+  *first* annotation frame, so objects that enter later are not scored (a note says which);
+  ``"all"``: every id seen in any annotated frame (the default of the synthetic benchmarks, whose
+  objects enter and leave; set by the ``eval_objects`` key of their dataset metadata / video dicts);
 * results: ``<results>/<seq>/<frame>.png`` id maps (palette or gray, 0 background); a missing
   result frame or a missing id is an empty mask;
 * ``task="unsupervised"``: every frame is scored; more than ``max_proposals`` (20) result ids is an
@@ -14,7 +17,9 @@ Protocol (see docs/evaluation.md for every choice and where we deliberately diff
 * ``task="semi-supervised"``: result id k is object k; first and last frames are not scored;
   ids above the number of objects are an error (or ignored with ``extra_ids="ignore"``);
 * per object: J/F mean, recall (fraction of frames > 0.5), decay (mean of the first minus the last
-  of four temporal bins); global figures are means over all objects, J&F-Mean their average.
+  of four temporal bins); global figures are means over all objects, J&F-Mean their average;
+* unsupervised only, identity errors next to J&F (:mod:`uvmos.evaluation.id_metrics`, trackeval's
+  CLEAR and Identity on mask IoU): ``IDF1``, ``IDSW`` (ID switches, summed over sequences), ``MOTA``.
 
 Entry points: :func:`evaluate_davis` (paths or in-memory arrays), :func:`evaluate_sequence` (one
 sequence's id maps), :class:`DAVISResult` (CSV/JSON writers) and :class:`DAVISEvaluator`
@@ -38,9 +43,11 @@ from scipy.optimize import linear_sum_assignment
 from uvmos.data.video_dict import DatasetFormatError, rle_to_mask
 
 from .davis_metrics import boundary_kernel, boundary_radius, frame_scores, stats_dict
+from .id_metrics import ID_MEASURES, combine_identity, identity_counts
 
 __all__ = [
     "TASKS",
+    "OBJECT_MODES",
     "GLOBAL_MEASURES",
     "DAVISResult",
     "DAVISEvaluator",
@@ -56,6 +63,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 TASKS = ("unsupervised", "semi-supervised")
+OBJECT_MODES = ("first_frame", "all")
 GLOBAL_MEASURES = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 VOID_LABEL = 255
 PathLike = Union[str, os.PathLike]
@@ -164,6 +172,21 @@ def _check_task(task: str) -> None:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
 
 
+def _check_objects(objects: str) -> None:
+    if objects not in OBJECT_MODES:
+        raise ValueError(f"objects must be one of {OBJECT_MODES}, got {objects!r}")
+
+
+def _ids_in_any_frame(gt: np.ndarray) -> List[int]:
+    """Sorted object ids (not 0, not void) that occur in any frame."""
+    if gt.dtype == np.uint8:
+        counts = np.bincount(gt.ravel(), minlength=256)
+        ids = np.flatnonzero(counts)
+    else:
+        ids = np.unique(gt)
+    return [int(i) for i in ids if i > 0 and i != VOID_LABEL]
+
+
 def evaluate_sequence(
     gt: np.ndarray,
     res: Union[np.ndarray, Sequence[Optional[np.ndarray]]],
@@ -174,6 +197,7 @@ def evaluate_sequence(
     extra_ids: str = "error",
     max_proposals: int = 20,
     bound_th: float = 0.008,
+    objects: str = "first_frame",
 ) -> Dict[str, Any]:
     """Score one sequence.
 
@@ -187,15 +211,22 @@ def evaluate_sequence(
         extra_ids: semi-supervised only: "error" on result ids above the number of objects (as
             the toolkit) or "ignore" them (treated as background).
         max_proposals: unsupervised only: more result ids than this is an error.
+        objects: "first_frame" (official: ids 1..max id of frame 0) or "all" (every id of any
+            frame; ids are scored in increasing order and named by their own value).
 
     Returns:
         dict with ``objects``: list (object order 1..N) of dicts ``name``, ``object_id``,
         ``proposal_id`` (assigned result id), ``J_frames``, ``F_frames`` (per-frame values) and
         the statistics "J", "J-Recall", "J-Decay", "F", "F-Recall", "F-Decay" (J and F are the
         means); ``num_frames``, ``num_objects``, ``num_proposals``; ``official_order``: object
-        indices in the toolkit's row order (for bit-identical global sums).
+        indices in the toolkit's row order (for bit-identical global sums); ``objects_mode``;
+        ``dropped_objects``: ids seen in some frame but not scored (``"first_frame"`` only);
+        ``identity``: unsupervised only, the CLEAR/Identity counts of
+        :func:`uvmos.evaluation.id_metrics.identity_counts` over the scored objects and all result ids.
     """
     _check_task(task)
+    _check_objects(objects)
+    objects_mode = objects
     if void not in ("exclude", "background"):
         raise ValueError(f"void must be 'exclude' or 'background', got {void!r}")
     if extra_ids not in ("error", "ignore"):
@@ -208,6 +239,14 @@ def evaluate_sequence(
         raise DatasetFormatError(name, f"{len(res)} result frames for {T} ground-truth frames")
     first = gt[0]
     num_gt = int(first[first != VOID_LABEL].max(initial=0))
+    seen = _ids_in_any_frame(gt)
+    if objects_mode == "all":
+        object_ids, dropped = seen, []
+    else:
+        object_ids, dropped = list(range(1, num_gt + 1)), [i for i in seen if i > num_gt]
+    num_gt = len(object_ids)
+    if object_ids != list(range(1, num_gt + 1)):  # "all" with ids missing from 1..max: objects -> 1..N
+        gt = np.stack([_relabel(g, object_ids) for g in gt])
 
     frames = range(1, T - 1) if task == "semi-supervised" else range(T)
     res_frames = [res[t] for t in frames]
@@ -235,6 +274,8 @@ def evaluate_sequence(
     n = len(res_frames)
     Jall = np.zeros((num_rows, num_gt, n))
     Fall = np.zeros((num_rows, num_gt, n))
+    gt_present = np.zeros((num_gt, n), bool)  # for the identity measures
+    res_present = np.zeros((num_rows, n), bool)
     gt_lut = np.arange(256, dtype=np.uint8)
     gt_lut[num_gt + 1 :] = 0  # ids above the first frame's maximum and void (255) are not objects
     for i, t in enumerate(frames):
@@ -259,6 +300,9 @@ def evaluate_sequence(
         J, F = frame_scores(g, r, num_gt, num_rows, radius, kernel, pairs=pairs)
         Jall[:, :, i] = J
         Fall[:, :, i] = F
+        if task == "unsupervised":
+            gt_present[:, i] = np.bincount(g.ravel(), minlength=num_gt + 1)[1 : num_gt + 1] > 0
+            res_present[:, i] = np.bincount(r.ravel(), minlength=num_rows + 1)[1 : num_rows + 1] > 0
 
     if task == "unsupervised" and num_gt > 0:
         # same array layout and operations as the toolkit, so ties and rounding resolve alike
@@ -275,7 +319,8 @@ def evaluate_sequence(
     for k in range(num_gt):
         j = np.ascontiguousarray(Jall[assigned[k], k])
         f = np.ascontiguousarray(Fall[assigned[k], k])
-        obj = {"name": f"{name}_{k + 1}", "object_id": k + 1, "proposal_id": int(assigned[k]) + 1, "J_frames": j, "F_frames": f}
+        oid = object_ids[k]
+        obj = {"name": f"{name}_{oid}", "object_id": oid, "proposal_id": int(assigned[k]) + 1, "J_frames": j, "F_frames": f}
         obj.update(stats_dict(j, f))
         objects.append(obj)
     return {
@@ -285,7 +330,19 @@ def evaluate_sequence(
         "num_frames": n,
         "num_objects": num_gt,
         "num_proposals": num_res,
+        "objects_mode": objects_mode,
+        "dropped_objects": dropped,
+        "identity": identity_counts(Jall, gt_present, res_present) if task == "unsupervised" else None,
     }
+
+
+def _relabel(g: np.ndarray, object_ids: Sequence[int]) -> np.ndarray:
+    """uint8 map with object ``object_ids[k]`` -> k + 1, void kept as 255, everything else 0."""
+    out = np.zeros(g.shape, np.uint8)
+    for k, i in enumerate(object_ids):
+        out[g == i] = k + 1
+    out[g == VOID_LABEL] = VOID_LABEL
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -314,7 +371,9 @@ class DAVISResult:
     """Figures of one DAVIS evaluation.
 
     Attributes:
-        global_figures: OrderedDict over :data:`GLOBAL_MEASURES`.
+        global_figures: OrderedDict over :data:`GLOBAL_MEASURES`, then (unsupervised) the identity
+            measures ``IDF1``, ``IDSW``, ``MOTA`` (:data:`uvmos.evaluation.id_metrics.ID_MEASURES`).
+        identity: {sequence: CLEAR/Identity counts} (unsupervised).
         per_object: OrderedDict ``"<seq>_<k>"`` -> {"J", "J-Recall", "J-Decay", "F", "F-Recall",
             "F-Decay", "proposal_id"} in sequence order, objects in ground-truth order.
         sequences: per-sequence dicts as returned by :func:`evaluate_sequence` (with per-frame
@@ -349,6 +408,21 @@ class DAVISResult:
                 ("F-Decay", m["F-Decay"]),
             ]
         )
+        self.identity = {seq["name"]: seq["identity"] for seq in sequences if seq.get("identity") is not None}
+        if sequences and len(self.identity) == len(sequences):
+            self.global_figures.update(combine_identity(list(self.identity.values())))
+        self.objects_modes = sorted({seq.get("objects_mode", "first_frame") for seq in sequences})
+        self.dropped_objects = {seq["name"]: list(seq["dropped_objects"]) for seq in sequences if seq.get("dropped_objects")}
+        if self.dropped_objects:
+            n = sum(len(v) for v in self.dropped_objects.values())
+            note = (
+                f"{n} object(s) in {len(self.dropped_objects)} sequence(s) do not appear in the first frame and were not "
+                "scored (official DAVIS rule, objects='first_frame'): "
+                + ", ".join(f"{k} (id {', '.join(map(str, v))})" for k, v in self.dropped_objects.items())
+                + "; objects='all' scores them"
+            )
+            self.notes.append(note)
+            logger.warning(note)
 
     # the two CSVs of the official tool
     def global_csv(self) -> str:
@@ -380,6 +454,9 @@ class DAVISResult:
             "set": self.subset,
             "global": dict(self.global_figures),
             "per_object": {k: dict(v) for k, v in self.per_object.items()},
+            "objects": self.objects_modes,
+            "dropped_objects": self.dropped_objects,
+            "identity": self.identity,
             "notes": self.notes,
         }
 
@@ -399,7 +476,10 @@ class DAVISResult:
         """Console tables like the official script's."""
         lines = [f"--------------------------- Global results for {self.subset} ---------------------------"]
         lines.append(" ".join(f"{k:>9}" for k in GLOBAL_MEASURES))
-        lines.append(" ".join(f"{v:>9.6f}" for v in self.global_figures.values()))
+        lines.append(" ".join(f"{self.global_figures[k]:>9.6f}" for k in GLOBAL_MEASURES))
+        if "IDF1" in self.global_figures:
+            lines.append(" ".join(f"{k:>9}" for k in ID_MEASURES))
+            lines.append(" ".join(f"{self.global_figures[k]:>9.6f}" for k in ID_MEASURES))
         lines.append(f"\n---------- Per sequence results for {self.subset} ----------")
         width = max([len("Sequence")] + [len(k) for k in self.per_object])
         lines.append(f"{'Sequence':>{width}}   J-Mean   F-Mean")
@@ -444,6 +524,29 @@ def _map(fn, jobs, num_workers: int, costs: Sequence[float]):
     return out
 
 
+def is_synthetic_root(path: PathLike) -> bool:
+    """True when ``path`` or one of its two parents holds the synthetic generator's manifest.json
+    (``path`` may be the dataset root or its ``Annotations/480p`` folder)."""
+    d = os.path.abspath(os.fspath(path))
+    for _ in range(3):
+        m = os.path.join(d, "manifest.json")
+        if os.path.isfile(m):
+            try:
+                with open(m) as f:
+                    return json.load(f).get("generator") == "uvmos.data.synthetic"
+            except (OSError, ValueError):
+                return False
+        d = os.path.dirname(d)
+    return False
+
+
+def dataset_objects_mode(dataset_name: str) -> Optional[str]:
+    """The ``eval_objects`` of a registered dataset's metadata ("all" on the synthetic sets), or None."""
+    from detectron2.data import MetadataCatalog
+
+    return MetadataCatalog.get(dataset_name).get("eval_objects", None)
+
+
 def _seq_cost(gt_dir: str) -> float:
     try:
         return float(len(os.listdir(gt_dir)))
@@ -464,6 +567,8 @@ def evaluate_davis(
     max_proposals: int = 20,
     bound_th: float = 0.008,
     num_workers: Optional[int] = None,
+    objects: Optional[str] = None,
+    dataset_name: Optional[str] = None,
 ) -> DAVISResult:
     """DAVIS-2017 J&F of ``results`` against ``gt``.
 
@@ -478,13 +583,26 @@ def evaluate_davis(
         sequences: restrict to these sequences (default: the whole set).
         num_workers: processes over sequences (default: all CPU cores).
         void, extra_ids, max_proposals, bound_th: see :func:`evaluate_sequence`.
+        objects: "first_frame" (official) or "all" (every object of any frame), see
+            :func:`evaluate_sequence`. Default: the ``eval_objects`` metadata of ``dataset_name``,
+            else each video dict's ``eval_objects`` key, else "all" for a synthetic root (its
+            manifest.json), else "first_frame". The uvmos_synth* datasets set "all".
+        dataset_name: a registered dataset whose metadata gives the default ``objects``.
     """
     _check_task(task)
+    if objects is None and dataset_name is not None:
+        objects = dataset_objects_mode(dataset_name)
+    if objects is not None:
+        _check_objects(objects)
     kw = dict(void=void, extra_ids=extra_ids, max_proposals=max_proposals, bound_th=bound_th)
+    seq_objects: Dict[str, str] = {}  # per-sequence mode when objects is None
     notes: List[str] = []
     num_workers = (os.cpu_count() or 1) if num_workers is None else int(num_workers)
 
     if isinstance(gt, (str, os.PathLike)):
+        if objects is None:
+            objects = "all" if is_synthetic_root(gt) else "first_frame"
+        kw["objects"] = objects
         ann_dir, seqs, note = find_davis_sequences(gt, task, subset, resolution)
         if note:
             notes.append(note)
@@ -516,6 +634,7 @@ def evaluate_davis(
         for vd in gt:
             vid = str(vd["video_id"])
             gt_arrays[vid], idx = video_dict_id_maps(vd)
+            seq_objects[vid] = vd.get("eval_objects") or "first_frame"
             files = vd.get("file_names")
             frame_names[vid] = [os.path.splitext(os.path.basename(files[t]))[0] if files else f"{t:05d}" for t in idx]
     if sequences is not None:
@@ -539,7 +658,7 @@ def evaluate_davis(
             res = results[s]
         else:
             raise DatasetFormatError(None, f"no results for sequence {s!r}")
-        jobs.append((s, g, res, task, kw))
+        jobs.append((s, g, res, task, dict(kw, objects=objects or seq_objects.get(s, "first_frame"))))
     seq_results = _map(_eval_in_memory, jobs, num_workers, [len(j[1]) for j in jobs])
     return DAVISResult(seq_results, task, subset, notes)
 
@@ -621,6 +740,8 @@ class DAVISEvaluator(_DatasetEvaluator):
 
     Ground truth: ``dataset_name`` (a ``DatasetCatalog`` entry of video dicts) or ``gt_root`` (a
     DAVIS root or folder of sequence folders; frame k of the output is annotation file k).
+    ``objects`` ("first_frame" | "all", see :func:`evaluate_sequence`) defaults as in
+    :func:`evaluate_davis`: the dataset's ``eval_objects`` metadata ("all" on the synthetic sets).
     """
 
     def __init__(
@@ -635,6 +756,7 @@ class DAVISEvaluator(_DatasetEvaluator):
         extra_ids: str = "error",
         max_proposals: int = 20,
         distributed: bool = True,
+        objects: Optional[str] = None,
     ):
         _check_task(task)
         if (dataset_name is None) == (gt_root is None):
@@ -645,6 +767,13 @@ class DAVISEvaluator(_DatasetEvaluator):
         self._subset = subset
         self._output_dir = output_dir
         self._kw = dict(void=void, extra_ids=extra_ids, max_proposals=max_proposals)
+        if objects is not None:
+            _check_objects(objects)
+        elif dataset_name is not None:
+            objects = dataset_objects_mode(dataset_name)
+        else:
+            objects = "all" if is_synthetic_root(gt_root) else "first_frame"
+        self._objects = objects  # None: each video dict's "eval_objects" (default "first_frame")
         self._distributed = distributed
         self._videos: Optional[Dict[str, Mapping[str, Any]]] = None
         self._ann_dir: Optional[str] = None
@@ -684,7 +813,8 @@ class DAVISEvaluator(_DatasetEvaluator):
             if max(frame_idx) >= len(maps):
                 raise DatasetFormatError(video_id, f"{len(maps)} output frames but ground truth up to frame {max(frame_idx)}")
             res = [maps[t] for t in frame_idx]
-            r = evaluate_sequence(gt, res, self._task, name=video_id, **self._kw)
+            objects = self._objects or (self._videos or {}).get(video_id, {}).get("eval_objects") or "first_frame"
+            r = evaluate_sequence(gt, res, self._task, name=video_id, objects=objects, **self._kw)
             for o in r["objects"]:  # keep the figures, drop the per-frame arrays
                 o.pop("J_frames")
                 o.pop("F_frames")
