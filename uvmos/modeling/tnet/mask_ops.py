@@ -43,12 +43,12 @@ def paste_id_map(masks: torch.Tensor, scores: Sequence[float], ids: Sequence[int
     to the one with the highest score (ties: the first). masks (K, H, W) bool -> int32 (H, W), 0 = bg."""
     K = masks.shape[0]
     H, W = masks.shape[-2:]
-    id_map = torch.zeros((H, W), dtype=torch.int32)
+    id_map = torch.zeros((H, W), dtype=torch.int32, device=masks.device)
     if K == 0:
         return id_map
     order = sorted(range(K), key=lambda k: (float(scores[k]), -k))  # ascending: the best is painted last
     for k in order:
-        id_map[masks[k]] = int(ids[k])
+        id_map.masked_fill_(masks[k], int(ids[k]))
     return id_map
 
 

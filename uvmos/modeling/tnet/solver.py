@@ -89,8 +89,9 @@ class LinearFilterObjective:
 
     def __init__(self, z, y, sample_weights, reg: float, pixel_weights=None, kernel_size: int = 3, cache=None):
         keep = sample_weights > 0
-        self.alpha = sample_weights[keep]
-        self.cache = None if cache is None else (cache[0], cache[1][keep], torch.nonzero(keep).flatten())
+        self.alpha = sample_weights[keep].tolist()
+        kc = keep.cpu()
+        self.cache = None if cache is None else (cache[0], cache[1].cpu()[kc], torch.nonzero(kc).flatten())
         z, y = z[keep], y[keep]
         self.k = kernel_size
         p = kernel_size // 2
@@ -146,8 +147,8 @@ class LinearFilterObjective:
                     store["gram"][slot], store["rhs"][slot] = self._sample_system(j)
                     store["key"][slot] = int(keys[j])
                 G, r = store["gram"][slot], store["rhs"][slot]
-            M += float(self.alpha[j]) * G.double()
-            b += float(self.alpha[j]) * r.double()
+            M += self.alpha[j] * G.double().cpu()
+            b += self.alpha[j] * r.double().cpu()
         M.diagonal().add_(self.reg)
         return M, b
 

@@ -200,7 +200,7 @@ class TNetTracker:
         self._discover(f)
         self._update_memory(f)
         self._end_tracks(f)
-        present = {int(i) for i in torch.unique(f.id_map).tolist()} - {0}
+        present = set(torch.nonzero(torch.bincount(f.id_map.flatten().long())[1:]).flatten().add(1).tolist())
         track_scores = {i: float(s) for i, s in zip(f.ids, f.scores) if i in present}
         return {
             "id_map": f.id_map,
@@ -271,7 +271,7 @@ class TNetTracker:
         target (greedy, best first); targets without one keep the thresholded map."""
         thr = self.score_thresh if self.snap_thresh is None else self.snap_thresh
         area = pm.flatten(1).sum(1).clamp_min(1).float()
-        mean = (S_up.flatten(1) @ pm.flatten(1).float().T) / area  # (K, P)
+        mean = ((S_up.flatten(1) @ pm.flatten(1).float().T) / area).cpu()  # (K, P)
         out = results.clone()
         used_k, used_p = set(), set()
         P = mean.shape[1]
@@ -418,7 +418,7 @@ class TNetTracker:
     def _fit_init(self, X: torch.Tensor, y0: torch.Tensor, track_id: int) -> List[torch.Tensor]:
         g = torch.Generator().manual_seed(self.seed * 1000003 + track_id)
         params = self.target_model.init_params(X, generator=g)
-        one = torch.ones(1, dtype=X.dtype)
+        one = torch.ones(1, dtype=X.dtype, device=X.device)
         if not self.init_projection:  # W1 stays at its (PCA) initialisation
             z = self.target_model.project(X, params[0])
             obj = LinearFilterObjective(z, y0, one, self.regs[1], self._pixel_weights(y0), params[1].shape[-1])
@@ -428,7 +428,7 @@ class TNetTracker:
 
     def _fit_update(self, tr: Tracklet) -> None:
         x, y, pw, w = tr.memory.used()
-        w = w.to(x.dtype)
+        w = w.to(x)
         if self.update_projection:
             obj = TargetObjective(self.target_model, x, y, w, self.regs, pw)
             tr.params = self.solver.solve(obj, tr.params, phase="update")

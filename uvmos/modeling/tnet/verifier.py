@@ -80,6 +80,7 @@ class NoVerifier:
 
 def assign_greedy(s: torch.Tensor, thr: float) -> Verification:
     """Each target claims its best still-free proposal, targets in descending order of s."""
+    s = s.cpu()
     K, P = s.shape
     best = torch.full((K,), -1, dtype=torch.long)
     best_score = torch.zeros(K, dtype=s.dtype)
