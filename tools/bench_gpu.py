@@ -37,7 +37,8 @@ inf/NaN arithmetic), and D-Net keeps at most ``--top-k`` centres (random heads g
 ones; a trained D-Net gives a few). Frames: ``--frames``, else ``.gpu_frames`` in the repository,
 else ``../shared/data/davis2016`` car-shadow, else seeded noise.
 The JSON (``--output``, default ``$OUT/gpu_bench.json`` or ``output/bench/gpu.json``) is rewritten
-after every run, so a run cut short still leaves the finished ones.
+after every run, so a run cut short still leaves the finished ones; a run that would likely end past
+``--time-limit`` (elapsed + the longest run so far) is skipped, so precisions come in their order.
 """
 import argparse
 import contextlib
@@ -350,7 +351,8 @@ def table(runs):
             "|---|---|---|---|---|---|---|"]
     for r in runs:
         if "error" in r:
-            rows.append(f"| {r['precision']} | {r['run']} | failed: {r['error'].splitlines()[-1][:80]} | | | | |")
+            err = r["error"] if r["error"].startswith("skipped") else "failed: " + r["error"].splitlines()[-1][:80]
+            rows.append(f"| {r['precision']} | {r['run']} | {err} | | | | |")
             continue
         s = r["stats"]
 
@@ -388,7 +390,8 @@ def main(argv=None):
     p.add_argument("--top-k", type=int, default=20, help="D-Net centre cap with random weights (0 = config's)")
     p.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     p.add_argument("--no-cudnn-benchmark", action="store_true")
-    p.add_argument("--time-limit", type=float, default=420.0, help="skip the remaining runs after this many s")
+    p.add_argument("--time-limit", type=float, default=240.0,
+                   help="skip a run when the elapsed s + the longest run so far would pass this")
     p.add_argument("--output", default=None)
     p.add_argument("--opts", default=[], nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
@@ -444,9 +447,13 @@ def main(argv=None):
     print(f"[bench_gpu] {args.config_file} on {result['env']['gpu']}, {args.frames_n} frames "
           f"{args.size[0]}x{args.size[1]} from {source}; {args.objects} proposals/frame")
 
+    longest = [0.0]  # the longest run so far: a run that would likely end past --time-limit is skipped
+
     def record(precision, name, fn):
-        if time.time() - t_start > args.time_limit:
-            result["runs"].append({"precision": precision, "run": name, "error": "skipped: --time-limit reached"})
+        if time.time() - t_start + longest[0] > args.time_limit:
+            result["runs"].append({"precision": precision, "run": name, "error": "skipped: --time-limit"})
+            atomic_write_json(output, result)
+            print(f"[bench_gpu] {precision}/{name} skipped (--time-limit {args.time_limit:.0f} s)")
             return None
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -465,6 +472,7 @@ def main(argv=None):
             print(f"[bench_gpu] {precision}/{name} FAILED:\n{entry['error']}", file=sys.stderr)
             per_frame = None
         entry["wall_s"] = round(time.time() - t0, 2)
+        longest[0] = max(longest[0], entry["wall_s"])
         result["runs"].append(entry)
         atomic_write_json(output, result)
         if "stats" in entry:
@@ -494,7 +502,7 @@ def main(argv=None):
     atomic_write_json(output, result)
     print(f"\nWeights: {weights}\n")
     print(result["table"])
-    print(f"\nsaved {output} ({result['wall_s']} s)")
+    print(f"\nsaved {output} ({result['wall_s']} s)", flush=True)
     return result
 
 
