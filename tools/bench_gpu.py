@@ -431,7 +431,7 @@ def main(argv=None):
         "objects_per_frame": args.objects, "paper_table5_ms": PAPER_MS,
         "env": {
             "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
-            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "none (CPU run)",
             "cuda": torch.version.cuda, "cudnn_benchmark": torch.backends.cudnn.benchmark,
             "cudnn_tf32": torch.backends.cudnn.allow_tf32, "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
             "threads": torch.get_num_threads(),
