@@ -319,3 +319,21 @@ def test_video_dicts_with_results_on_disk(tmp_path):
     j = r.sequences[0]["objects"][0]["J_frames"]
     assert len(j) == 4 and list(j[:3]) == [1.0, 1.0, 1.0] and j[3] == 0.0
     assert "1 missing result frame" in r.notes[0]
+
+
+def test_more_than_20_ids_keep_the_largest():
+    """A long video's tracker may have used more than 20 ids: the 20 largest are scored (a note
+    says so), renumbered in order; the object covered by a kept id is still matched."""
+    from uvmos.evaluation.davis import evaluate_davis, keep_largest_ids
+
+    gt = moving_objects(K=2, seed=7)
+    res = [g.astype(np.int32) * 0 for g in gt]
+    for t, g in enumerate(gt):
+        res[t][g == 1] = 25  # object 1 tracked as id 25
+        res[t][g == 2] = 2
+        for k in range(3, 24):  # 21 tiny spurious ids
+            res[t][k % 5, k] = k if t == 0 else 0
+    maps, dropped = keep_largest_ids(res, 20)
+    assert len(dropped) == 3 and max(int(m.max()) for m in maps) == 20
+    r = evaluate_davis({"seq": np.stack(gt)}, {"seq": res}, num_workers=1)
+    assert r.global_figures["J-Mean"] > 0.99 and any("20 largest" in n for n in r.notes)

@@ -117,3 +117,41 @@ def test_build_by_name_and_lazycall():
         build(ONLINE_SOLVER_REGISTRY, "NoSuchSolver")
     with pytest.raises(ValueError, match="phase"):
         gn.solve(lambda p: p, [torch.zeros(1)], phase="bogus")
+
+
+def test_direct_normal_equations_match_cg_and_reuse_the_gram_cache():
+    """GaussNewtonCG(direct=True) on the linear W2 problem gives CG's converged solution; the
+    per-sample Gram blocks are cached by slot key and recomputed only when a slot's key changes."""
+    torch.manual_seed(0)
+    N, D, h, w = 4, 6, 5, 7
+    z, y = torch.randn(N, D, h, w), torch.rand(N, 1, h, w)
+    a, pw = torch.rand(N) + 0.1, torch.rand(N, 1, h, w) + 0.5
+    w2 = torch.zeros(1, D, 3, 3)
+    cg = GaussNewtonCG(update_cg_iters=(300,)).solve(LinearFilterObjective(z, y, a, 1e-3, pw), [w2], phase="update")[0]
+    store, keys = {}, torch.arange(N)
+    direct = GaussNewtonCG(direct=True)
+    ex = direct.solve(LinearFilterObjective(z, y, a, 1e-3, pw, cache=(store, keys)), [w2], phase="update")[0]
+    assert torch.allclose(cg, ex, atol=1e-5)
+    assert store["gram"].shape[1:] == (D * 9, D * 9) and (store["key"][:N] == keys).all()
+    # new weights, same samples: the cache is reused and the answer is the uncached one
+    gram0 = store["gram"].clone()
+    ex2 = direct.solve(LinearFilterObjective(z, y, 2 * a, 1e-3, pw, cache=(store, keys)), [w2], phase="update")[0]
+    assert torch.equal(store["gram"], gram0)
+    assert torch.allclose(ex2, direct.solve(LinearFilterObjective(z, y, 2 * a, 1e-3, pw), [w2], phase="update")[0])
+    # slot 1 holds a new sample (new key): only its block changes
+    z2 = z.clone()
+    z2[1] = torch.randn(D, h, w)
+    direct.solve(LinearFilterObjective(z2, y, a, 1e-3, pw, cache=(store, torch.tensor([0, 9, 2, 3]))), [w2], phase="update")
+    changed = [(store["gram"][i] != gram0[i]).any().item() for i in range(N)]
+    assert changed == [False, True, False, False]
+
+
+def test_cg_tol_stops_early():
+    torch.manual_seed(1)
+    z, y = torch.randn(3, 4, 6, 6), torch.rand(3, 1, 6, 6)
+    obj = LinearFilterObjective(z, y, torch.ones(3), 1e-3)
+    full, early = GaussNewtonCG(update_cg_iters=(50,)), GaussNewtonCG(update_cg_iters=(50,), cg_tol=1e-2)
+    w_full = full.solve(obj, [torch.zeros(1, 4, 3, 3)], phase="update")[0]
+    w_early = early.solve(obj, [torch.zeros(1, 4, 3, 3)], phase="update")[0]
+    assert early.cg_iterations < full.cg_iterations
+    assert objective_value(obj, [w_early]) <= 1.05 * objective_value(obj, [w_full])

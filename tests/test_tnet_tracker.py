@@ -133,6 +133,7 @@ def test_lazycall_builds_the_tracker():
 
 
 def test_proposal_result_mode_snaps_to_proposals():
+    """The named variant: y̌_j snapped to a proposal before eq. 10 (not the default)."""
     frames, video = shapes_stream(length=6)
     trk = _tracker(result_mode="proposal", snap_thresh=0.3)
     outs = list(VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video))
@@ -141,3 +142,71 @@ def test_proposal_result_mode_snaps_to_proposals():
     assert trk.stats["verified"] == trk.stats["results"] == 10  # 2 objects x 5 frames after the first
     with pytest.raises(ValueError, match="result_mode"):
         _tracker(result_mode="nope")
+
+
+def test_default_verification_is_not_a_no_op():
+    """Paper default: y̌_j is the thresholded score map, so eq. 10 decides. A proposal that matches
+    the target verifies it; a far-away proposal of another object does not; nothing is verified
+    once the proposals are removed (then the results are the target model's own maps)."""
+    frames, video = shapes_stream(length=8)
+    trk = _tracker()
+    assert trk.result_mode == "threshold"
+    model = VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96))
+    outs = list(model.run_video(frames[:4], video))
+    assert trk.stats["verified"] == trk.stats["results"] == 6  # 2 targets x 3 frames, true proposals
+    # frames 4..7 with no proposal at all: results come from the target models, never verified
+    empty = {"video_id": video["video_id"], "height": 64, "width": 96, "length": 8,
+             "annotations": video["annotations"][:4] + [[] for _ in range(4)]}
+    trk2 = _tracker()
+    outs = list(VideoSegmenter(OracleProposer(videos=[empty]), trk2, test_size=(64, 96)).run_video(frames, empty))
+    assert trk2.stats["verified"] == 6 and trk2.stats["results"] > 6
+    assert all(set(o["track_scores"]) <= {1, 2} for o in outs[4:])
+    later = _majority_ids(gt_id_maps(video)[4:], np.stack([o["id_map"] for o in outs[4:]]), 1)
+    assert later.count(1) >= 3  # the target model alone keeps object 1
+
+
+def test_max_tracks_caps_active_tracks_only():
+    """Ended tracks free their place: with max_tracks=1 and the first object gone for good, the
+    second object is discovered once the first track has ended (ids are not reused)."""
+    frames, video = shapes_stream(length=10)
+    gt = gt_id_maps(video)
+    for t in range(2, 10):  # object 1 leaves for good after frame 1: painted over
+        frames[t] = frames[t].copy()
+        frames[t][gt[t] == 1] = 110
+    for t in range(10):  # object 1 only in frames 0-1, object 2 only from frame 4
+        keep = {1} if t < 2 else ({2} if t >= 4 else set())
+        video["annotations"][t] = [a for a in video["annotations"][t] if a["instance_id"] in keep]
+    trk = _tracker(max_tracks=1, max_lost_frames=1, verifier=NoVerifier())
+    outs = list(VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video))
+    assert trk.stats["ended"] >= 1 and trk.stats["created"] == 2
+    assert 2 in outs[-1]["track_scores"] and set(trk.tracks) == {2}
+
+
+def test_working_resolution_keeps_full_resolution_output():
+    """Decisions at a subsampled working resolution (work_max_side) give the same tracks, and the
+    id map is still drawn at the frame's resolution from the full-resolution proposals."""
+    frames, video = shapes_stream(length=6)
+    runs = []
+    for side in (None, 48):
+        trk = _tracker(work_max_side=side)
+        runs.append(np.stack([o["id_map"] for o in VideoSegmenter(
+            OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video)]))
+        assert trk.stats["verified"] == 10
+    assert runs[1].shape == runs[0].shape == gt_id_maps(video).shape
+    assert np.array_equal(runs[1], runs[0])  # verified targets take the full-resolution proposals
+
+
+def test_proposer_features_max_cells_keeps_the_aspect_ratio():
+    from uvmos.modeling.tnet import ProposerFeatures
+
+    frame = {"image": torch.zeros(3, 480, 854, dtype=torch.uint8)}
+    feats = {"res3": torch.randn(1, 8, 60, 107), "res5": torch.randn(1, 8, 30, 54)}
+    out = ProposerFeatures(keys=("res3", "res5"), max_cells=1024)(frame, {"features": feats})
+    h, w = out["res3"].shape[-2:]
+    assert h * w <= 1024 and abs(w / h - 107 / 60) < 0.1
+    assert out["res5"].shape[-2:] == (24, 43) or out["res5"].shape[-2] * out["res5"].shape[-1] <= 1024
+    frame_small = {"image": torch.zeros(3, 160, 240, dtype=torch.uint8)}
+    small = ProposerFeatures(max_cells=1024)(frame_small, {"features": {"res5": feats["res5"][..., :20, :30]}})
+    assert small["res5"].shape[-2:] == (20, 30)  # a map already under the cap is kept
+    with pytest.raises(ValueError, match="either"):
+        ProposerFeatures(size=(30, 30), max_cells=900)

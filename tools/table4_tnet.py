@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("configs", nargs="+")
-    p.add_argument("--weights", default="", help="proposer checkpoint (e.g. a trained D-Net)")
+    p.add_argument("--weights", default="", help="checkpoint (default: each config's train.init_checkpoint)")
+    p.add_argument("--allow-random-weights", action="store_true", help="run configs that name no checkpoint")
     p.add_argument("--dataset", default=None)
     p.add_argument("--max-videos", type=int, default=None)
     p.add_argument("--results", default=None, help="also write DAVIS result PNGs under this folder")
@@ -50,8 +51,12 @@ def main(argv=None):
         name = args.dataset or cfg.dataloader.test.dataset_name
         videos = DatasetCatalog.get(name)[: args.max_videos]
         model = instantiate(cfg.model).eval()
-        if args.weights:
-            DetectionCheckpointer(model).load(args.weights)  # a proposer-only checkpoint is accepted
+        weights = args.weights or cfg.train.get("init_checkpoint", "")
+        if weights:
+            DetectionCheckpointer(model).load(weights)  # a proposer-only checkpoint is accepted
+        elif not args.allow_random_weights:
+            raise SystemExit(f"{path}: no checkpoint (give --weights or train.init_checkpoint); "
+                             "--allow-random-weights to run random weights")
         stem = os.path.splitext(os.path.basename(path))[0]
         results, n, t0, stats = {}, 0, time.perf_counter(), {}
         for v in videos:

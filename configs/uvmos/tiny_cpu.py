@@ -26,8 +26,6 @@ model.associator.target_feature = "res3"
 # W1 = the PCA of the first frame's features (32 -> 32), W2 fitted alone: a linear problem.
 model.associator.target_model.hidden_channels = 32
 model.associator.init_projection = False
-# the W2 fit is then linear least squares: solved exactly from per-sample Gram blocks (solver.py)
-model.associator.solver.direct = True
 model.associator.reid = L(MaskPooledEmbedder)(in_features=("res3", "res5"), center=True)
 
 train.output_dir = "output/uvmos_tiny_cpu"

@@ -68,6 +68,20 @@ def collect_ytvis_results(result_dirs: Mapping[str, str]) -> List[Dict[str, Any]
     return out
 
 
+def _limit_ids(folder: str, stems: Sequence[str], max_ids: int = 20) -> None:
+    """A DAVIS result folder may hold at most ``max_ids`` ids: more (T-Net caps *active* tracks,
+    so a video can see more) are reduced to the largest ones (``keep_largest_ids``), in place."""
+    from uvmos.evaluation.davis import keep_largest_ids, read_id_map
+
+    paths = [os.path.join(folder, s + ".png") for s in stems]
+    maps = [read_id_map(p) for p in paths]
+    limited, dropped = keep_largest_ids(maps, max_ids)
+    if dropped:
+        logger.info("%s: %d track ids, the %d largest written (DAVIS limit)", folder, len(dropped) + max_ids, max_ids)
+        for p, m in zip(paths, limited):
+            write_palette_png(p, m)
+
+
 def frame_names(video: dict) -> List[str]:
     """Result file stems of a video's frames: the frame files' stems, else ``00000``, ``00001``..."""
     if video.get("file_names"):
@@ -126,14 +140,17 @@ def run_on_dataset(
         try:
             names = frame_names(video)
             t0 = time.perf_counter()
-            n = 0
+            n = max_id = 0
             writer = YTVISResultsWriter() if ytvis else None
             for res in model.run_video((f for _, f in iter_frames(video)), video):
                 write_palette_png(os.path.join(tmp, names[res["frame_idx"]] + ".png"), res["id_map"])
+                max_id = max(max_id, int(res["id_map"].max()))
                 if writer is not None:
                     writer.add_frame(res["frame_idx"], _numpy(res["id_map"]), res.get("track_scores"),
                                      res.get("track_classes"))
                 n += 1
+            if max_id > 20:
+                _limit_ids(tmp, [names[t] for t in range(n)])
             if writer is not None:
                 writer.end_video(video.get("json_video_id", video["video_id"]), video.get("length"),
                                  category_map=category_map)

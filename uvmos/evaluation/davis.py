@@ -336,6 +336,23 @@ def evaluate_sequence(
     }
 
 
+def keep_largest_ids(maps: Sequence[Optional[np.ndarray]], max_ids: int = 20) -> Tuple[List[Optional[np.ndarray]], List[int]]:
+    """A video's result id maps with at most ``max_ids`` ids, as the DAVIS unsupervised format
+    requires: when more ids occur (a tracker that kept discovering objects in a long video), the
+    ``max_ids`` ids with the most pixels over the video are kept, renumbered 1..max_ids in their
+    original order, and the others become background. Returns (maps, dropped ids)."""
+    present = [m for m in maps if m is not None]
+    if not present or max(int(m.max()) for m in present) <= max_ids:
+        return list(maps), []
+    counts = sum(np.bincount(m.ravel().astype(np.int64), minlength=256)[:256] for m in present)
+    counts[0] = 0
+    ids = [int(i) for i in np.nonzero(counts)[0]]
+    kept = sorted(sorted(ids, key=lambda i: -counts[i])[:max_ids])
+    lut = np.zeros(max(ids) + 1, dtype=np.uint8)
+    lut[kept] = np.arange(1, len(kept) + 1)
+    return [None if m is None else lut[m] for m in maps], [i for i in ids if i not in set(kept)]
+
+
 def _relabel(g: np.ndarray, object_ids: Sequence[int]) -> np.ndarray:
     """uint8 map with object ``object_ids[k]`` -> k + 1, void kept as 255, everything else 0."""
     out = np.zeros(g.shape, np.uint8)
@@ -656,6 +673,10 @@ def evaluate_davis(
                 notes.append(f"{s}: {sum(r is None for r in res)} missing result frame(s) scored as empty")
         elif s in results:
             res = results[s]
+            if task == "unsupervised":
+                res, dropped = keep_largest_ids(list(res), max_proposals)
+                if dropped:
+                    notes.append(f"{s}: {len(dropped) + max_proposals} result ids; the {max_proposals} largest scored")
         else:
             raise DatasetFormatError(None, f"no results for sequence {s!r}")
         jobs.append((s, g, res, task, dict(kw, objects=objects or seq_objects.get(s, "first_frame"))))

@@ -125,8 +125,9 @@ class LinearFilterObjective:
     def normal_equations(self):
         """(M (n, n), b (n,)), n = D*k*k, of min_w sum_j alpha_j |A_j w - y_j|^2_Pi/P + reg |w|^2."""
         n = self.D * self.k * self.k
-        M = torch.zeros(n, n, dtype=torch.float64)
-        b = torch.zeros(n, dtype=torch.float64)
+        dev = self.zp.device
+        M = torch.zeros(n, n, dtype=torch.float64, device=dev)
+        b = torch.zeros(n, dtype=torch.float64, device=dev)
         store, keys, slots = self.cache if self.cache is not None else (None, None, None)
         if store is not None and ("gram" not in store or store["gram"].shape[1] != n):
             store.clear()
@@ -139,7 +140,8 @@ class LinearFilterObjective:
                     size = max(slot + 1, 2 * store.get("gram", torch.empty(0)).shape[0])
                     for name, shape, fill in (("gram", (n, n), 0), ("rhs", (n,), 0), ("key", (), -1)):
                         old = store.get(name)
-                        new = torch.full((size,) + shape, fill, dtype=torch.long if name == "key" else torch.float32)
+                        dtype = torch.long if name == "key" else torch.float32
+                        new = torch.full((size,) + shape, fill, dtype=dtype, device="cpu" if name == "key" else dev)
                         if old is not None:
                             new[: old.shape[0]] = old
                         store[name] = new
@@ -147,8 +149,8 @@ class LinearFilterObjective:
                     store["gram"][slot], store["rhs"][slot] = self._sample_system(j)
                     store["key"][slot] = int(keys[j])
                 G, r = store["gram"][slot], store["rhs"][slot]
-            M += self.alpha[j] * G.double().cpu()
-            b += self.alpha[j] * r.double().cpu()
+            M += self.alpha[j] * G.double()
+            b += self.alpha[j] * r.double()
         M.diagonal().add_(self.reg)
         return M, b
 
