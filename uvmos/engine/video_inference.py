@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from detectron2.data import DatasetCatalog
 
-from uvmos.data.folder import iter_frames
+from uvmos.data.folder import frame_stems, iter_frames
 from uvmos.engine.writers import YTVISResultsWriter, write_palette_png
 
 __all__ = ["run_on_dataset", "collect_ytvis_results", "frame_names", "VideoListLoader", "YTVIS_FILE"]
@@ -71,7 +71,7 @@ def collect_ytvis_results(result_dirs: Mapping[str, str]) -> List[Dict[str, Any]
 def frame_names(video: dict) -> List[str]:
     """Result file stems of a video's frames: the frame files' stems, else ``00000``, ``00001``..."""
     if video.get("file_names"):
-        return [os.path.splitext(os.path.basename(f))[0] for f in video["file_names"]]
+        return frame_stems(video["file_names"])
     return [f"{t:05d}" for t in range(int(video["length"]))]
 
 
