@@ -24,7 +24,6 @@ from detectron2.utils.visualizer import Visualizer  # noqa: E402
 
 from uvmos.data.io import read_annotation_png, read_frame  # noqa: E402
 from uvmos.data.synthetic import RESOLUTION, SyntheticConfig, make_synthetic_dataset  # noqa: E402
-from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
 from uvmos.engine.writers import track_color  # noqa: E402
 
 
@@ -32,20 +31,36 @@ def default_output() -> str:
     return os.path.join(os.environ.get("UVMOS_DATASETS", "./datasets"), "uvmos_synth")
 
 
+def _int_at_least(low: int):
+    """argparse type: an integer >= ``low`` (argparse then names the option in its error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
 def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output", default=default_output(), help="dataset root (default: %(default)s)")
-    p.add_argument("--height", type=int, default=192)
-    p.add_argument("--width", type=int, default=320)
-    p.add_argument("--length", type=int, default=24, help="frames per video")
-    p.add_argument("--num-train", type=int, default=40)
-    p.add_argument("--num-val", type=int, default=10)
-    p.add_argument("--num-test", type=int, default=10)
+    p.add_argument("--height", type=_int_at_least(32), default=192)
+    p.add_argument("--width", type=_int_at_least(32), default=320)
+    p.add_argument("--length", type=_int_at_least(1), default=24, help="frames per video")
+    p.add_argument("--num-train", type=_int_at_least(0), default=40)
+    p.add_argument("--num-val", type=_int_at_least(0), default=10)
+    p.add_argument("--num-test", type=_int_at_least(0), default=10)
     p.add_argument("--seed", type=int, default=0, help="dataset seed (each split uses its own seed range)")
-    p.add_argument("--min-objects", type=int, default=1)
-    p.add_argument("--max-objects", type=int, default=5)
-    p.add_argument("--min-distractors", type=int, default=2)
-    p.add_argument("--max-distractors", type=int, default=6)
+    p.add_argument("--min-objects", type=_int_at_least(0), default=1)
+    p.add_argument("--max-objects", type=_int_at_least(1), default=5)
+    p.add_argument("--min-distractors", type=_int_at_least(0), default=2)
+    p.add_argument("--max-distractors", type=_int_at_least(0), default=6)
     p.add_argument("--contact-sheet", metavar="PATH", help="also write a JPEG grid of frames with mask overlays")
     p.add_argument("--sheet-split", default=None, help="split shown on the contact sheet (default: first non-empty)")
     p.add_argument("--sheet-videos", type=int, default=4, help="rows of the contact sheet")
@@ -120,7 +135,7 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     try:
         splits = make_synthetic_dataset(args.output, cfg, args.num_train, args.num_val, args.num_test, seed=args.seed)
-    except DatasetFormatError as e:
+    except ValueError as e:  # DatasetFormatError (names the file) or a count out of range
         raise SystemExit(f"error: {e}") from None
     n = sum(len(v) for v in splits.values())
     print(f"{n} videos ({', '.join(f'{k}: {len(v)}' for k, v in splits.items())}) in {args.output} "

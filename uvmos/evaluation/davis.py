@@ -518,6 +518,11 @@ def evaluate_davis(
             res_root = os.fspath(results)
             if not os.path.isdir(res_root):
                 raise DatasetFormatError(res_root, "results folder not found")
+            absent = [s for s in seqs if not os.path.isdir(os.path.join(res_root, s))]
+            if absent and len(absent) == len(seqs):
+                raise DatasetFormatError(res_root, f"holds none of the {len(seqs)} sequence folders ({', '.join(seqs[:3])}...)")
+            if absent:  # checked here, before the pool, so the first missing one is named
+                raise DatasetFormatError(os.path.join(res_root, absent[0]), "result folder of the sequence not found")
             jobs = [(s, os.path.join(ann_dir, s), os.path.join(res_root, s), task, kw) for s in seqs]
             seq_results = _map(_eval_from_disk, jobs, num_workers, [_seq_cost(j[1]) for j in jobs])
             for r in seq_results:

@@ -226,5 +226,13 @@ def check_output_file(path: str, flag: str) -> str:
     path = os.path.expanduser(os.fspath(path))
     if os.path.isdir(path):
         raise ConfigError(f"{flag} {path}: is a folder; give a file name")
-    check_output_dir(os.path.dirname(os.path.abspath(path)), flag)
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ConfigError(f"{flag} {path}: lies under {parent}, which is a file")
+    try:
+        check_output_dir(os.path.dirname(os.path.abspath(path)), flag)
+    except ConfigError as e:
+        raise ConfigError(str(e).replace(f"{flag} {os.path.dirname(os.path.abspath(path))}", f"{flag} {path}")) from None
     return path
