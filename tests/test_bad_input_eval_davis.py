@@ -2,7 +2,6 @@
 one-line error naming the file, never a hang (pytest-timeout), and no CSV is left behind."""
 import os
 import pickle
-import sys
 
 import numpy as np
 import pytest
@@ -147,5 +146,16 @@ def test_documented_command_on_the_synthetic_layout(tmp_path, capsys):
     assert (res / "global_results-val.csv").is_file()
 
 
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-q"]))
+def test_pool_after_opencv_threads_ran_does_not_hang():
+    """run_dataset's final evaluation hung: OpenCV's worker threads (busy after the model ran) do
+    not survive fork, and the forked workers deadlocked in cv2. The pool now stops them first."""
+    import cv2
+
+    from uvmos.evaluation.davis import evaluate_davis
+
+    a = np.random.default_rng(0).random((1000, 1000), dtype=np.float32)
+    for _ in range(3):
+        cv2.GaussianBlur(a, (31, 31), 5)
+    gt = {f"s{i}": np.random.default_rng(i).integers(0, 3, (3, 24, 32)).astype(np.uint8) for i in range(4)}
+    res = evaluate_davis(gt, dict(gt), num_workers=2)
+    assert res.global_figures["J&F-Mean"] == pytest.approx(1.0)

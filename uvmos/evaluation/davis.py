@@ -452,16 +452,30 @@ def _map(fn, jobs, num_workers: int, costs: Sequence[float]):
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods else None)
     out: List[Any] = [None] * len(jobs)
-    with ProcessPoolExecutor(min(num_workers, len(jobs)), mp_context=ctx, initializer=_worker_init) as pool:
+    import cv2
+
+    # OpenCV's thread pool does not survive fork: a forked child that touches it (setNumThreads,
+    # or any parallel cv2 call) deadlocks when the parent's pool threads were running (e.g. after
+    # a model ran in this process). Stop them before forking; restored afterwards.
+    cv2_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    pool = ProcessPoolExecutor(min(num_workers, len(jobs)), mp_context=ctx, initializer=_worker_init)
+    try:
         futures = {pool.submit(fn, jobs[i]): i for i in order}
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for f in pending:
-            f.cancel()
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for f in done:
             if f.exception() is not None:
                 raise f.exception()
         for f, i in futures.items():
             out[i] = f.result()
+    except BaseException:  # an error, Ctrl-C or a timeout: stop the workers, do not wait for them
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        cv2.setNumThreads(cv2_threads)
+    pool.shutdown(wait=True)
     return out
 
 
