@@ -53,6 +53,11 @@ CASES = {
     "output_under_file": ([], None, "afile/sub", "which is a file"),
     "tiny_frames": ([], "tiny", None, "frames are 1x1: too small"),
     "missing_input": ([], "nope.mp4", None, "nope.mp4: no such video file"),
+    "not_an_image": ([], "fake.jpg", None, "fake.jpg: unreadable image"),
+    "empty_video_file": ([], "empty.mp4", None, "empty.mp4: unreadable video"),
+    "device_missing": (["--device=cuda:7"], None, None, "--device cuda:7"),
+    "per_frame_config": (["--config-file", str(REPO / "configs" / "dnet" / "tiny_cpu.py")], None, None,
+                         "is a per-frame model, not a video model"),
 }
 
 
@@ -64,11 +69,19 @@ def test_bad_input_one_line_error_before_model(tmp_path, monkeypatch, case):
         inp = _frames(tmp_path / "tiny", 2, size=(1, 1))
     elif inp_kind:
         inp = tmp_path / inp_kind
+        if inp_kind == "fake.jpg":
+            inp.write_text("not an image")
+        elif inp_kind == "empty.mp4":
+            inp.write_bytes(b"")
     (tmp_path / "afile").write_text("x")
     out = tmp_path / (out_kind or "out")
     built = _built_models(monkeypatch)
+    flags = [o for o in opts if o.startswith("--")]
+    if "--config-file" in opts:
+        flags = opts[:2]
+    opts = [o for o in opts if o not in flags]
     with pytest.raises(SystemExit) as e:
-        demo.run(_args(inp, out, opts=opts))
+        demo.run(_args(inp, out, *flags, opts=opts))
     msg = str(e.value)
     assert msg.startswith("error: ") and needle in msg and "\n" not in msg, msg
     if case != "random_weights":  # that one is known only once the model is built and loaded

@@ -29,17 +29,25 @@ CASES = {
     "output_dir_is_file": (["train.output_dir={afile}"], "train.output_dir {afile}: is a file"),
     "eval_only_random": (["--eval-only"], "would evaluate a model with random weights"),
     "missing_config": (None, "no such file"),
+    "video_config_trained": (["--config-file", "configs/uvmos/tiny_cpu.py"], "so it cannot be trained"),
+    "num_gpus_without_gpu": (["--num-gpus", "2"], "no CUDA device here; use --num-processes"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_config_errors_before_any_process(tmp_path, capsys, case):
     opts, needle = CASES[case]
+    if case == "num_gpus_without_gpu" and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
     (tmp_path / "afile").write_text("x")
     argv = ["--config-file", DNET if opts is not None else str(tmp_path / "nope.py")]
     opts = [o.format(afile=tmp_path / "afile") for o in (opts or [])]
     flags = [o for o in opts if o.startswith("--")]
-    opts = [o for o in opts if not o.startswith("--")]
+    if "--config-file" in opts:
+        argv, flags = ["--config-file", str(REPO / opts[1])], []
+    elif "--num-gpus" in opts:
+        flags = opts[:2]
+    opts = [o for o in opts if o not in flags and not o.startswith("--") and o != "configs/uvmos/tiny_cpu.py"]
     if not any(o.startswith("train.output_dir") for o in opts):
         opts.append(f"train.output_dir={tmp_path / 'out'}")
     with pytest.raises(SystemExit) as e:

@@ -29,7 +29,13 @@ from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
 from uvmos.engine.checkpoint import CheckpointError  # noqa: E402
 from uvmos.engine.predictor import VideoPredictor  # noqa: E402
 from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter, replace_folder, write_palette_png  # noqa: E402
-from uvmos.utils.config import ConfigError, check_output_dir, load_config  # noqa: E402
+from uvmos.utils.config import (  # noqa: E402
+    ConfigError,
+    check_device,
+    check_output_dir,
+    check_video_config,
+    load_config,
+)
 
 
 def get_parser():
@@ -69,6 +75,8 @@ def run(args) -> dict:
     logger = logging.getLogger("uvmos")
     try:  # every input problem is a one-line error before the model is built
         cfg = load_config(args.config_file, args.opts)
+        check_video_config(cfg, args.config_file)
+        check_device(args.device)
         video = load_video_source(args.input)
         check_frame_sizes(video)
         names = frame_stems(video["file_names"]) if video.get("file_names") else None

@@ -40,7 +40,14 @@ from uvmos.engine.checkpoint import CheckpointError, load_inference_weights  # n
 from uvmos.engine.video_inference import collect_ytvis_results, run_fingerprint, run_on_dataset  # noqa: E402
 from uvmos.engine.writers import atomic_write_json  # noqa: E402
 from uvmos.evaluation.davis import evaluate_davis  # noqa: E402
-from uvmos.utils.config import ConfigError, check_output_dir, check_output_file, load_config  # noqa: E402
+from uvmos.utils.config import (  # noqa: E402
+    ConfigError,
+    check_device,
+    check_output_dir,
+    check_output_file,
+    check_video_config,
+    load_config,
+)
 
 
 def main(argv=None):
@@ -68,6 +75,8 @@ def _run(args):
     logger = logging.getLogger("uvmos")
     # every input problem is a one-line error here, before the model is built
     cfg = load_config(args.config_file, args.opts)
+    check_video_config(cfg, args.config_file)
+    check_device(args.device)
     dataset = args.dataset or cfg.dataloader.test.dataset_name
     check_dataset_name(dataset, "--dataset")
     check_output_dir(args.output, "--output")

@@ -133,6 +133,15 @@ def parse_args(argv=None):
     try:  # every config problem is a one-line error here, before any process or model starts
         cfg = load_config(args.config_file, args.opts)
         check_output_dir(cfg.train.output_dir, "train.output_dir")
+        if not args.eval_only:
+            missing = [k for k in ("model", "optimizer", "lr_multiplier") if k not in cfg]
+            missing += [] if "train" in cfg.get("dataloader", {}) else ["dataloader.train"]
+            missing += [] if "max_iter" in cfg.train else ["train.max_iter"]
+            if missing:
+                raise ConfigError(f"--config-file {args.config_file}: has no {', '.join(missing)}, so it cannot be "
+                                  "trained (a video config is evaluated with --eval-only)")
+        if args.num_gpus > 1 and not torch.cuda.is_available() and not args.num_processes:
+            raise ConfigError(f"--num-gpus {args.num_gpus}: no CUDA device here; use --num-processes N for CPU processes")
         if args.eval_only and not cfg.train.get("init_checkpoint") and not args.allow_random_weights:
             from uvmos.engine.checkpoint import random_weight_modules
 

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 __all__ = [
     "ConfigError", "load_config", "apply_overrides", "check_weight_files", "config_keys", "check_output_dir",
-    "check_output_file",
+    "check_output_file", "check_device", "check_video_config",
 ]
 
 WEIGHT_KEYS = ("init_checkpoint", "weights")
@@ -236,3 +236,41 @@ def check_output_file(path: str, flag: str) -> str:
     except ConfigError as e:
         raise ConfigError(str(e).replace(f"{flag} {os.path.dirname(os.path.abspath(path))}", f"{flag} {path}")) from None
     return path
+
+
+def check_device(device: Optional[str], flag: str = "--device") -> None:
+    """``cpu``, ``cuda`` or ``cuda:N`` that exists on this machine (None = automatic)."""
+    if device is None:
+        return
+    import torch
+
+    if device == "cpu":
+        return
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{flag} {device}: no CUDA device on this machine; use --device cpu")
+        if ":" in device and int(device[5:]) >= torch.cuda.device_count():
+            raise ConfigError(f"{flag} {device}: only {torch.cuda.device_count()} CUDA device(s)")
+        return
+    raise ConfigError(f"{flag} {device!r}: expected cpu, cuda or cuda:N")
+
+
+def check_video_config(cfg: DictConfig, config_file: str) -> None:
+    """The config's model must be a video model (``run_video``), e.g. configs/uvmos/*.py."""
+    model = cfg.get("model") if isinstance(cfg, DictConfig) else None
+    sig_target = None
+    if isinstance(model, DictConfig) and "_target_" in model:
+        sig_target = model._get_node("_target_")._value()
+        if isinstance(sig_target, str):
+            from detectron2.utils.registry import locate
+
+            try:
+                sig_target = locate(sig_target)
+            except Exception:
+                sig_target = None
+    if sig_target is None:
+        raise ConfigError(f"--config-file {config_file}: has no model = L(...)(...) to build")
+    if not hasattr(sig_target, "run_video"):
+        name = getattr(sig_target, "__name__", str(sig_target))
+        raise ConfigError(f"--config-file {config_file}: its model ({name}) is a per-frame model, not a video model; "
+                          "use a video config (configs/uvmos/*.py, configs/baselines/*.py)")
