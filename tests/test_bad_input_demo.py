@@ -170,3 +170,13 @@ def test_predictor_accepts_array_and_list_and_refuses_random(tmp_path):
     assert [o["frame_idx"] for _, o in outs] == [0, 1] and outs[0][1]["id_map"].shape == (64, 96)
     files = sorted(str(p) for p in _frames(tmp_path / "f", 2).iterdir())
     assert len(list(pred(files))) == 2
+
+
+def test_unwritable_output_named(tmp_path):
+    from uvmos.utils.config import ConfigError, check_output_dir
+
+    target = "/proc/uvmos-cannot-write/out"  # not writable even as root
+    if not os.path.isdir("/proc"):
+        pytest.skip("no /proc")
+    with pytest.raises(ConfigError, match=f"--output {target}: cannot be written"):
+        check_output_dir(target, "--output")

@@ -135,3 +135,20 @@ def test_legacy_output_without_fingerprint_refused(dataset, tmp_path):
     with pytest.raises(SystemExit) as e:
         _run(out)
     assert "but no uvmos_run.json" in str(e.value) and "--overwrite" in str(e.value)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--num-train", "-1"], "argument --num-train: -1 is below 0"),
+    (["--length", "0"], "argument --length: 0 is below 1"),
+    (["--height", "abc"], "argument --height: 'abc' is not an integer"),
+    (["--max-objects", "0"], "argument --max-objects: 0 is below 1"),
+    (["--num-val", "0"], "nothing to generate"),
+])
+def test_make_synthetic_bad_counts(tmp_path, capsys, args, needle):
+    make_synthetic = load_tool("make_synthetic")
+    with pytest.raises(SystemExit) as e:
+        make_synthetic.main(["--output", str(tmp_path / "ds"), "--num-train", "0", "--num-test", "0", *args])
+    assert e.value.code != 0
+    msg = capsys.readouterr().err + str(e.value.code)
+    assert needle in msg, msg
+    assert not (tmp_path / "ds" / "JPEGImages").exists()

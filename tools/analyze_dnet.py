@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
-from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
+from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer  # noqa: E402
 from detectron2.config import instantiate  # noqa: E402
 
 from uvmos.utils.config import load_config  # noqa: E402

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def cmd_run(args) -> dict:
     import torch
-    from detectron2.checkpoint import DetectionCheckpointer
+    from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
     from detectron2.config import instantiate
     from detectron2.data import DatasetCatalog
 

@@ -32,7 +32,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     import torch
-    from detectron2.checkpoint import DetectionCheckpointer
+    from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
     from detectron2.config import instantiate
 
     import uvmos  # noqa: F401

@@ -124,6 +124,8 @@ def write_jpeg(path: str, img: np.ndarray, quality: int = 85) -> None:
 
 def main(argv=None) -> dict:
     args = get_parser().parse_args(argv)
+    if args.num_train + args.num_val + args.num_test == 0:
+        raise SystemExit("error: --num-train, --num-val and --num-test are all 0: nothing to generate")
     try:
         cfg = SyntheticConfig(
             height=args.height, width=args.width, length=args.length,

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
+from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer  # noqa: E402
 from detectron2.config import instantiate  # noqa: E402
 
 from uvmos.utils.config import load_config  # noqa: E402
