@@ -60,6 +60,10 @@ CASES = {
     "output_is_file": ([], [], "afile", "is a file, not a folder"),
     "output_under_file": ([], [], "afile/sub", "which is a file"),
     "ytvis_results_is_folder": (["--ytvis-results", "."], [], None, "--ytvis-results .: is a folder"),
+    "output_inside_dataset": ([], [], "DATASET/Annotations/480p", "lies inside the dataset's root"),
+    "device_missing": (["--device", "cuda:7"], [], None, "--device cuda:7"),
+    "per_frame_config": (["--config-file", str(REPO / "configs" / "dnet" / "tiny_cpu.py")], [], None,
+                         "is a per-frame model, not a video model"),
 }
 
 
@@ -68,6 +72,9 @@ def test_bad_input_one_line_error_before_model(dataset, tmp_path, monkeypatch, c
     extra, opts, out_kind, needle = CASES[case]
     (tmp_path / "afile").write_text("x")
     out = tmp_path / (out_kind or "out")
+    if out_kind and out_kind.startswith("DATASET"):
+        out = dataset / out_kind.split("/", 1)[1]
+    before = sorted(os.listdir(out)) if out.is_dir() else []
     built = _built(monkeypatch)
     with pytest.raises(SystemExit) as e:
         _run(out, *extra, opts=opts)
@@ -75,7 +82,7 @@ def test_bad_input_one_line_error_before_model(dataset, tmp_path, monkeypatch, c
     assert msg.startswith("error: ") and needle in msg and "\n" not in msg, msg
     assert not built
     if out.is_dir():
-        assert os.listdir(out) == []
+        assert sorted(os.listdir(out)) == before
 
 
 @pytest.mark.parametrize("case", ["random_weights", "mostly_unmatched"])

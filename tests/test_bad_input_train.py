@@ -21,6 +21,7 @@ CASES = {
     "misspelled_leaf": (["train.max_itr=6"], "unknown config key 'train.max_itr'; did you mean 'train.max_iter'"),
     "bad_int": (["train.max_iter=abc"], "train.max_iter=abc: expected an integer (current value"),
     "bad_bool": (["train.amp.enabled=maybe"], "expected true or false"),
+    "zero_iterations": (["train.max_iter=0"], "train.max_iter=0: must be at least 1"),
     "no_equals": (["train.max_iter"], "override 'train.max_iter' has no '='"),
     "unparsable": (["train.max_iter=[1"], "cannot be parsed"),
     "missing_checkpoint": (["train.init_checkpoint=/nope/model_final.pth"], "train.init_checkpoint=/nope/model_final.pth: no such file"),

@@ -79,6 +79,13 @@ def _run(args):
     check_device(args.device)
     dataset = args.dataset or cfg.dataloader.test.dataset_name
     check_dataset_name(dataset, "--dataset")
+    meta = MetadataCatalog.get(dataset)
+    out_abs = os.path.realpath(args.output)
+    for key in ("root", "image_root"):
+        src = getattr(meta, key, None) if key in meta.as_dict() else None
+        if src and (out_abs + os.sep).startswith(os.path.realpath(src) + os.sep):
+            raise ConfigError(f"--output {args.output}: lies inside the dataset's {key} {src}; results must not "
+                              "be written among (or over) the ground truth")
     check_output_dir(args.output, "--output")
     if args.ytvis_results:
         check_output_file(args.ytvis_results, "--ytvis-results")

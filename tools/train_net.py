@@ -97,7 +97,7 @@ def do_train(args, cfg):
     checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
     start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
     if start_iter >= cfg.train.max_iter:
-        if comm.is_main_process() and not os.path.isfile(os.path.join(cfg.train.output_dir, "model_final.pth")):
+        if args.resume and comm.is_main_process() and not os.path.isfile(os.path.join(cfg.train.output_dir, "model_final.pth")):
             checkpointer.save("model_final")  # e.g. it was corrupt and the last periodic one was resumed
         logger.info("Already trained for %d iterations; nothing to do", cfg.train.max_iter)
         return
@@ -140,6 +140,8 @@ def parse_args(argv=None):
             if missing:
                 raise ConfigError(f"--config-file {args.config_file}: has no {', '.join(missing)}, so it cannot be "
                                   "trained (a video config is evaluated with --eval-only)")
+            if int(cfg.train.max_iter) < 1:
+                raise ConfigError(f"train.max_iter={cfg.train.max_iter}: must be at least 1")
         if args.num_gpus > 1 and not torch.cuda.is_available() and not args.num_processes:
             raise ConfigError(f"--num-gpus {args.num_gpus}: no CUDA device here; use --num-processes N for CPU processes")
         if args.eval_only and not cfg.train.get("init_checkpoint") and not args.allow_random_weights:
