@@ -116,6 +116,15 @@ def test_resume_skips_a_truncated_checkpoint(tmp_path):
     assert not (tmp_path / ".tmp-model_final.pth-abc").exists()
 
 
+def test_truncated_final_not_tagged_is_set_aside(tmp_path):
+    """SIGKILL while an older, non-atomic writer saved model_final.pth: last_checkpoint still names
+    the periodic checkpoint, and the truncated final one must not survive the resume."""
+    _saved(tmp_path, ["model_0000004"])
+    (tmp_path / "model_final.pth").write_bytes(b"PK\x03\x04 truncated")
+    AtomicCheckpointer(Tiny(), str(tmp_path)).resume_or_load("", resume=True)
+    assert not (tmp_path / "model_final.pth").exists() and (tmp_path / "model_final.pth.corrupt").exists()
+
+
 def test_resume_refuses_when_no_checkpoint_is_readable(tmp_path):
     _saved(tmp_path, ["model_final"])
     (tmp_path / "model_final.pth").write_bytes(b"garbage")

@@ -149,6 +149,15 @@ class AtomicCheckpointer(DetectionCheckpointer):
         if not (resume and self.has_checkpoint()):
             return self.load(path, checkpointables=[])
         last = self.get_checkpoint_file()
+        final = os.path.join(self.save_dir, "model_final.pth")
+        if os.path.isfile(final) and os.path.abspath(final) != os.path.abspath(last):
+            # written after the last tagged checkpoint (e.g. killed before the tag): check it too,
+            # so a truncated model_final.pth is not left for --eval-only to trip over
+            try:
+                self._load_file(final)
+            except CheckpointError as e:
+                os.replace(final, final + ".corrupt")
+                logger.warning("%s (renamed to %s.corrupt; it is rewritten when training finishes)", e, final)
         others = sorted((p for p in self.get_all_checkpoint_files() if os.path.abspath(p) != os.path.abspath(last)),
                         key=lambda p: (_iteration_of(p) if not p.endswith("model_final.pth") else 1 << 62,
                                        os.path.getmtime(p)), reverse=True)
