@@ -83,6 +83,7 @@ def test_bad_input_one_line_error_before_model(tmp_path, monkeypatch, case):
     with pytest.raises(SystemExit) as e:
         demo.run(_args(inp, out, *flags, opts=opts))
     msg = str(e.value)
+    assert e.value.code == 2  # exit status
     assert msg.startswith("error: ") and needle in msg and "\n" not in msg, msg
     if case != "random_weights":  # that one is known only once the model is built and loaded
         assert not built

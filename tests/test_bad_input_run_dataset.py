@@ -79,6 +79,7 @@ def test_bad_input_one_line_error_before_model(dataset, tmp_path, monkeypatch, c
     with pytest.raises(SystemExit) as e:
         _run(out, *extra, opts=opts)
     msg = str(e.value)
+    assert e.value.code == 2  # exit status
     assert msg.startswith("error: ") and needle in msg and "\n" not in msg, msg
     assert not built
     if out.is_dir():
@@ -96,7 +97,7 @@ def test_weights_refused(dataset, tmp_path, case):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as e:
         _run(out, opts=opts)
-    assert needle in str(e.value) and "\n" not in str(e.value), str(e.value)
+    assert e.value.code == 2 and needle in str(e.value) and "\n" not in str(e.value), str(e.value)
     assert not [d for d in os.listdir(out) if d.startswith("synth")]
 
 
@@ -128,6 +129,7 @@ def test_resume_fingerprint_and_manifests(dataset, tmp_path, caplog):
     mtime = os.path.getmtime(pngs[0])
     with pytest.raises(SystemExit) as e:
         _run(out, opts=[f"train.init_checkpoint={other}"])
+    assert e.value.code == 2
     assert f"error: {out}: holds results of another run (weights_sha256 differ" in str(e.value)
     assert os.path.getmtime(pngs[0]) == mtime
     # --overwrite redoes them, and the fingerprint follows
@@ -141,7 +143,7 @@ def test_legacy_output_without_fingerprint_refused(dataset, tmp_path):
     (out / "synth_val_0000").mkdir(parents=True)
     with pytest.raises(SystemExit) as e:
         _run(out)
-    assert "but no uvmos_run.json" in str(e.value) and "--overwrite" in str(e.value)
+    assert e.value.code == 2 and "but no uvmos_run.json" in str(e.value) and "--overwrite" in str(e.value)
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -155,7 +157,7 @@ def test_make_synthetic_bad_counts(tmp_path, capsys, args, needle):
     make_synthetic = load_tool("make_synthetic")
     with pytest.raises(SystemExit) as e:
         make_synthetic.main(["--output", str(tmp_path / "ds"), "--num-train", "0", "--num-test", "0", *args])
-    assert e.value.code != 0
-    msg = capsys.readouterr().err + str(e.value.code)
+    assert e.value.code == 2
+    msg = capsys.readouterr().err
     assert needle in msg, msg
     assert not (tmp_path / "ds" / "JPEGImages").exists()

@@ -31,6 +31,7 @@ from uvmos.engine.predictor import VideoPredictor  # noqa: E402
 from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter, replace_folder, write_palette_png  # noqa: E402
 from uvmos.utils.config import (  # noqa: E402
     ConfigError,
+    ToolExit,
     check_device,
     check_output_dir,
     check_video_config,
@@ -82,7 +83,7 @@ def run(args) -> dict:
         names = frame_stems(video["file_names"]) if video.get("file_names") else None
         check_output_dir(args.output, "--output")
     except (ConfigError, DatasetFormatError) as e:
-        raise SystemExit(f"error: {e}") from None
+        raise ToolExit(e) from None
     if args.threads > 0:
         import torch
 
@@ -90,7 +91,7 @@ def run(args) -> dict:
     try:
         predictor = VideoPredictor(cfg, device=args.device, allow_random_weights=args.allow_random_weights)
     except CheckpointError as e:
-        raise SystemExit(f"error: {e}") from None
+        raise ToolExit(e) from None
     logger.info("weights: %s", predictor.checkpoint or "none (random, --allow-random-weights)")
     # masks go to a temporary folder that replaces masks/ at the end: no stale masks of an older run
     final_mask_dir = os.path.join(args.output, "masks")
@@ -114,7 +115,7 @@ def run(args) -> dict:
         if overlay is not None:
             overlay.abort()
         shutil.rmtree(mask_dir, ignore_errors=True)
-        raise SystemExit(f"error: {e}") from None
+        raise ToolExit(e) from None
     except BaseException:
         if overlay is not None:
             overlay.abort()

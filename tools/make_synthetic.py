@@ -25,6 +25,7 @@ from detectron2.utils.visualizer import Visualizer  # noqa: E402
 from uvmos.data.io import read_annotation_png, read_frame  # noqa: E402
 from uvmos.data.synthetic import RESOLUTION, SyntheticConfig, make_synthetic_dataset  # noqa: E402
 from uvmos.engine.writers import track_color  # noqa: E402
+from uvmos.utils.config import ToolExit  # noqa: E402
 
 
 def default_output() -> str:
@@ -118,14 +119,14 @@ def write_jpeg(path: str, img: np.ndarray, quality: int = 85) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp.jpg"
     if not cv2.imwrite(tmp, img, [cv2.IMWRITE_JPEG_QUALITY, quality]):
-        raise SystemExit(f"error: {path}: could not write the image")
+        raise ToolExit(f"{path}: could not write the image")
     os.replace(tmp, path)
 
 
 def main(argv=None) -> dict:
     args = get_parser().parse_args(argv)
     if args.num_train + args.num_val + args.num_test == 0:
-        raise SystemExit("error: --num-train, --num-val and --num-test are all 0: nothing to generate")
+        raise ToolExit("--num-train, --num-val and --num-test are all 0: nothing to generate")
     try:
         cfg = SyntheticConfig(
             height=args.height, width=args.width, length=args.length,
@@ -133,19 +134,19 @@ def main(argv=None) -> dict:
             min_distractors=args.min_distractors, max_distractors=args.max_distractors,
         )
     except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+        raise ToolExit(e) from None
     t0 = time.perf_counter()
     try:
         splits = make_synthetic_dataset(args.output, cfg, args.num_train, args.num_val, args.num_test, seed=args.seed)
     except ValueError as e:  # DatasetFormatError (names the file) or a count out of range
-        raise SystemExit(f"error: {e}") from None
+        raise ToolExit(e) from None
     n = sum(len(v) for v in splits.values())
     print(f"{n} videos ({', '.join(f'{k}: {len(v)}' for k, v in splits.items())}) in {args.output} "
           f"[{time.perf_counter() - t0:.1f}s]")
     if args.contact_sheet:
         split = args.sheet_split or next(iter(splits), None)
         if split not in splits:
-            raise SystemExit(f"error: --sheet-split {split!r} was not generated")
+            raise ToolExit(f"--sheet-split {split!r} was not generated")
         write_jpeg(args.contact_sheet, contact_sheet(args.output, split, args.sheet_videos, args.sheet_frames, args.sheet_width))
         print(f"contact sheet: {args.contact_sheet} ({os.path.getsize(args.contact_sheet) // 1024} KB)")
     return splits

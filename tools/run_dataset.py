@@ -42,6 +42,7 @@ from uvmos.engine.writers import atomic_write_json  # noqa: E402
 from uvmos.evaluation.davis import evaluate_davis  # noqa: E402
 from uvmos.utils.config import (  # noqa: E402
     ConfigError,
+    ToolExit,
     check_device,
     check_output_dir,
     check_output_file,
@@ -68,7 +69,7 @@ def main(argv=None):
     try:
         return _run(args)
     except (ConfigError, CheckpointError, DatasetFormatError) as e:
-        raise SystemExit(f"error: {e}") from None
+        raise ToolExit(e) from None
 
 
 def _run(args):

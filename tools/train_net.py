@@ -36,7 +36,7 @@ from detectron2.utils.logger import setup_logger  # noqa: E402
 import uvmos  # noqa: F401,E402
 from uvmos.engine.checkpoint import AtomicCheckpointer, AtomicJSONWriter, CheckpointError, load_inference_weights  # noqa: E402
 from uvmos.engine.hooks import CPUTimeHook  # noqa: E402
-from uvmos.utils.config import ConfigError, check_output_dir, load_config  # noqa: E402
+from uvmos.utils.config import ConfigError, ToolExit, check_output_dir, load_config  # noqa: E402
 
 logger = logging.getLogger("uvmos")
 
@@ -163,7 +163,7 @@ def cli(argv=None):
     try:
         _launch(args)
     except (CheckpointError, ConfigError) as e:
-        raise SystemExit(f"error: {e}") from None
+        raise ToolExit(e) from None
 
 
 def _launch(args):

@@ -23,7 +23,7 @@ from typing import Any, Iterable, List, Optional, Sequence
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 __all__ = [
-    "ConfigError", "load_config", "apply_overrides", "check_weight_files", "config_keys", "check_output_dir",
+    "ToolExit", "ConfigError", "load_config", "apply_overrides", "check_weight_files", "config_keys", "check_output_dir",
     "check_output_file", "check_device", "check_video_config",
 ]
 
@@ -32,6 +32,21 @@ WEIGHT_KEYS = ("init_checkpoint", "weights")
 
 class ConfigError(ValueError):
     """A bad config file or override; the message names the key or file."""
+
+
+class ToolExit(SystemExit):
+    """How the command-line tools stop on bad input: ``error: <message>`` (one line) on stderr and
+    exit status 2 (argparse's status for usage errors); ``str()`` is the printed line."""
+
+    def __init__(self, message):
+        import sys
+
+        self.message = f"error: {message}"
+        print(self.message, file=sys.stderr, flush=True)
+        super().__init__(2)
+
+    def __str__(self):
+        return self.message
 
 
 def config_keys(node: Any, prefix: str = "") -> List[str]:
