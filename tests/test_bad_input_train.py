@@ -205,3 +205,24 @@ def test_table4_refuses_random_weights(tmp_path):
                          "--opts", "train.init_checkpoint="])
     finally:
         DatasetCatalog.remove("empty_for_table4")
+
+
+def test_tracker_modules_of_the_video_model_are_checked(tmp_path):
+    """VideoSegmenter keeps the tracker's modules (the R-101 of configs/uvmos/r50_paper.py) under
+    ``associator_modules.``; they are random unless the checkpoint or their own weights cover them."""
+    from omegaconf import OmegaConf
+
+    class Video(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proposer = nn.Linear(3, 4)
+            self.associator_modules = nn.ModuleDict({"features": nn.Linear(4, 4)})
+
+    p = tmp_path / "proposer.pth"
+    torch.save({"model": {k: v for k, v in Video().state_dict().items() if k.startswith("proposer.")}}, p)
+    cfg = OmegaConf.create({"proposer": {"weights": None}, "associator": {"features": {"weights": None}}})
+    with pytest.raises(CheckpointError, match=r"2 of 4 parameters would be random \(associator_modules.features\).*"
+                                              r"model.associator.features.weights=FILE"):
+        load_inference_weights(Video(), cfg, str(p))
+    cfg.associator.features.weights = "R-101.pkl"  # loaded by the module itself when built
+    assert load_inference_weights(Video(), cfg, str(p)) == str(p)

@@ -244,6 +244,12 @@ def random_weight_modules(cfg_model) -> Tuple[List[str], List[str]]:
     return empty, given
 
 
+def _config_path(param: str) -> str:
+    """A parameter's name as a path in the model config: ``VideoSegmenter`` keeps the modules of
+    a non-module associator under ``associator_modules.`` (config: ``model.associator.``)."""
+    return "associator." + param[len("associator_modules."):] if param.startswith("associator_modules.") else param
+
+
 def load_inference_weights(
     model: torch.nn.Module,
     cfg_model,
@@ -269,11 +275,12 @@ def load_inference_weights(
         loaded = {k for k in params if k not in missing}
         logger.info("weights: %s (%d of %d parameters)", checkpoint, len(loaded), len(params))
     empty, given = random_weight_modules(cfg_model)
-    covered = [g + "." for g in given]
-    random_params = [k for k in params if k not in loaded and not any(k.startswith(c) for c in covered)]
+    covered = tuple(g + "." for g in given)
+    random_params = [k for k in params if k not in loaded and not _config_path(k).startswith(covered)]
     if random_params and not allow_random:
         tops = sorted({".".join(k.split(".")[:2]) for k in random_params})
-        hint = "".join(f"; or set model.{e}.weights=FILE" for e in empty if any(k.startswith(e + ".") for k in random_params))
+        hint = "".join(f"; or set model.{e}.weights=FILE" for e in empty
+                       if any(_config_path(k).startswith(e + ".") for k in random_params))
         src = f"{checkpoint} does not hold them" if checkpoint else f"{what} is empty"
         raise CheckpointError(
             f"{len(random_params)} of {len(params)} parameters would be random ({', '.join(tops[:4])}): {src}. "
