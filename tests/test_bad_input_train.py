@@ -110,7 +110,7 @@ def test_resume_skips_a_truncated_checkpoint(tmp_path):
     m = Tiny()
     ck = AtomicCheckpointer(m, str(tmp_path))
     extra = ck.resume_or_load("", resume=True)
-    assert extra["iteration"] == 0 and float(m.a.weight[0, 0]) == 0.0  # model_0000004 (written first)
+    assert extra["iteration"] == 0 and m.a.weight[0, 0].item() == 0.0  # model_0000004 (written first)
     assert not final.exists() and (tmp_path / "model_final.pth.corrupt").exists()
     assert (tmp_path / "last_checkpoint").read_text() == "model_0000004.pth"
     assert not (tmp_path / ".tmp-model_final.pth-abc").exists()
