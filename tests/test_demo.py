@@ -16,7 +16,7 @@ import demo  # noqa: E402
 def _args(inp, out, *extra):
     return demo.get_parser().parse_args(
         ["--config-file", str(REPO / "configs" / "uvmos" / "tiny_cpu.py"), "--input", str(inp), "--output", str(out),
-         *extra, "--opts", "train.init_checkpoint="]
+         "--allow-random-weights", *extra, "--opts", "train.init_checkpoint="]
     )
 
 

@@ -25,8 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
-from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
-from detectron2.config import LazyConfig, instantiate  # noqa: E402
+from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer  # noqa: E402
+from detectron2.config import instantiate  # noqa: E402
+
+from uvmos.utils.config import load_config  # noqa: E402
 from detectron2.structures import BitMasks, Instances  # noqa: E402
 from fvcore.nn import FlopCountAnalysis, parameter_count  # noqa: E402
 from torch import nn  # noqa: E402
@@ -190,7 +192,7 @@ def main(argv=None):
     if not os.path.isfile(args.config_file):
         p.error(f"--config-file {args.config_file!r}: no such file")
     logging.basicConfig(level=logging.WARNING)
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+    cfg = load_config(args.config_file, args.opts)
     size = args.size or cfg.model.get("test_size") or (480, 854)
     stats = analyze(cfg, (int(size[0]), int(size[1])), args.threads, args.runs, not args.no_flops,
                     args.train_iters, args.checkpoint)

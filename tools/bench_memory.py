@@ -92,12 +92,12 @@ class OracleInstances(torch.nn.Module):
 
 
 def build_model(args, stream, timer=None):
-    from detectron2.config import LazyConfig, instantiate
+    from detectron2.config import instantiate
 
     import uvmos  # noqa: F401
+    from uvmos.utils.config import load_config
 
-    cfg = LazyConfig.load(args.config)
-    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    cfg = load_config(args.config, args.opts)
     cfg.model.test_size = tuple(args.size)
     if "test_size" in cfg.model.proposer:  # the proposer's own test size wins in VideoSegmenter
         cfg.model.proposer.test_size = tuple(args.size)

@@ -26,18 +26,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def cmd_run(args) -> dict:
     import torch
-    from detectron2.checkpoint import DetectionCheckpointer
-    from detectron2.config import LazyConfig, instantiate
+    from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
+    from detectron2.config import instantiate
     from detectron2.data import DatasetCatalog
 
     import uvmos  # noqa: F401
+    from uvmos.utils.config import load_config
     from uvmos.engine.video_inference import run_on_dataset
     from uvmos.evaluation.davis import evaluate_davis, read_id_maps
     from uvmos.evaluation.timing import PartTimer
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+    cfg = load_config(args.config_file, args.opts)
     model = instantiate(cfg.model).eval()
     if cfg.train.get("init_checkpoint"):
         DetectionCheckpointer(model).load(cfg.train.init_checkpoint)

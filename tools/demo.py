@@ -11,22 +11,32 @@ frames, so a long video does not fill memory. CPU by default, GPU when present (
 import argparse
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tqdm  # noqa: E402
-from detectron2.config import LazyConfig  # noqa: E402
 from detectron2.utils.logger import setup_logger  # noqa: E402
 
 import uvmos  # noqa: F401,E402
-from uvmos.data.folder import load_video_source  # noqa: E402
+from uvmos.data.folder import frame_stems, load_video_source  # noqa: E402
 from uvmos.data.io import image_size  # noqa: E402
 from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
+from uvmos.engine.checkpoint import CheckpointError  # noqa: E402
 from uvmos.engine.predictor import VideoPredictor  # noqa: E402
-from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter, write_palette_png  # noqa: E402
+from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter, replace_folder, write_palette_png  # noqa: E402
+from uvmos.utils.config import (  # noqa: E402
+    ConfigError,
+    ToolExit,
+    check_device,
+    check_output_dir,
+    check_video_config,
+    load_config,
+)
 
 
 def get_parser():
@@ -38,12 +48,22 @@ def get_parser():
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: the small models run faster single-threaded on a busy CPU)")
     p.add_argument("--no-video", action="store_true", help="skip the overlay video (faster)")
+    p.add_argument("--allow-random-weights", action="store_true",
+                   help="run even when (part of) the model has no trained weights")
     p.add_argument("--opts", default=[], nargs=argparse.REMAINDER, help="config overrides key=value")
     return p
 
 
+MIN_FRAME_SIZE = 16  # px: the models downsample by 32; smaller frames give no usable feature map
+
+
 def check_frame_sizes(video: dict) -> None:
-    """Fail before any work when a frame folder mixes frame sizes (reads image headers only)."""
+    """Fail before any work when a frame folder mixes frame sizes (reads image headers only), or
+    when frames are too small to segment."""
+    if min(video["height"], video["width"]) < MIN_FRAME_SIZE:
+        src = (video.get("file_names") or [video.get("video_file")])[0]
+        raise DatasetFormatError(src, f"frames are {video['width']}x{video['height']}: too small to segment "
+                                      f"(at least {MIN_FRAME_SIZE}x{MIN_FRAME_SIZE} px)")
     for path in video.get("file_names") or []:
         h, w = image_size(path)
         if (h, w) != (video["height"], video["width"]):
@@ -54,30 +74,36 @@ def check_frame_sizes(video: dict) -> None:
 
 def run(args) -> dict:
     logger = logging.getLogger("uvmos")
-    if not os.path.isfile(args.config_file):
-        raise SystemExit(f"error: --config-file {args.config_file}: no such file")
-    try:
+    try:  # every input problem is a one-line error before the model is built
+        cfg = load_config(args.config_file, args.opts)
+        check_video_config(cfg, args.config_file)
+        check_device(args.device)
         video = load_video_source(args.input)
         check_frame_sizes(video)
-    except DatasetFormatError as e:
-        raise SystemExit(f"error: {e}") from None
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+        names = frame_stems(video["file_names"]) if video.get("file_names") else None
+        check_output_dir(args.output, "--output")
+    except (ConfigError, DatasetFormatError) as e:
+        raise ToolExit(e) from None
     if args.threads > 0:
         import torch
 
         torch.set_num_threads(args.threads)
-    predictor = VideoPredictor(cfg, device=args.device)
-    os.makedirs(args.output, exist_ok=True)
-    mask_dir = os.path.join(args.output, "masks")
+    try:
+        predictor = VideoPredictor(cfg, device=args.device, allow_random_weights=args.allow_random_weights)
+    except CheckpointError as e:
+        raise ToolExit(e) from None
+    logger.info("weights: %s", predictor.checkpoint or "none (random, --allow-random-weights)")
+    # masks go to a temporary folder that replaces masks/ at the end: no stale masks of an older run
+    final_mask_dir = os.path.join(args.output, "masks")
+    mask_dir = tempfile.mkdtemp(prefix=".tmp-masks-", dir=args.output)
     overlay = None if args.no_video else OverlayVideoWriter(os.path.join(args.output, "overlay.mp4"), video.get("fps", 24))
     results = YTVISResultsWriter()
-    names = video.get("file_names")
     t0, n = time.perf_counter(), 0
     bar = tqdm.tqdm(total=video["length"], desc=f"uvmos {video['video_id']}", unit="frame")
     try:
         for frame, out in predictor(video):
             t = out["frame_idx"]
-            stem = Path(names[t]).stem if names else f"{t:05d}"
+            stem = names[t] if names else f"{t:05d}"
             write_palette_png(os.path.join(mask_dir, f"{stem}.png"), out["id_map"])
             results.add_frame(t, out["id_map"], out.get("track_scores"), out.get("track_classes"))
             if overlay is not None:
@@ -88,17 +114,25 @@ def run(args) -> dict:
     except DatasetFormatError as e:  # e.g. a frame that cannot be decoded, found while streaming
         if overlay is not None:
             overlay.abort()
-        raise SystemExit(f"error: {e}") from None
+        shutil.rmtree(mask_dir, ignore_errors=True)
+        raise ToolExit(e) from None
     except BaseException:
         if overlay is not None:
             overlay.abort()
+        shutil.rmtree(mask_dir, ignore_errors=True)
         raise
     finally:
         bar.close()
     if overlay is not None:
         overlay.close()
+    elif os.path.exists(os.path.join(args.output, "overlay.mp4")):
+        os.unlink(os.path.join(args.output, "overlay.mp4"))  # an older run's: it would not match
+    replace_folder(mask_dir, final_mask_dir)
     results.end_video(video["video_id"], video["length"])
     results.save(os.path.join(args.output, "results.json"))
+    if n and not results.results:
+        logger.warning("no object was found in any of the %d frames: results.json is [] and every mask is "
+                       "background (a model trained on other data, or --opts thresholds too high?)", n)
     sec = (time.perf_counter() - t0) / max(n, 1)
     logger.info("%d frames, %.3f s/frame (%.2f FPS); outputs in %s", n, sec, 1 / sec, args.output)
     return {"frames": n, "sec_per_frame": sec, "output": args.output}

@@ -16,14 +16,18 @@ only those of the first frame (the official rule, and the default except on a ro
 tools/make_synthetic.py, where "all" is the default); a note lists any object left out.
 """
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from concurrent.futures.process import BrokenProcessPool  # noqa: E402
+
 from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
 from uvmos.evaluation.davis import OBJECT_MODES, TASKS, evaluate_davis  # noqa: E402
+from uvmos.utils.config import ConfigError, check_output_dir, check_output_file  # noqa: E402
 
 
 def get_parser():
@@ -51,6 +55,19 @@ def get_parser():
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     start = time.time()
+    try:  # unwritable outputs fail now, not after the evaluation
+        if args.output_dir:
+            check_output_dir(args.output_dir, "--output_dir")
+        elif os.path.isdir(args.results_path):  # a missing results folder is reported by the evaluation
+            check_output_dir(args.results_path, "--results_path (where the CSVs go without --output_dir)")
+        if args.json:
+            check_output_file(args.json, "--json")
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.num_workers is not None and args.num_workers < 1:
+        print(f"error: --num-workers {args.num_workers}: must be at least 1", file=sys.stderr)
+        return 2
     print(f"Evaluating sequences for the {args.task} task...")
     try:
         result = evaluate_davis(
@@ -67,6 +84,9 @@ def main(argv=None) -> int:
         )
     except DatasetFormatError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except BrokenProcessPool as e:  # a worker died (e.g. out of memory): never a hang
+        print(f"error: an evaluation worker died ({e}); retry with --num-workers 1", file=sys.stderr)
         return 2
     for note in result.notes:
         print(f"note: {note}")

@@ -32,17 +32,18 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     import torch
-    from detectron2.checkpoint import DetectionCheckpointer
-    from detectron2.config import LazyConfig, instantiate
+    from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
+    from detectron2.config import instantiate
 
     import uvmos  # noqa: F401
+    from uvmos.utils.config import load_config
     from uvmos.engine.writers import atomic_write_json
     from uvmos.evaluation.frame_ap import evaluate_proposer
 
     if not os.path.isfile(args.config_file):
         raise SystemExit(f"error: {args.config_file}: no such config file")
     torch.set_num_threads(args.threads)
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+    cfg = load_config(args.config_file, args.opts)
     dataset = args.dataset or cfg.dataloader.test.dataset_name
     weights = args.weights or cfg.train.get("init_checkpoint", "")
     if weights and not os.path.isfile(weights):

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
 from uvmos.evaluation.ytvis import YTVISeval, load_ytvis_gt, load_ytvis_results  # noqa: E402
+from uvmos.utils.config import ConfigError, check_output_file  # noqa: E402
 
 
 def get_parser():
@@ -33,12 +34,19 @@ def get_parser():
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     try:
+        if args.json:
+            check_output_file(args.json, "--json")
         gt = load_ytvis_gt(args.gt)
         res = load_ytvis_results(args.results)
-        ev = YTVISeval(gt, res, class_agnostic=args.class_agnostic)
-    except DatasetFormatError as e:
+        ev = YTVISeval(gt, res, class_agnostic=args.class_agnostic, results_source=args.results)
+    except (DatasetFormatError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not res:
+        print(f"note: {args.results} holds no tracks ([]): every AP/AR below is 0 (-1 where the ground truth has "
+              "no object of that size); was the model's output empty?")
+    elif not gt["tracks"]:
+        print(f"note: {args.gt} holds no ground-truth track: the figures are -1 (undefined)")
     figures = ev.run(verbose=True)
     if args.json:
         out = {k: (None if math.isnan(v) else v) for k, v in figures.items()}

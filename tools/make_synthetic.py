@@ -27,8 +27,8 @@ from detectron2.utils.visualizer import Visualizer  # noqa: E402
 
 from uvmos.data.io import read_annotation_png, read_frame  # noqa: E402
 from uvmos.data.synthetic import PRESETS, RESOLUTION, make_synthetic_dataset  # noqa: E402
-from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
 from uvmos.engine.writers import track_color  # noqa: E402
+from uvmos.utils.config import ToolExit  # noqa: E402
 
 
 # per preset: output folder name and the defaults of the options left unset
@@ -42,26 +42,42 @@ def default_output(preset: str = "default") -> str:
     return os.path.join(os.environ.get("UVMOS_DATASETS", "./datasets"), PRESET_DEFAULTS[preset]["output"])
 
 
+def _int_at_least(low: int):
+    """argparse type: an integer >= ``low`` (argparse then names the option in its error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
 def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",
                    help="scene generator: 'default' or 'hard' (crossings of look-alikes, occlusions behind walls, "
                         "exits and returns); unset options take the preset's defaults")
     p.add_argument("--output", default=None, help="dataset root (default: $UVMOS_DATASETS/uvmos_synth[_hard])")
-    p.add_argument("--height", type=int, default=None, help="frame height (default 192)")
-    p.add_argument("--width", type=int, default=None, help="frame width (default 320)")
-    p.add_argument("--length", type=int, default=None, help="frames per video (default 24; hard: 64)")
-    p.add_argument("--num-train", type=int, default=None, help="default 40; hard: 60")
-    p.add_argument("--num-val", type=int, default=None, help="default 10; hard: 10")
-    p.add_argument("--num-test", type=int, default=None, help="default 10; hard: 30 (per test seed)")
+    p.add_argument("--height", type=_int_at_least(32), default=None, help="frame height (default 192)")
+    p.add_argument("--width", type=_int_at_least(32), default=None, help="frame width (default 320)")
+    p.add_argument("--length", type=_int_at_least(1), default=None, help="frames per video (default 24; hard: 64)")
+    p.add_argument("--num-train", type=_int_at_least(0), default=None, help="default 40; hard: 60")
+    p.add_argument("--num-val", type=_int_at_least(0), default=None, help="default 10; hard: 10")
+    p.add_argument("--num-test", type=_int_at_least(0), default=None, help="default 10; hard: 30 (per test seed)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed (each split uses its own seed range)")
     p.add_argument("--test-seeds", type=int, nargs="*", default=None,
                    help="also write the test split for these dataset seeds, as split test_seed<N> "
                         "(default: none; hard: 0 1 2)")
-    p.add_argument("--min-objects", type=int, default=None, help="default 1; hard: 4")
-    p.add_argument("--max-objects", type=int, default=None, help="default 5; hard: 6")
-    p.add_argument("--min-distractors", type=int, default=None, help="default 2; hard: 2")
-    p.add_argument("--max-distractors", type=int, default=None, help="default 6; hard: 4")
+    p.add_argument("--min-objects", type=_int_at_least(0), default=None, help="default 1; hard: 4")
+    p.add_argument("--max-objects", type=_int_at_least(1), default=None, help="default 5; hard: 6")
+    p.add_argument("--min-distractors", type=_int_at_least(0), default=None, help="default 2; hard: 2")
+    p.add_argument("--max-distractors", type=_int_at_least(0), default=None, help="default 6; hard: 4")
     p.add_argument("--contact-sheet", metavar="PATH", help="also write a JPEG grid of frames with mask overlays")
     p.add_argument("--sheet-split", default=None, help="split shown on the contact sheet (default: first non-empty)")
     p.add_argument("--sheet-videos", type=int, default=4, help="rows of the contact sheet")
@@ -119,7 +135,7 @@ def write_jpeg(path: str, img: np.ndarray, quality: int = 85) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp.jpg"
     if not cv2.imwrite(tmp, img, [cv2.IMWRITE_JPEG_QUALITY, quality]):
-        raise SystemExit(f"error: {path}: could not write the image")
+        raise ToolExit(f"{path}: could not write the image")
     os.replace(tmp, path)
 
 
@@ -131,23 +147,25 @@ def main(argv=None) -> dict:
             setattr(args, key, defaults[key])
     args.output = args.output or default_output(args.preset)
     fields = ("height", "width", "length", "min_objects", "max_objects", "min_distractors", "max_distractors")
+    if args.num_train + args.num_val + args.num_test == 0:
+        raise ToolExit("--num-train, --num-val and --num-test are all 0: nothing to generate")
     try:
         cfg = PRESETS[args.preset][0](**{k: getattr(args, k) for k in fields if getattr(args, k) is not None})
     except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+        raise ToolExit(e) from None
     t0 = time.perf_counter()
     try:
         splits = make_synthetic_dataset(args.output, cfg, args.num_train, args.num_val, args.num_test, seed=args.seed,
                                         test_seeds=args.test_seeds)
-    except DatasetFormatError as e:
-        raise SystemExit(f"error: {e}") from None
+    except ValueError as e:  # DatasetFormatError (names the file) or a count out of range
+        raise ToolExit(e) from None
     n = sum(len(v) for v in splits.values())
     print(f"{n} videos ({', '.join(f'{k}: {len(v)}' for k, v in splits.items())}) in {args.output} "
           f"[{time.perf_counter() - t0:.1f}s]")
     if args.contact_sheet:
         split = args.sheet_split or next(iter(splits), None)
         if split not in splits:
-            raise SystemExit(f"error: --sheet-split {split!r} was not generated")
+            raise ToolExit(f"--sheet-split {split!r} was not generated")
         write_jpeg(args.contact_sheet, contact_sheet(args.output, split, args.sheet_videos, args.sheet_frames, args.sheet_width))
         print(f"contact sheet: {args.contact_sheet} ({os.path.getsize(args.contact_sheet) // 1024} KB)")
     return splits

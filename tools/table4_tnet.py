@@ -26,37 +26,35 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("configs", nargs="+")
     p.add_argument("--weights", default="", help="checkpoint (default: each config's train.init_checkpoint)")
-    p.add_argument("--allow-random-weights", action="store_true", help="run configs that name no checkpoint")
     p.add_argument("--dataset", default=None)
     p.add_argument("--max-videos", type=int, default=None)
     p.add_argument("--results", default=None, help="also write DAVIS result PNGs under this folder")
     p.add_argument("--json", default=None, help="write {config: global figures} here")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY=VALUE for every config")
+    p.add_argument("--allow-random-weights", action="store_true", help="run models without (complete) weights")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from detectron2.checkpoint import DetectionCheckpointer
-    from detectron2.config import LazyConfig, instantiate
+    from detectron2.config import instantiate
     from detectron2.data import DatasetCatalog
 
     import uvmos  # noqa: F401
     from uvmos.data.folder import iter_frames
+    from uvmos.engine.checkpoint import load_inference_weights
     from uvmos.engine.writers import write_palette_png
     from uvmos.evaluation.davis import evaluate_davis
+    from uvmos.utils.config import load_config
 
     table = {}
     for path in args.configs:
-        cfg = LazyConfig.apply_overrides(LazyConfig.load(path), args.opts)
+        cfg = load_config(path, args.opts)
         name = args.dataset or cfg.dataloader.test.dataset_name
         videos = DatasetCatalog.get(name)[: args.max_videos]
         model = instantiate(cfg.model).eval()
-        weights = args.weights or cfg.train.get("init_checkpoint", "")
-        if weights:
-            DetectionCheckpointer(model).load(weights)  # a proposer-only checkpoint is accepted
-        elif not args.allow_random_weights:
-            raise SystemExit(f"{path}: no checkpoint (give --weights or train.init_checkpoint); "
-                             "--allow-random-weights to run random weights")
+        # a proposer-only checkpoint is accepted; no weights at all (random) is refused
+        load_inference_weights(model, cfg.model, args.weights or cfg.train.get("init_checkpoint"),
+                               allow_random=args.allow_random_weights, what="--weights")
         stem = os.path.splitext(os.path.basename(path))[0]
         results, n, t0, stats = {}, 0, time.perf_counter(), {}
         for v in videos:

@@ -18,8 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
-from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
-from detectron2.config import LazyConfig, instantiate  # noqa: E402
+from detectron2.config import instantiate  # noqa: E402
 from detectron2.engine import (  # noqa: E402
     AMPTrainer,
     SimpleTrainer,
@@ -35,7 +34,9 @@ from detectron2.utils import comm  # noqa: E402
 from detectron2.utils.logger import setup_logger  # noqa: E402
 
 import uvmos  # noqa: F401,E402
+from uvmos.engine.checkpoint import AtomicCheckpointer, AtomicJSONWriter, CheckpointError, load_inference_weights  # noqa: E402
 from uvmos.engine.hooks import CPUTimeHook  # noqa: E402
+from uvmos.utils.config import ConfigError, ToolExit, check_output_dir, load_config  # noqa: E402
 
 logger = logging.getLogger("uvmos")
 
@@ -60,6 +61,14 @@ def do_test(cfg, model):
     return ret
 
 
+def writers(output_dir, max_iter):
+    """detectron2's default writers, with metrics.json rewritten atomically (AtomicJSONWriter)."""
+    from detectron2.utils.events import JSONWriter
+
+    return [AtomicJSONWriter(os.path.join(output_dir, "metrics.json")) if isinstance(w, JSONWriter) else w
+            for w in default_writers(output_dir, max_iter)]
+
+
 def do_train(args, cfg):
     model = instantiate(cfg.model)
     model.to(cfg.train.device)
@@ -71,7 +80,7 @@ def do_train(args, cfg):
 
     model = ddp(model, **cfg.train.ddp)
     trainer = (AMPTrainer if cfg.train.amp.enabled else SimpleTrainer)(model, train_loader, optim)
-    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, trainer=trainer)
+    checkpointer = AtomicCheckpointer(model, cfg.train.output_dir, trainer=trainer)
     eval_period = cfg.train.eval_period if "evaluator" in cfg.dataloader else 0
     trainer.register_hooks(
         [
@@ -80,9 +89,7 @@ def do_train(args, cfg):
             hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if comm.is_main_process() else None,
             hooks.EvalHook(eval_period, lambda: do_test(cfg, model)) if eval_period else None,
             CPUTimeHook(period=cfg.train.log_period),  # after EvalHook: the final figure counts the last evaluation
-            hooks.PeriodicWriter(
-                default_writers(cfg.train.output_dir, cfg.train.max_iter), period=cfg.train.log_period
-            )
+            hooks.PeriodicWriter(writers(cfg.train.output_dir, cfg.train.max_iter), period=cfg.train.log_period)
             if comm.is_main_process()
             else None,
         ]
@@ -90,14 +97,15 @@ def do_train(args, cfg):
     checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
     start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
     if start_iter >= cfg.train.max_iter:
+        if args.resume and comm.is_main_process() and not os.path.isfile(os.path.join(cfg.train.output_dir, "model_final.pth")):
+            checkpointer.save("model_final")  # e.g. it was corrupt and the last periodic one was resumed
         logger.info("Already trained for %d iterations; nothing to do", cfg.train.max_iter)
         return
     trainer.train(start_iter, cfg.train.max_iter)
 
 
 def main(args):
-    cfg = LazyConfig.load(args.config_file)
-    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    cfg = load_config(args.config_file, args.opts)
     if not torch.cuda.is_available() and cfg.train.get("device", "cpu").startswith("cuda"):
         cfg.train.device = "cpu"
     default_setup(cfg, args)
@@ -105,8 +113,8 @@ def main(args):
     if args.eval_only:
         model = instantiate(cfg.model)
         model.to(cfg.train.device)
+        load_inference_weights(model, cfg.model, cfg.train.init_checkpoint, allow_random=args.allow_random_weights)
         model = ddp(model)
-        DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
         return do_test(cfg, model)
     do_train(args, cfg)
 
@@ -117,14 +125,48 @@ def parse_args(argv=None):
         "--num-processes", type=int, default=0,
         help="number of CPU processes (GLOO) when there is no GPU; overrides --num-gpus on CPU",
     )
+    parser.add_argument(
+        "--allow-random-weights", action="store_true",
+        help="--eval-only: evaluate even when (part of) the model has no trained weights",
+    )
     args = parser.parse_args(argv)
-    if not Path(args.config_file).is_file():
-        parser.error(f"--config-file {args.config_file!r}: no such file")
+    try:  # every config problem is a one-line error here, before any process or model starts
+        cfg = load_config(args.config_file, args.opts)
+        check_output_dir(cfg.train.output_dir, "train.output_dir")
+        if not args.eval_only:
+            missing = [k for k in ("model", "optimizer", "lr_multiplier") if k not in cfg]
+            missing += [] if "train" in cfg.get("dataloader", {}) else ["dataloader.train"]
+            missing += [] if "max_iter" in cfg.train else ["train.max_iter"]
+            if missing:
+                raise ConfigError(f"--config-file {args.config_file}: has no {', '.join(missing)}, so it cannot be "
+                                  "trained (a video config is evaluated with --eval-only)")
+            if int(cfg.train.max_iter) < 1:
+                raise ConfigError(f"train.max_iter={cfg.train.max_iter}: must be at least 1")
+        if args.num_gpus > 1 and not torch.cuda.is_available() and not args.num_processes:
+            raise ConfigError(f"--num-gpus {args.num_gpus}: no CUDA device here; use --num-processes N for CPU processes")
+        if args.eval_only and not cfg.train.get("init_checkpoint") and not args.allow_random_weights:
+            from uvmos.engine.checkpoint import random_weight_modules
+
+            empty, given = random_weight_modules(cfg.model)
+            if not given:
+                raise ConfigError(
+                    "--eval-only without train.init_checkpoint=PATH would evaluate a model with random weights; "
+                    "give a checkpoint or pass --allow-random-weights"
+                )
+    except ConfigError as e:
+        parser.exit(2, f"error: {e}\n")
     return args
 
 
 def cli(argv=None):
     args = parse_args(argv)
+    try:
+        _launch(args)
+    except (CheckpointError, ConfigError) as e:
+        raise ToolExit(e) from None
+
+
+def _launch(args):
     num = args.num_gpus
     if args.num_processes:
         num = args.num_processes

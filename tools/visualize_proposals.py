@@ -22,8 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
-from detectron2.config import LazyConfig, instantiate  # noqa: E402
+from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer  # noqa: E402
+from detectron2.config import instantiate  # noqa: E402
+
+from uvmos.utils.config import load_config  # noqa: E402
 from detectron2.data import DatasetCatalog  # noqa: E402
 from detectron2.utils.visualizer import Visualizer  # noqa: E402
 
@@ -44,7 +46,7 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p.add_argument("--opts", default=[], nargs=argparse.REMAINDER, help="config overrides, e.g. model.test_size=[192,342]")
     args = p.parse_args(argv)
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+    cfg = load_config(args.config_file, args.opts)
     model = instantiate(cfg.model).eval()
     if args.weights:
         DetectionCheckpointer(model).load(args.weights)

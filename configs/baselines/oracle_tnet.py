@@ -1,8 +1,8 @@
 """Upper bound of the association: ground-truth proposals (optionally noisy) tracked by T-Net.
 
 The oracle has no backbone, so T-Net computes its own features (ResNet-50 res3/res4 at the frame
-size; set ``model.associator.features.backbone.weights`` to ImageNet R-50 weights -- random
-weights run, but say little). Noise knobs: see ``OracleProposer``.
+size; set ``model.associator.features.backbone.weights`` to ImageNet R-50 weights; random
+weights say little and are refused unless ``--allow-random-weights``). Noise knobs: see ``OracleProposer``.
 """
 from detectron2.config import LazyCall as L
 

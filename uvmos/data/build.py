@@ -19,6 +19,7 @@ __all__ = [
     "build_frame_pair_train_loader",
     "VideoTestLoader",
     "build_video_test_loader",
+    "check_dataset_name",
 ]
 
 logger = logging.getLogger(__name__)
@@ -146,3 +147,28 @@ def build_video_test_loader(dataset_name: Union[str, Sequence[str]]) -> VideoTes
             check_video_dict(v, source=f"{name}:{v.get('video_id')}")
         videos.extend(vs)
     return VideoTestLoader(videos)
+
+
+def check_dataset_name(name: str, flag: str = "dataset") -> None:
+    """Fail with one line when ``name`` is not a registered dataset (suggesting the closest) or its
+    files are not where its registration says (naming the path and ``$UVMOS_DATASETS``)."""
+    import difflib
+    import os
+
+    from detectron2.data import MetadataCatalog
+
+    from .video_dict import DatasetFormatError
+
+    registered = DatasetCatalog.list()
+    root_env = os.environ.get("UVMOS_DATASETS", "./datasets")
+    if name not in registered:
+        close = difflib.get_close_matches(name, registered, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise DatasetFormatError(None, f"{flag} {name!r}: unknown dataset; {hint}(tools/list_components.py lists them; "
+                                       f"built-in ones are read from UVMOS_DATASETS={root_env})")
+    meta = MetadataCatalog.get(name)
+    for key in ("json_file", "root"):
+        path = getattr(meta, key, None) if key in meta.as_dict() else None
+        if path and not os.path.exists(path):
+            raise DatasetFormatError(path, f"{flag} {name}: not found (its {key}; built-in datasets are read from "
+                                           f"UVMOS_DATASETS={root_env}, see docs/datasets.md)")

@@ -16,7 +16,7 @@ import numpy as np
 from .io import IMAGE_EXTENSIONS, image_size, list_images, natural_key, read_frame
 from .video_dict import DatasetFormatError
 
-__all__ = ["VIDEO_EXTENSIONS", "load_video_source", "iter_frames"]
+__all__ = ["VIDEO_EXTENSIONS", "load_video_source", "iter_frames", "frame_stems"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,22 @@ def load_video_source(path_or_glob: str) -> Dict[str, Any]:
             raise DatasetFormatError(src, "glob matches no image files")
         return _from_frames(files, _video_id(os.path.dirname(files[0])))
     raise DatasetFormatError(src, "no such video file, frame folder or glob")
+
+
+def frame_stems(file_names) -> list:
+    """Output names (no extension) of frame files: their stems when these are unique, else their
+    paths relative to the common folder with ``/`` -> ``__`` (a glob across folders such as
+    ``480p/*/00000.jpg`` gives ``bear__00000``, ``car__00000`` ..., never one name twice)."""
+    stems = [os.path.splitext(os.path.basename(f))[0] for f in file_names]
+    if len(set(stems)) == len(stems):
+        return stems
+    paths = [os.path.abspath(f) for f in file_names]
+    common = os.path.commonpath([os.path.dirname(p) for p in paths])
+    out = [os.path.splitext(os.path.relpath(p, common))[0].replace(os.sep, "__") for p in paths]
+    if len(set(out)) != len(out):  # same file listed twice, or names differing only in extension
+        dup = sorted({n for n in out if out.count(n) > 1})[:3]
+        raise DatasetFormatError(file_names[0], f"frames give the same output name twice (e.g. {dup})")
+    return out
 
 
 def iter_frames(video: Dict[str, Any], format: str = "BGR") -> Iterator[Tuple[int, np.ndarray]]:

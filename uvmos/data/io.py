@@ -43,12 +43,34 @@ def read_frame(path: str, format: str = "BGR") -> np.ndarray:
     if not os.path.isfile(path):
         raise DatasetFormatError(path, "image file not found")
     try:
+        with Image.open(path) as im:
+            if im.mode in _WIDE_GRAY_MODES:
+                img = _wide_gray_to_8bit(path, detection_utils._apply_exif_orientation(im))
+                img = np.repeat(img[:, :, None], 3, axis=2) if format in ("BGR", "RGB") else img
+                return np.ascontiguousarray(img)
         img = detection_utils.read_image(path, format=format)
+    except DatasetFormatError:
+        raise
     except Exception as e:  # PIL raises OSError / UnidentifiedImageError / SyntaxError on bad files
         raise DatasetFormatError(path, f"unreadable image ({type(e).__name__}: {e})") from e
     if img.dtype != np.uint8:
         img = img.astype(np.uint8)
     return img
+
+
+_WIDE_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def _wide_gray_to_8bit(path: str, im: Image.Image) -> np.ndarray:
+    """16-bit / 32-bit / float gray frames -> uint8 (H, W), scaled, not clipped (PIL's convert("RGB")
+    clips such frames to white). 16-bit: value / 257 (65535 -> 255); "I" frames whose values fit 16
+    bits are 16-bit PNGs; float frames in [0, 1] are scaled by 255, others clipped to 0..255."""
+    arr = np.asarray(im)
+    if im.mode.startswith("I;16") or (im.mode == "I" and arr.size and arr.min() >= 0 and arr.max() <= 65535):
+        return np.round(arr.astype(np.float64) / 257.0).astype(np.uint8)
+    if im.mode == "F" and arr.size and np.nanmin(arr) >= 0 and np.nanmax(arr) <= 1.0:
+        return np.round(np.nan_to_num(arr) * 255.0).astype(np.uint8)
+    raise DatasetFormatError(path, f"{im.mode} image with values {arr.min()}..{arr.max()}: expected 8- or 16-bit frames")
 
 
 def image_size(path: str) -> Tuple[int, int]:

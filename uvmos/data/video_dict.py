@@ -56,6 +56,10 @@ class DatasetFormatError(ValueError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
+    def __reduce__(self):
+        # picklable (e.g. raised in a multiprocessing worker): rebuild from both arguments
+        return (type(self), (self.path, self.problem))
+
 
 def mask_to_rle(mask: np.ndarray) -> Dict[str, Any]:
     """Binary (H, W) mask -> COCO RLE with ``counts`` decoded to ``str`` (JSON-serialisable)."""

@@ -5,11 +5,16 @@
 track id), which ``uvmos.evaluation.davis.evaluate_davis`` (and the official toolkit) score.
 
 Atomic and resumable: a video is written into a hidden temporary folder next to its final one and
-renamed when complete, so ``output_dir/<video_id>`` exists only for finished videos; a rerun skips
-them (and discards stale temporary folders of interrupted runs).
+renamed when complete, then a manifest (``output_dir/.manifests/<video_id>.json``: frame count and
+names) proves it complete; a rerun skips exactly the videos whose manifest matches their folder,
+redoes any other (e.g. PNGs deleted, killed between rename and manifest), and discards stale
+temporary folders of interrupted runs. With a ``fingerprint`` (config + weights + dataset, see
+:func:`run_fingerprint`) stored in ``output_dir/uvmos_run.json``, a rerun with other settings is
+refused (:class:`OutputMismatchError`) unless ``overwrite=True``, which clears the old results.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,12 +25,93 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from detectron2.data import DatasetCatalog
 
-from uvmos.data.folder import iter_frames
-from uvmos.engine.writers import YTVISResultsWriter, write_palette_png
+from uvmos.data.folder import frame_stems, iter_frames
+from uvmos.data.video_dict import DatasetFormatError
+from uvmos.engine.writers import YTVISResultsWriter, atomic_write_json, public_dir_permissions, write_palette_png
 
-__all__ = ["run_on_dataset", "collect_ytvis_results", "frame_names", "VideoListLoader", "YTVIS_FILE"]
+__all__ = [
+    "run_on_dataset", "collect_ytvis_results", "frame_names", "VideoListLoader", "YTVIS_FILE", "RUN_FILE",
+    "run_fingerprint", "OutputMismatchError",
+]
 
 YTVIS_FILE = "ytvis_results.json"  # per-video YouTube-VIS results inside its result folder
+RUN_FILE = "uvmos_run.json"  # fingerprint of the run that wrote an output folder
+MANIFEST_DIR = ".manifests"  # <video_id>.json per finished video
+
+
+class OutputMismatchError(DatasetFormatError):
+    """The output folder holds results of another run (names the folder and what differs)."""
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _config_text(node) -> str:
+    from omegaconf import OmegaConf
+
+    def name(x):
+        return f"{getattr(x, '__module__', '')}.{getattr(x, '__qualname__', type(x).__name__)}"
+
+    return json.dumps(OmegaConf.to_container(node, resolve=True), sort_keys=True, default=name)
+
+
+def run_fingerprint(cfg_model, checkpoint: Optional[str], dataset_name: str) -> Dict[str, Any]:
+    """What makes two runs' outputs interchangeable: the model config, the weights file's content
+    (sha256) and the dataset."""
+    return {
+        "dataset": dataset_name,
+        "model_config_sha256": hashlib.sha256(_config_text(cfg_model).encode()).hexdigest(),
+        "weights": os.path.abspath(checkpoint) if checkpoint else None,
+        "weights_sha256": _sha256(checkpoint) if checkpoint and os.path.isfile(checkpoint) else None,
+    }
+
+
+def _check_fingerprint(output_dir: str, fingerprint: Dict[str, Any], video_ids, overwrite: bool) -> None:
+    path = os.path.join(output_dir, RUN_FILE)
+    old = None
+    if os.path.isfile(path):
+        try:
+            with open(path) as f:
+                old = json.load(f)
+        except (OSError, ValueError):
+            old = {"unreadable": True}
+    same = old is not None and all(old.get(k) == v for k, v in fingerprint.items() if k != "weights")
+    existing = [v for v in video_ids if os.path.isdir(os.path.join(output_dir, v))]
+    if not same and (old is not None or existing) and not overwrite:
+        if old is None:
+            what = f"{len(existing)} video result folders but no {RUN_FILE} (written by an older uvmos?)"
+        else:
+            diff = [k for k, v in fingerprint.items() if k != "weights" and old.get(k) != v]
+            what = f"results of another run ({', '.join(diff)} differ; weights then: {old.get('weights')})"
+        raise OutputMismatchError(output_dir, f"holds {what}; use another --output or pass --overwrite to redo them")
+    if not same and overwrite:
+        for v in existing:
+            shutil.rmtree(os.path.join(output_dir, v))
+        shutil.rmtree(os.path.join(output_dir, MANIFEST_DIR), ignore_errors=True)
+        if existing:
+            logger.info("--overwrite: removed %d result folders of an earlier run in %s", len(existing), output_dir)
+    atomic_write_json(path, fingerprint)
+
+
+def _is_complete(final: str, manifest: str, names: List[str], ytvis: bool) -> bool:
+    if not os.path.isfile(manifest):
+        return False
+    try:
+        with open(manifest) as f:
+            m = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if m.get("frames") != len(names) or m.get("names") != names:
+        return False
+    if ytvis and not os.path.isfile(os.path.join(final, YTVIS_FILE)):
+        return False
+    present = set(os.listdir(final))
+    return all(n + ".png" in present for n in names)
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +171,7 @@ def _limit_ids(folder: str, stems: Sequence[str], max_ids: int = 20) -> None:
 def frame_names(video: dict) -> List[str]:
     """Result file stems of a video's frames: the frame files' stems, else ``00000``, ``00001``..."""
     if video.get("file_names"):
-        return [os.path.splitext(os.path.basename(f))[0] for f in video["file_names"]]
+        return frame_stems(video["file_names"])
     return [f"{t:05d}" for t in range(int(video["length"]))]
 
 
@@ -97,6 +183,8 @@ def run_on_dataset(
     timer=None,
     ytvis: bool = False,
     category_map: Optional[Mapping[int, int]] = None,
+    fingerprint: Optional[Dict[str, Any]] = None,
+    overwrite: bool = False,
 ) -> Dict[str, str]:
     """Segment every video of ``dataset_name`` (a DatasetCatalog entry of video dicts) with
     ``model`` (a ``VideoSegmenter`` or anything with ``run_video(frames, video)``) and write DAVIS
@@ -109,6 +197,9 @@ def run_on_dataset(
             ``video_id`` = the JSON's ``json_video_id`` when the dataset has one; gather them with
             :func:`collect_ytvis_results`); the tracker's contiguous classes are mapped through
             ``category_map`` (e.g. the inverse of ``thing_dataset_id_to_contiguous_id``), else + 1.
+        fingerprint: :func:`run_fingerprint` of this run; another run's results in ``output_dir``
+            are refused unless ``overwrite``.
+        overwrite: redo every video (removing the older results).
     Returns:
         {video_id: result folder} for every video of the run (written now or found complete).
     """
@@ -123,6 +214,13 @@ def run_on_dataset(
         if unknown:
             raise KeyError(f"run_on_dataset: videos {sorted(unknown)} are not in {dataset_name}")
         all_videos = [v for v in all_videos if v["video_id"] in wanted]
+    ids = [str(v["video_id"]) for v in all_videos]
+    if fingerprint is not None:
+        _check_fingerprint(output_dir, fingerprint, ids, overwrite)
+    elif overwrite:
+        for v in ids:
+            shutil.rmtree(os.path.join(output_dir, v), ignore_errors=True)
+    manifest_dir = os.path.join(output_dir, MANIFEST_DIR)
     if timer is not None and hasattr(model, "timer"):
         model.timer = timer
     if hasattr(model, "eval"):
@@ -132,13 +230,20 @@ def run_on_dataset(
     for i, video in enumerate(all_videos):
         vid = str(video["video_id"])
         final = os.path.join(output_dir, vid)
+        manifest = os.path.join(manifest_dir, vid + ".json")
         out[vid] = final
+        names = frame_names(video)
         if os.path.isdir(final):
-            logger.info("[%d/%d] %s: done already, skipped", i + 1, len(all_videos), vid)
-            continue
+            if _is_complete(final, manifest, names, ytvis):
+                logger.info("[%d/%d] %s: done already (%d frames), skipped", i + 1, len(all_videos), vid, len(names))
+                continue
+            logger.warning("[%d/%d] %s: %s is incomplete or unproven (no matching manifest): redoing it",
+                           i + 1, len(all_videos), vid, final)
+            shutil.rmtree(final)
+        if os.path.exists(manifest):
+            os.unlink(manifest)
         tmp = tempfile.mkdtemp(prefix=f".tmp-{vid}-", dir=output_dir)
         try:
-            names = frame_names(video)
             t0 = time.perf_counter()
             n = max_id = 0
             writer = YTVISResultsWriter() if ytvis else None
@@ -155,7 +260,11 @@ def run_on_dataset(
                 writer.end_video(video.get("json_video_id", video["video_id"]), video.get("length"),
                                  category_map=category_map)
                 writer.save(os.path.join(tmp, YTVIS_FILE))
+            if n != len(names):
+                raise DatasetFormatError(video.get("video_file") or vid, f"{n} frames decoded, {len(names)} expected")
+            public_dir_permissions(tmp)
             os.rename(tmp, final)
+            atomic_write_json(manifest, {"video_id": vid, "frames": n, "names": names})
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

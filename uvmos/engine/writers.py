@@ -22,6 +22,8 @@ __all__ = [
     "atomic_write_png",
     "atomic_save_figure",
     "public_permissions",
+    "public_dir_permissions",
+    "replace_folder",
     "atomic_write_json",
     "write_palette_png",
     "OverlayVideoWriter",
@@ -58,6 +60,28 @@ def public_permissions(path: str) -> None:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)
+
+
+def public_dir_permissions(path: str) -> None:
+    """Give a ``mkdtemp`` folder (mode 0700) the permissions of a normally created folder."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o777 & ~umask)
+
+
+def replace_folder(tmp: str, final: str) -> None:
+    """Move the finished folder ``tmp`` to ``final`` (same parent), replacing an older ``final``
+    entirely (no stale files of a longer earlier run), with normal permissions."""
+    public_dir_permissions(tmp)
+    if os.path.isdir(final):
+        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(os.path.abspath(final)))
+        os.replace(final, os.path.join(old, "x"))
+        os.replace(tmp, final)
+        import shutil
+
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
 
 
 def _atomic(path: str, write_fn, suffix: str) -> None:

@@ -114,19 +114,26 @@ def find_davis_sequences(
     ann_dir = os.path.join(root, ann_name, resolution)
     year = "2019" if task == "unsupervised" and subset in ("test-dev", "test-challenge") else "2017"
     set_file = os.path.join(root, "ImageSets", year, f"{subset}.txt")
+    fallback_note = None
+    semi_dir = os.path.join(root, "Annotations", resolution)
+    if task == "unsupervised" and not os.path.isdir(ann_dir) and os.path.isdir(semi_dir):
+        # e.g. the synthetic benchmark: one annotation set serves both tasks
+        fallback_note = (f"{ann_dir} not found: scoring against {semi_dir} (for DAVIS-2017 itself the "
+                         "unsupervised figures need Annotations_unsupervised)")
+        ann_dir = semi_dir
     if os.path.isfile(set_file):
         if not os.path.isdir(ann_dir):
             raise DatasetFormatError(ann_dir, f"annotation folder for the {task} task not found")
         with open(set_file) as f:
             seqs = [line.strip() for line in f if line.strip()]
-        return ann_dir, seqs, None
+        return ann_dir, seqs, fallback_note
 
     def seq_dirs(d):
         return sorted(x for x in os.listdir(d) if os.path.isdir(os.path.join(d, x)))
 
     if os.path.isdir(ann_dir):
         note = f"{set_file} not found: evaluating every sequence folder of {ann_dir}"
-        return ann_dir, seq_dirs(ann_dir), note
+        return ann_dir, seq_dirs(ann_dir), "; ".join(filter(None, [fallback_note, note]))
     seqs = [s for s in seq_dirs(root) if any(f.endswith(".png") for f in os.listdir(os.path.join(root, s)))]
     if not seqs:
         raise DatasetFormatError(
@@ -528,16 +535,44 @@ def _eval_in_memory(job) -> Dict[str, Any]:
 
 
 def _map(fn, jobs, num_workers: int, costs: Sequence[float]):
-    """Run ``fn`` over ``jobs`` with a process pool (largest jobs first), results in job order."""
+    """Run ``fn`` over ``jobs`` with a process pool (largest jobs first), results in job order.
+
+    ``concurrent.futures`` rather than ``multiprocessing.Pool``: an exception in a worker is raised
+    here (the first one, in job order of completion) and a worker that dies (killed, out of memory)
+    raises ``BrokenProcessPool`` instead of hanging the pool.
+    """
     if num_workers <= 1 or len(jobs) <= 1:
         return [fn(j) for j in jobs]
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
     order = sorted(range(len(jobs)), key=lambda i: -costs[i])
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods else None)
     out: List[Any] = [None] * len(jobs)
-    with ctx.Pool(min(num_workers, len(jobs)), initializer=_worker_init) as pool:
-        for i, r in zip(order, pool.imap(fn, [jobs[i] for i in order], chunksize=1)):
-            out[i] = r
+    import cv2
+
+    # OpenCV's thread pool does not survive fork: a forked child that touches it (setNumThreads,
+    # or any parallel cv2 call) deadlocks when the parent's pool threads were running (e.g. after
+    # a model ran in this process). Stop them before forking; restored afterwards.
+    cv2_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    pool = ProcessPoolExecutor(min(num_workers, len(jobs)), mp_context=ctx, initializer=_worker_init)
+    try:
+        futures = {pool.submit(fn, jobs[i]): i for i in order}
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in done:
+            if f.exception() is not None:
+                raise f.exception()
+        for f, i in futures.items():
+            out[i] = f.result()
+    except BaseException:  # an error, Ctrl-C or a timeout: stop the workers, do not wait for them
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        cv2.setNumThreads(cv2_threads)
+    pool.shutdown(wait=True)
     return out
 
 
@@ -632,6 +667,11 @@ def evaluate_davis(
             res_root = os.fspath(results)
             if not os.path.isdir(res_root):
                 raise DatasetFormatError(res_root, "results folder not found")
+            absent = [s for s in seqs if not os.path.isdir(os.path.join(res_root, s))]
+            if absent and len(absent) == len(seqs):
+                raise DatasetFormatError(res_root, f"holds none of the {len(seqs)} sequence folders ({', '.join(seqs[:3])}...)")
+            if absent:  # checked here, before the pool, so the first missing one is named
+                raise DatasetFormatError(os.path.join(res_root, absent[0]), "result folder of the sequence not found")
             jobs = [(s, os.path.join(ann_dir, s), os.path.join(res_root, s), task, kw) for s in seqs]
             seq_results = _map(_eval_from_disk, jobs, num_workers, [_seq_cost(j[1]) for j in jobs])
             for r in seq_results:

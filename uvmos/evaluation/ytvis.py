@@ -62,21 +62,68 @@ PathLike = Union[str, os.PathLike]
 # RLE helpers
 # ----------------------------------------------------------------------------------------------
 def _to_coco_rle(seg: Any, h: int, w: int, where: str, src: Optional[str]) -> Optional[Dict[str, Any]]:
-    """Per-frame segmentation (None, RLE with str/bytes/list counts, or polygons) -> RLE, bytes counts."""
+    """Per-frame segmentation (None, RLE with str/bytes/list counts, or polygons) -> RLE, bytes counts.
+
+    Checked: the RLE's size is the video's; counts are a string or a list of non-negative ints that
+    covers exactly the frame; a compressed string decodes to at most H*W pixels (garbage strings
+    otherwise give areas far beyond the frame)."""
     if seg is None:
         return None
     if isinstance(seg, list):  # polygons
         if not seg:
             return None
-        return mask_util.merge(mask_util.frPyObjects(seg, h, w))
+        try:
+            return mask_util.merge(mask_util.frPyObjects(seg, h, w))
+        except Exception as e:
+            raise DatasetFormatError(src, f"{where}: invalid polygon ({type(e).__name__}: {e})") from None
     if isinstance(seg, dict) and "counts" in seg and "size" in seg:
-        if list(seg["size"]) != [h, w]:
+        if not isinstance(seg["size"], (list, tuple)) or list(seg["size"]) != [h, w]:
             raise DatasetFormatError(src, f"{where}: mask size {seg['size']} differs from the video's {[h, w]}")
-        if isinstance(seg["counts"], list):
+        counts = seg["counts"]
+        if isinstance(counts, list):
+            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+                raise DatasetFormatError(src, f"{where}: uncompressed RLE counts must be non-negative integers")
+            if sum(counts) != h * w:
+                raise DatasetFormatError(src, f"{where}: RLE counts cover {sum(counts)} pixels, the frame has {h * w}")
             return mask_util.frPyObjects(seg, h, w)
-        counts = seg["counts"].encode("ascii") if isinstance(seg["counts"], str) else seg["counts"]
-        return {"size": [h, w], "counts": counts}
+        if not isinstance(counts, (str, bytes)):
+            raise DatasetFormatError(
+                src, f"{where}: RLE counts must be a string (compressed) or a list of integers, got {type(counts).__name__}"
+            )
+        rle = {"size": [h, w], "counts": counts.encode("ascii", "replace") if isinstance(counts, str) else counts}
+        runs = _rle_string_runs(rle["counts"])
+        if runs is None or sum(runs) != h * w:
+            total = "undecodable" if runs is None else f"runs covering {sum(runs)} pixels"
+            raise DatasetFormatError(src, f"{where}: corrupt compressed RLE counts ({total}; the {w}x{h} frame has {h * w})")
+        return rle
     raise DatasetFormatError(src, f"{where}: unsupported segmentation {type(seg).__name__}")
+
+
+def _rle_string_runs(counts: bytes) -> Optional[List[int]]:
+    """The run lengths of a COCO compressed RLE string (pycocotools' ``rleFrString`` in Python), or
+    None when the string is not a valid encoding (truncated value or a negative run)."""
+    runs: List[int] = []
+    p, n = 0, len(counts)
+    while p < n:
+        x, k, more = 0, 0, True
+        while more:
+            if p >= n:
+                return None
+            c = counts[p] - 48
+            if c < 0 or c > 63:
+                return None
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                x |= -1 << (5 * k)
+        if len(runs) > 2:
+            x += runs[-2]
+        if x < 0:
+            return None
+        runs.append(x)
+    return runs
 
 
 def _mean_area(areas: Sequence[Optional[float]]) -> float:
@@ -242,9 +289,18 @@ def load_ytvis_results(src: Union[PathLike, Sequence[Mapping[str, Any]]]) -> Lis
         raise DatasetFormatError(path, "results must be a JSON list of tracks")
     out = []
     for k, r in enumerate(src):
+        if not isinstance(r, Mapping):
+            raise DatasetFormatError(path, f"result {k} is a {type(r).__name__}, not an object")
         for key in ("video_id", "score", "category_id", "segmentations"):
             if key not in r:
                 raise DatasetFormatError(path, f"result {k} lacks {key!r}")
+        score, cat = r["score"], r["category_id"]
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not np.isfinite(score):
+            raise DatasetFormatError(path, f"result {k}: score must be a finite number, got {score!r}")
+        if isinstance(cat, bool) or not isinstance(cat, int):
+            raise DatasetFormatError(path, f"result {k}: category_id must be an integer, got {cat!r}")
+        if not isinstance(r["segmentations"], list):
+            raise DatasetFormatError(path, f"result {k}: segmentations must be a list (one RLE or null per frame)")
         out.append(dict(r))
     return out
 
@@ -364,8 +420,11 @@ class YTVISeval(COCOeval):
         class_agnostic: ignore categories when matching (``useCats = 0``).
     """
 
-    def __init__(self, gt: Mapping[str, Any], results: Sequence[Mapping[str, Any]], class_agnostic: bool = False):
+    def __init__(self, gt: Mapping[str, Any], results: Sequence[Mapping[str, Any]], class_agnostic: bool = False,
+                 results_source: Optional[str] = None):
         videos = {v["id"]: v for v in gt["videos"]}
+        src = results_source
+        known_cats = {c["id"] for c in gt["categories"]}
         gt_anns = []
         for tr in gt["tracks"]:
             gt_anns.append(
@@ -376,11 +435,14 @@ class YTVISeval(COCOeval):
         for k, r in enumerate(results, start=1):
             v = videos.get(r["video_id"])
             if v is None:
-                raise DatasetFormatError(gt.get("source"), f"result {k - 1}: video_id {r['video_id']!r} is not in the ground truth")
+                raise DatasetFormatError(src, f"result {k - 1}: video_id {r['video_id']!r} is not in the ground truth {gt.get('source')}")
+            if not class_agnostic and r["category_id"] not in known_cats:
+                raise DatasetFormatError(src, f"result {k - 1}: category_id {r['category_id']!r} is not a category of the "
+                                              f"ground truth {gt.get('source')} ({sorted(known_cats)[:10]}...)")
             segs = r["segmentations"]
             if len(segs) != v["length"]:
-                raise DatasetFormatError(gt.get("source"), f"result {k - 1}: {len(segs)} segmentations for {v['length']} frames of video {r['video_id']}")
-            rles = [_to_coco_rle(s, v["height"], v["width"], f"result {k - 1} frame {t}", None) for t, s in enumerate(segs)]
+                raise DatasetFormatError(src, f"result {k - 1}: {len(segs)} segmentations for {v['length']} frames of video {r['video_id']}")
+            rles = [_to_coco_rle(s, v["height"], v["width"], f"result {k - 1} frame {t}", src) for t, s in enumerate(segs)]
             areas = [None if s is None else float(mask_util.area(s)) for s in rles]
             dt_anns.append(
                 {"id": k, "image_id": r["video_id"], "category_id": r["category_id"], "score": float(r["score"]), "iscrowd": 0,
@@ -435,7 +497,8 @@ def evaluate_ytvis(
     if not (isinstance(gt, Mapping) and "tracks" in gt):
         gt = load_ytvis_gt(gt)
     res = load_ytvis_results(results if isinstance(results, (str, os.PathLike)) else list(results))
-    return YTVISeval(gt, res, class_agnostic=class_agnostic).run(verbose=verbose)
+    src = os.fspath(results) if isinstance(results, (str, os.PathLike)) else None
+    return YTVISeval(gt, res, class_agnostic=class_agnostic, results_source=src).run(verbose=verbose)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,228 @@
+"""tools/train_net.py and its checkpoints on bad input and faults (issue 11): config problems are
+one-line errors before any process starts; checkpoints and metrics.json are never half-written; a
+resume checks the checkpoint it trusts; no model is evaluated with random weights by accident."""
+import json
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from tests.conftest import REPO, load_tool
+from uvmos.engine.checkpoint import AtomicCheckpointer, AtomicJSONWriter, CheckpointError, load_inference_weights
+
+train_net = load_tool("train_net")
+pytestmark = pytest.mark.timeout(60)
+DNET = str(REPO / "configs" / "dnet" / "tiny_cpu.py")
+
+
+CASES = {
+    "misspelled_top": (["trian.init_checkpoint=X"], "unknown config key 'trian'; did you mean 'train.init_checkpoint'"),
+    "misspelled_leaf": (["train.max_itr=6"], "unknown config key 'train.max_itr'; did you mean 'train.max_iter'"),
+    "bad_int": (["train.max_iter=abc"], "train.max_iter=abc: expected an integer (current value"),
+    "bad_bool": (["train.amp.enabled=maybe"], "expected true or false"),
+    "zero_iterations": (["train.max_iter=0"], "train.max_iter=0: must be at least 1"),
+    "no_equals": (["train.max_iter"], "override 'train.max_iter' has no '='"),
+    "unparsable": (["train.max_iter=[1"], "cannot be parsed"),
+    "missing_checkpoint": (["train.init_checkpoint=/nope/model_final.pth"], "train.init_checkpoint=/nope/model_final.pth: no such file"),
+    "checkpoint_is_folder": (["train.init_checkpoint=/tmp"], "a folder, not a checkpoint file"),
+    "missing_backbone_weights": (["model.backbone.weights=/nope/R-50.pkl"], "model.backbone.weights=/nope/R-50.pkl: no such file"),
+    "output_dir_is_file": (["train.output_dir={afile}"], "train.output_dir {afile}: is a file"),
+    "eval_only_random": (["--eval-only"], "would evaluate a model with random weights"),
+    "missing_config": (None, "no such file"),
+    "video_config_trained": (["--config-file", "configs/uvmos/tiny_cpu.py"], "so it cannot be trained"),
+    "num_gpus_without_gpu": (["--num-gpus", "2"], "no CUDA device here; use --num-processes"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_config_errors_before_any_process(tmp_path, capsys, case):
+    opts, needle = CASES[case]
+    if case == "num_gpus_without_gpu" and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    (tmp_path / "afile").write_text("x")
+    argv = ["--config-file", DNET if opts is not None else str(tmp_path / "nope.py")]
+    opts = [o.format(afile=tmp_path / "afile") for o in (opts or [])]
+    flags = [o for o in opts if o.startswith("--")]
+    if "--config-file" in opts:
+        argv, flags = ["--config-file", str(REPO / opts[1])], []
+    elif "--num-gpus" in opts:
+        flags = opts[:2]
+    opts = [o for o in opts if o not in flags and not o.startswith("--") and o != "configs/uvmos/tiny_cpu.py"]
+    if not any(o.startswith("train.output_dir") for o in opts):
+        opts.append(f"train.output_dir={tmp_path / 'out'}")
+    with pytest.raises(SystemExit) as e:
+        train_net.parse_args(argv + flags + opts)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert needle.format(afile=tmp_path / "afile") in err, err
+    assert len([line for line in err.splitlines() if line.startswith("error")]) == 1
+
+
+def test_supported_overrides_pass(tmp_path):
+    args = train_net.parse_args(["--config-file", DNET, f"train.output_dir={tmp_path}", "train.max_iter=1e2",
+                                 "model.backbone.weights=", "dataloader.train.mapper.augmentations.crop_size=[64,64]"])
+    assert args.opts
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------------------------
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 4)
+        self.b = nn.Linear(4, 2)
+
+
+def _saved(tmp_path, names):
+    m = Tiny()
+    ck = AtomicCheckpointer(m, str(tmp_path))
+    for i, n in enumerate(names):
+        with torch.no_grad():
+            m.a.weight.fill_(i)
+        ck.save(n, iteration=i)
+    return ck
+
+
+def test_save_killed_midway_leaves_previous_checkpoint(tmp_path, monkeypatch):
+    _saved(tmp_path, ["model_0000004", "model_final"])
+    before = (tmp_path / "model_final.pth").read_bytes()
+
+    def dies(obj, f, *a, **k):
+        f.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt  # the process is stopped while writing
+
+    monkeypatch.setattr(torch, "save", dies)
+    ck = AtomicCheckpointer(Tiny(), str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        ck.save("model_final")
+    assert (tmp_path / "model_final.pth").read_bytes() == before
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    assert (tmp_path / "last_checkpoint").read_text() == "model_final.pth"
+
+
+def test_resume_skips_a_truncated_checkpoint(tmp_path):
+    _saved(tmp_path, ["model_0000004", "model_final"])
+    final = tmp_path / "model_final.pth"
+    final.write_bytes(final.read_bytes()[:200])  # SIGKILL while a non-atomic writer was saving
+    (tmp_path / ".tmp-model_final.pth-abc").write_bytes(b"junk")  # a killed atomic save's temp file
+    m = Tiny()
+    ck = AtomicCheckpointer(m, str(tmp_path))
+    extra = ck.resume_or_load("", resume=True)
+    assert extra["iteration"] == 0 and m.a.weight[0, 0].item() == 0.0  # model_0000004 (written first)
+    assert not final.exists() and (tmp_path / "model_final.pth.corrupt").exists()
+    assert (tmp_path / "last_checkpoint").read_text() == "model_0000004.pth"
+    assert not (tmp_path / ".tmp-model_final.pth-abc").exists()
+
+
+def test_truncated_final_not_tagged_is_set_aside(tmp_path):
+    """SIGKILL while an older, non-atomic writer saved model_final.pth: last_checkpoint still names
+    the periodic checkpoint, and the truncated final one must not survive the resume."""
+    _saved(tmp_path, ["model_0000004"])
+    (tmp_path / "model_final.pth").write_bytes(b"PK\x03\x04 truncated")
+    AtomicCheckpointer(Tiny(), str(tmp_path)).resume_or_load("", resume=True)
+    assert not (tmp_path / "model_final.pth").exists() and (tmp_path / "model_final.pth.corrupt").exists()
+
+
+def test_resume_refuses_when_no_checkpoint_is_readable(tmp_path):
+    _saved(tmp_path, ["model_final"])
+    (tmp_path / "model_final.pth").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="no usable checkpoint to resume from .*model_final.pth: unreadable"):
+        AtomicCheckpointer(Tiny(), str(tmp_path)).resume_or_load("", resume=True)
+
+
+def test_truncated_checkpoint_for_evaluation_names_the_file(tmp_path):
+    _saved(tmp_path, ["model_final"])
+    p = tmp_path / "model_final.pth"
+    p.write_bytes(p.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=f"{p}: unreadable checkpoint"):
+        AtomicCheckpointer(Tiny()).load(str(p))
+
+
+def test_metrics_json_is_whole_lines(tmp_path):
+    from detectron2.utils.events import EventStorage
+
+    path = tmp_path / "metrics.json"
+    path.write_text('{"iteration": 0, "loss": 1.0}\n{"iteration": 1, "lo')  # killed mid-line
+    w = AtomicJSONWriter(str(path))
+    with EventStorage(2) as storage:
+        storage.put_scalar("loss", 0.5, smoothing_hint=False)
+        w.write()
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [0, 2]
+
+
+def test_mostly_unmatched_checkpoint_is_an_error(tmp_path):
+    p = tmp_path / "other.pth"
+    torch.save({"model": {"x.weight": torch.zeros(4, 3), "a.weight": torch.zeros(4, 3), "y.bias": torch.zeros(2)}}, p)
+    with pytest.raises(CheckpointError, match="only 1 of its 3 tensors fit this model"):
+        AtomicCheckpointer(Tiny()).load(str(p))
+
+
+# ---------------------------------------------------------------------------------------------
+# random weights (eval-only, VideoPredictor, table4_tnet, the R-101 tracker, Mask R-CNN baselines)
+# ---------------------------------------------------------------------------------------------
+def test_random_weights_refused_unless_allowed(tmp_path):
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"a": {"weights": None}, "b": {}})
+    with pytest.raises(CheckpointError, match="4 of 4 parameters would be random.*model.a.weights=FILE.*--allow-random-weights"):
+        load_inference_weights(Tiny(), cfg, "")
+    assert load_inference_weights(Tiny(), cfg, "", allow_random=True) is None
+    # a checkpoint with "a" only: "b" stays random
+    p = tmp_path / "a_only.pth"
+    torch.save({"model": {k: v for k, v in Tiny().state_dict().items() if k.startswith("a.")}}, p)
+    with pytest.raises(CheckpointError, match=r"2 of 4 parameters would be random \(b.bias, b.weight\)"):
+        load_inference_weights(Tiny(), cfg, str(p))
+    # "b" given its own weights file in the config: covered
+    cfg_b = OmegaConf.create({"a": {"weights": None}, "b": {"weights": str(p)}})
+    assert load_inference_weights(Tiny(), cfg_b, str(p)) == str(p)
+
+
+@pytest.mark.parametrize("config, module", [
+    ("configs/uvmos/r50_paper.py", "associator.features.backbone"),
+    ("configs/baselines/maskrcnn_greedy.py", "proposer"),
+    ("configs/baselines/oracle_tnet.py", "associator.features.backbone"),
+])
+def test_configs_with_random_parts_are_known(config, module):
+    """The modules load_inference_weights refuses to run random unless a checkpoint covers them."""
+    from uvmos.engine.checkpoint import random_weight_modules
+    from uvmos.utils.config import load_config
+
+    empty, given = random_weight_modules(load_config(str(REPO / config)).model)
+    assert module in empty
+
+
+def test_table4_refuses_random_weights(tmp_path):
+    from detectron2.data import DatasetCatalog
+
+    table4 = load_tool("table4_tnet")
+    DatasetCatalog.register("empty_for_table4", lambda: [])
+    try:
+        with pytest.raises(CheckpointError, match="would be random"):
+            table4.main([str(REPO / "configs" / "uvmos" / "tiny_cpu.py"), "--dataset", "empty_for_table4",
+                         "--opts", "train.init_checkpoint="])
+    finally:
+        DatasetCatalog.remove("empty_for_table4")
+
+
+def test_tracker_modules_of_the_video_model_are_checked(tmp_path):
+    """VideoSegmenter keeps the tracker's modules (the R-101 of configs/uvmos/r50_paper.py) under
+    ``associator_modules.``; they are random unless the checkpoint or their own weights cover them."""
+    from omegaconf import OmegaConf
+
+    class Video(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proposer = nn.Linear(3, 4)
+            self.associator_modules = nn.ModuleDict({"features": nn.Linear(4, 4)})
+
+    p = tmp_path / "proposer.pth"
+    torch.save({"model": {k: v for k, v in Video().state_dict().items() if k.startswith("proposer.")}}, p)
+    cfg = OmegaConf.create({"proposer": {"weights": None}, "associator": {"features": {"weights": None}}})
+    with pytest.raises(CheckpointError, match=r"2 of 4 parameters would be random \(associator_modules.features\).*"
+                                              r"model.associator.features.weights=FILE"):
+        load_inference_weights(Video(), cfg, str(p))
+    cfg.associator.features.weights = "R-101.pkl"  # loaded by the module itself when built
+    assert load_inference_weights(Video(), cfg, str(p)) == str(p)
