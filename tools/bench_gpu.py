@@ -375,6 +375,7 @@ def default_output():
     return os.path.join(os.environ["OUT"], "gpu_bench.json") if os.environ.get("OUT") else "output/bench/gpu.json"
 
 
+@torch.no_grad()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", default="configs/uvmos/r50_paper.py")
@@ -419,7 +420,6 @@ def main(argv=None):
         if not torch.cuda.is_available():
             raise SystemExit("error: --device cuda but torch sees no GPU")
         torch.backends.cudnn.benchmark = not args.no_cudnn_benchmark
-    torch.set_grad_enabled(False)
 
     frames, masks, source = load_frames(args)
     proposals, unions = controlled_proposals(masks, args.objects, tuple(args.size), device)

@@ -1,14 +1,17 @@
 #!/usr/bin/env python
-"""Table 4 on CPU: DAVIS J&F (unsupervised) of several video configs sharing one proposer checkpoint.
+"""Table 4 on CPU: DAVIS J&F (unsupervised), IDF1 and ID switches of several video configs.
 
-    python tools/table4_tnet.py --weights output/dnet_tiny_cpu/model_final.pth \
-        configs/uvmos/tiny_cpu.py configs/ablations/tnet_wo_verification.py \
-        configs/ablations/tnet_wo_memory_update.py configs/baselines/greedy_tiny_cpu.py
+    python tools/table4_tnet.py configs/uvmos/tiny_cpu.py configs/baselines/greedy_tiny_cpu.py \
+        configs/ablations/tnet_wo_verification.py configs/ablations/tnet_wo_memory_update.py \
+        --dataset uvmos_synth_hard_test uvmos_synth_hard_test_seed1 uvmos_synth_hard_test_seed2 \
+        --json output/table4_hard.json
 
-Each config's ``model`` (a VideoSegmenter) runs on every video of ``--dataset`` (default: the
-config's ``dataloader.test.dataset_name``), the proposer checkpoint loaded into it; the id maps
-are scored in memory with ``uvmos.evaluation.davis.evaluate_davis``. ``--results DIR`` also
-writes DAVIS result folders (``DIR/<config stem>/<video>/<frame>.png``, resumable).
+Each config's ``model`` (a VideoSegmenter, its weights from ``train.init_checkpoint`` or
+``--weights``) runs on every video of each ``--dataset`` (default: the config's
+``dataloader.test.dataset_name``); the id maps are scored in memory with
+``uvmos.evaluation.davis.evaluate_davis`` (every object on the synthetic sets). With several
+datasets the mean and std over them are printed too. ``--results DIR`` also writes DAVIS result
+folders (``DIR/<config stem>/<dataset>/<video>/<frame>.png``).
 """
 import argparse
 import json
@@ -17,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,7 +30,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("configs", nargs="+")
     p.add_argument("--weights", default="", help="checkpoint (default: each config's train.init_checkpoint)")
-    p.add_argument("--dataset", default=None)
+    p.add_argument("--dataset", nargs="+", default=None,
+                   help="one or more datasets (default: the config's test set); several (e.g. the 3 generator seeds "
+                        "of uvmos_synth_hard_test) also give the mean and std over them")
     p.add_argument("--max-videos", type=int, default=None)
     p.add_argument("--results", default=None, help="also write DAVIS result PNGs under this folder")
     p.add_argument("--json", default=None, help="write {config: global figures} here")
@@ -49,33 +55,48 @@ def main(argv=None):
     table = {}
     for path in args.configs:
         cfg = load_config(path, args.opts)
-        name = args.dataset or cfg.dataloader.test.dataset_name
-        videos = DatasetCatalog.get(name)[: args.max_videos]
         model = instantiate(cfg.model).eval()
         # a proposer-only checkpoint is accepted; no weights at all (random) is refused
         load_inference_weights(model, cfg.model, args.weights or cfg.train.get("init_checkpoint"),
                                allow_random=args.allow_random_weights, what="--weights")
         stem = os.path.splitext(os.path.basename(path))[0]
-        results, n, t0, stats = {}, 0, time.perf_counter(), {}
-        for v in videos:
-            maps = []
-            for out in model.run_video((f for _, f in iter_frames(v)), v):
-                maps.append(out["id_map"])
-                if args.results:
-                    stem_t = os.path.splitext(os.path.basename(v["file_names"][out["frame_idx"]]))[0] \
-                        if v.get("file_names") else f"{out['frame_idx']:05d}"
-                    write_palette_png(os.path.join(args.results, stem, v["video_id"], stem_t + ".png"), out["id_map"])
-            n += len(maps)
-            results[v["video_id"]] = maps
-            for k, val in getattr(model.associator, "stats", {}).items():
-                stats[k] = stats.get(k, 0) + val
-        g = evaluate_davis(videos, results, num_workers=1).global_figures
-        table[path] = dict(g)
-        print(f"{stem:32s} J&F {g['J&F-Mean']:.3f}  J {g['J-Mean']:.3f}  F {g['F-Mean']:.3f}  "
-              f"({(time.perf_counter() - t0) / max(n, 1):.2f} s/frame, {len(videos)} videos) {stats}", flush=True)
+        rows = {}
+        for name in args.dataset or [cfg.dataloader.test.dataset_name]:
+            videos = DatasetCatalog.get(name)[: args.max_videos]
+            results, n, t0, stats = {}, 0, time.perf_counter(), {}
+            for v in videos:
+                maps = []
+                for out in model.run_video((f for _, f in iter_frames(v)), v):
+                    maps.append(out["id_map"].astype(np.uint16))
+                    if args.results:
+                        stem_t = os.path.splitext(os.path.basename(v["file_names"][out["frame_idx"]]))[0] \
+                            if v.get("file_names") else f"{out['frame_idx']:05d}"
+                        write_palette_png(os.path.join(args.results, stem, name, v["video_id"], stem_t + ".png"),
+                                          out["id_map"])
+                n += len(maps)
+                results[v["video_id"]] = maps
+                for k, val in getattr(model.associator, "stats", {}).items():
+                    stats[k] = stats.get(k, 0) + val
+            r = evaluate_davis(videos, results, num_workers=1, dataset_name=name)
+            g = dict(r.global_figures, s_per_frame=(time.perf_counter() - t0) / max(n, 1), stats=stats)
+            rows[name] = g
+            print(f"{stem:28s} {name:28s} J&F {g['J&F-Mean']:.3f}  J {g['J-Mean']:.3f}  F {g['F-Mean']:.3f}  "
+                  f"IDF1 {g.get('IDF1', float('nan')):.3f}  IDSW {g.get('IDSW', -1)}  "
+                  f"({g['s_per_frame']:.2f} s/frame, {len(videos)} videos) {stats}", flush=True)
+            for note in r.notes:
+                print(f"  note: {note}")
+        table[path] = rows
+        if len(rows) > 1:
+            summary = {k: (float(np.mean([g[k] for g in rows.values()])), float(np.std([g[k] for g in rows.values()])))
+                       for k in ("J&F-Mean", "J-Mean", "F-Mean", "IDF1", "IDSW") if all(k in g for g in rows.values())}
+            table[path]["mean_std"] = summary
+            print(f"{stem:28s} {'mean +- std over ' + str(len(rows)):28s} "
+                  + "  ".join(f"{k.replace('-Mean', '')} {m:.3f} +- {sd:.3f}" for k, (m, sd) in summary.items()),
+                  flush=True)
     if args.json:
-        with open(args.json, "w") as f:
+        with open(args.json + ".tmp", "w") as f:
             json.dump(table, f, indent=1)
+        os.replace(args.json + ".tmp", args.json)
 
 
 if __name__ == "__main__":

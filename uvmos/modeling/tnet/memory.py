@@ -134,7 +134,7 @@ class _GeometricMemory:
         self._insert(mem, slot, x, y, pw, weight=base * factor, base=base, verified=verified)
         self._normalise(mem)
 
-    def step(self, mem: SampleMemory, x, y, pw=None, verified: bool = False) -> bool:  # pragma: no cover
+    def step(self, mem: SampleMemory, x, y, pw=None, verified: bool = False, matched: bool = True) -> bool:  # pragma: no cover
         raise NotImplementedError
 
     def fitted(self, mem: SampleMemory) -> None:
@@ -152,7 +152,13 @@ class AdaptiveMemory(_GeometricMemory):
         capacity: at most this many samples (FRTM: 80).
         update_every: refit period for unverified frames (paper: 8).
         verified_factor: weight multiplier for verified samples (paper: 2).
-        add_unverified: also store unverified tracking results (see the module docstring).
+        add_unverified: also store tracking results that were not replaced by a proposal.
+        add_unmatched: also store results that no proposal matches at all (s = 0 in eq. 10 for
+            every proposal). Default False: §3.2 adds a sample "once the tracking result is
+            verified" and doubles its weight when the match is above thr_reid, which we read as:
+            a result consistent with some proposal (IoU > 0.5, s > 0) enters S, one that replaced
+            y̌_j (s > thr_reid) enters with a doubled weight and an immediate refit, and a result
+            no proposal supports (an occluded target firing on something else) is not learnt.
     """
 
     def __init__(
@@ -162,15 +168,20 @@ class AdaptiveMemory(_GeometricMemory):
         update_every: int = 8,
         verified_factor: float = 2.0,
         add_unverified: bool = True,
+        add_unmatched: bool = False,
     ):
         super().__init__(gamma, capacity, update_every)
         self.verified_factor = float(verified_factor)
         self.add_unverified = add_unverified
+        self.add_unmatched = add_unmatched
 
-    def step(self, mem: SampleMemory, x, y, pw=None, verified: bool = False) -> bool:
+    def step(self, mem: SampleMemory, x, y, pw=None, verified: bool = False, matched: bool = True) -> bool:
         """Record this frame's result (x (1,C,h,w), y (1,1,h,w); None = no usable result);
-        return True when the target model must be refitted now."""
+        ``verified``: it was replaced by a proposal (s > thr_reid); ``matched``: some proposal
+        has s > 0 with it. Return True when the target model must be refitted now."""
         mem.frames_since_fit += 1
+        if not (verified or matched or self.add_unmatched):
+            x = None
         if x is not None and (verified or self.add_unverified):
             self.add(mem, x, y, pw, verified=verified, factor=self.verified_factor if verified else 1.0)
         if x is not None and verified:
@@ -182,7 +193,7 @@ class AdaptiveMemory(_GeometricMemory):
 class FixedRateMemory(_GeometricMemory):
     """FRTM's memory: every result stored with geometric weights, refit every ``update_every`` frames."""
 
-    def step(self, mem: SampleMemory, x, y, pw=None, verified: bool = False) -> bool:
+    def step(self, mem: SampleMemory, x, y, pw=None, verified: bool = False, matched: bool = True) -> bool:
         mem.frames_since_fit += 1
         if x is not None:
             self.add(mem, x, y, pw, verified=verified, factor=1.0)
@@ -196,6 +207,6 @@ class NoUpdateMemory(_GeometricMemory):
     def __init__(self, gamma: float = 0.1, capacity: int = 1, update_every: int = 0):
         super().__init__(gamma, 1, 0)
 
-    def step(self, mem: SampleMemory, x, y, pw=None, verified: bool = False) -> bool:
+    def step(self, mem: SampleMemory, x, y, pw=None, verified: bool = False, matched: bool = True) -> bool:
         mem.frames_since_fit += 1
         return False

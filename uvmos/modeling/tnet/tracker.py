@@ -395,7 +395,8 @@ class TNetTracker:
             self.stats["verified"] += int(verified)
             y = downsample_masks(f.results[k][None], fsize)
             x = f.X if self.update_projection else f.Z[k : k + 1]
-            if self.memory.step(tr.memory, x, y, self._pixel_weights(y), verified=verified):
+            matched = bool(f.ver.best_score[k] > 0)
+            if self.memory.step(tr.memory, x, y, self._pixel_weights(y), verified=verified, matched=matched):
                 self._fit_update(tr)
 
     # ------------------------------------------------------------------ phase 5: end
