@@ -134,12 +134,12 @@ def _checkpoints(cfg):
     return [p for p in paths if p and "://" not in str(p)]
 
 
-def _row_command(kind: str, dataset: str, row: dict, video_ids=None) -> str:
-    opts = " --opts " + " ".join(row["opts"]) if row.get("opts") else ""
-    if kind == "frame_ap":
-        return f"python tools/eval_frame_ap.py --config-file {row['config']} --dataset {dataset}{opts}"
-    vids = f" --video-ids {' '.join(video_ids)}" if video_ids else ""
-    return f"python tools/benchmark.py run --config-file {row['config']} --dataset {dataset}{vids}{opts}"
+def _row_command(table: str, row: dict, dataset_override: str = "") -> str:
+    """The command that measures one row alone (the tool it runs is eval_frame_ap's
+    ``evaluate_proposer`` for frame AP, ``benchmark.py run`` for J&F and speed)."""
+    ds = f" --dataset {dataset_override}" if dataset_override else ""
+    name = row["name"]
+    return f'python tools/benchmark.py table {table} --rows "{name}"{ds}'
 
 
 def cmd_table(args) -> list:
@@ -160,7 +160,7 @@ def cmd_table(args) -> list:
     results = []
     for row in rows:
         res = {"name": row["name"], "config": row["config"], "dataset": dataset,
-               "command": _row_command(kind, dataset, row, video_ids)}
+               "command": _row_command(args.table, row, args.dataset)}
         cfg = LazyConfig.apply_overrides(LazyConfig.load(row["config"]), row.get("opts", []))
         missing = [p for p in _checkpoints(cfg) if not os.path.isfile(p)]
         if missing:
