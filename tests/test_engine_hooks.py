@@ -32,3 +32,23 @@ def test_cpu_seconds_counts_live_children():
     # once reaped, the child's time moves to os.times().children_*: still counted, not twice
     after = cpu_seconds() - before
     assert 0.6 <= after < used + 0.5
+
+
+def test_cpu_time_hook_resume_keeps_checkpoint_offset():
+    """Resuming (detectron2 restores hook state before ``before_train``) continues the count."""
+    from detectron2.utils.events import EventStorage
+
+    from uvmos.engine.hooks import CPUTimeHook
+
+    class _Trainer:
+        iter, max_iter = 0, 10
+
+    hook = CPUTimeHook(period=1)
+    hook.trainer = _Trainer()
+    hook.load_state_dict({"offset": 7.5})  # what the checkpoint of the first segment holds
+    with EventStorage(0) as storage:  # a resumed run's storage is fresh
+        hook.trainer.storage = storage
+        hook.before_train()
+        hook.after_step()
+        assert storage.history("cpu_minutes").latest() >= 7.5
+    assert hook.state_dict()["offset"] >= 7.5

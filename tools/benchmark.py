@@ -13,6 +13,15 @@ Draw the speed/accuracy trade-off of several measured runs:
 
 Parts: ``proposal`` (the proposer; D-Net's foreground estimation is inside it, as in Table 5),
 ``foreground`` (a separate foreground model, if a config has one) and ``association``.
+
+The paper's comparison tables, one command each (rows and their configs in ``TABLES`` below;
+docs/model_zoo.md shows the results and each row's own command):
+
+    python tools/benchmark.py table 3 [--rows "Mask R-CNN" ...] [--json J] [--markdown M]  # frame AP
+    python tools/benchmark.py table 1      # J&F of proposer + associator pairs (Tables 1 and 4)
+    python tools/benchmark.py table 5      # s/frame per part on real 854x480 DAVIS-2016 frames
+
+A row whose checkpoint is missing is reported as not measured, with the missing path.
 """
 import argparse
 import json
@@ -42,7 +51,13 @@ def cmd_run(args) -> dict:
     model = instantiate(cfg.model).eval()
     if cfg.train.get("init_checkpoint"):
         DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
-    videos = DatasetCatalog.get(args.dataset)[: args.videos or None]
+    videos = DatasetCatalog.get(args.dataset)
+    if getattr(args, "video_ids", None):
+        unknown = set(args.video_ids) - {v["video_id"] for v in videos}
+        if unknown:
+            raise SystemExit(f"error: dataset {args.dataset} has no videos {sorted(unknown)}")
+        videos = [v for v in videos if v["video_id"] in set(args.video_ids)]
+    videos = videos[: args.videos or None]
     names = [v["video_id"] for v in videos]
     timer = PartTimer()
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
@@ -82,6 +97,124 @@ def cmd_run(args) -> dict:
     return result
 
 
+# ------------------------------------------------------------------------------------------------
+# Paper tables
+# ------------------------------------------------------------------------------------------------
+_TEST = "uvmos_synth_test"
+_JF_ROWS = [
+    dict(name="D-Net + T-Net", config="configs/uvmos/tiny_cpu.py"),
+    dict(name="D-Net + greedy IoU", config="configs/baselines/greedy_tiny_cpu.py"),
+    dict(name="D-Net + UnOVOST-style", config="projects/UnOVOST/configs/dnet_unovost_tiny.py"),
+    dict(name="Mask R-CNN + T-Net", config="projects/MaskRCNN/configs/maskrcnn_tnet_tiny.py"),
+    dict(name="Mask R-CNN + UnOVOST-style", config="projects/UnOVOST/configs/maskrcnn_unovost_tiny.py"),
+    dict(name="SOLOv2 + T-Net", config="projects/SOLO/configs/solo_tnet_tiny.py"),
+]
+TABLES = {
+    # Table 3: class-agnostic per-frame mask AP of each proposer alone (tools/eval_frame_ap.py)
+    "3": dict(kind="frame_ap", dataset=_TEST, rows=[
+        dict(name="D-Net", config="configs/uvmos/tiny_cpu.py", part="proposer"),
+        dict(name="D-Net w/o SGM", config="configs/dnet/dnet_wo_sgm.py",
+             opts=["train.init_checkpoint=output/dnet_tiny_cpu_wo_sgm/model_final.pth"]),
+        dict(name="Mask R-CNN", config="projects/MaskRCNN/configs/maskrcnn_proposer_tiny.py"),
+        dict(name="SOLOv2", config="projects/SOLO/configs/solo_proposer_tiny.py"),
+    ]),
+    # Tables 1 and 4: DAVIS unsupervised J&F of the whole video pipeline
+    "1": dict(kind="jf", dataset=_TEST, rows=_JF_ROWS),
+    # Table 5: seconds per frame of each part on real 854x480 frames, one video, one run per row
+    "5": dict(kind="speed", dataset="davis2016_shared_val", video_ids=["car-shadow"], rows=_JF_ROWS),
+}
+TABLES["4"] = TABLES["1"]
+
+
+def _checkpoints(cfg):
+    """Every checkpoint path a config names (train.init_checkpoint, model[.proposer].weights)."""
+    paths = [cfg.train.get("init_checkpoint", "")]
+    for node in (cfg.model, cfg.model.get("proposer") if "proposer" in cfg.model else None):
+        if node is not None and "weights" in node:
+            paths.append(node.weights)
+    return [p for p in paths if p and "://" not in str(p)]
+
+
+def _row_command(table: str, row: dict, dataset_override: str = "") -> str:
+    """The command that measures one row alone (the tool it runs is eval_frame_ap's
+    ``evaluate_proposer`` for frame AP, ``benchmark.py run`` for J&F and speed)."""
+    ds = f" --dataset {dataset_override}" if dataset_override else ""
+    name = row["name"]
+    return f'python tools/benchmark.py table {table} --rows "{name}"{ds}'
+
+
+def cmd_table(args) -> list:
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.config import LazyConfig, instantiate
+
+    import uvmos  # noqa: F401
+    from uvmos.engine.writers import atomic_write_json
+    from uvmos.evaluation.frame_ap import evaluate_proposer
+
+    spec = TABLES[args.table]
+    kind, dataset = spec["kind"], args.dataset or spec["dataset"]
+    video_ids = spec.get("video_ids") if not args.dataset else None
+    rows = [r for r in spec["rows"] if not args.rows or r["name"] in args.rows]
+    unknown = set(args.rows or []) - {r["name"] for r in spec["rows"]}
+    if unknown:
+        raise SystemExit(f"error: table {args.table} has no rows {sorted(unknown)}; rows: {[r['name'] for r in spec['rows']]}")
+    results = []
+    for row in rows:
+        res = {"name": row["name"], "config": row["config"], "dataset": dataset,
+               "command": _row_command(args.table, row, args.dataset)}
+        cfg = LazyConfig.apply_overrides(LazyConfig.load(row["config"]), row.get("opts", []))
+        missing = [p for p in _checkpoints(cfg) if not os.path.isfile(p)]
+        if missing:
+            res["not_measured"] = f"missing checkpoint {', '.join(missing)}"
+            print(f"[{row['name']}] not measured: {res['not_measured']}", flush=True)
+            results.append(res)
+            continue
+        if kind == "frame_ap":
+            model = instantiate(cfg.model).eval()
+            if cfg.train.get("init_checkpoint"):
+                DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
+            for attr in filter(None, row.get("part", "").split(".")):
+                model = getattr(model, attr)
+            res["frame_ap"] = dict(evaluate_proposer(model, dataset)["frame_ap"])
+            print(f"[{row['name']}] " + "  ".join(f"{k} {v:.1f}" for k, v in res["frame_ap"].items()), flush=True)
+        else:
+            run_args = argparse.Namespace(config_file=row["config"], dataset=dataset, videos=0, video_ids=video_ids,
+                                          warmup=args.warmup, threads=args.threads, name=row["name"], json="",
+                                          opts=list(row.get("opts", [])))
+            res.update(cmd_run(run_args))
+        results.append(res)
+    md = _markdown(kind, results)
+    print(md)
+    if args.json:
+        atomic_write_json(args.json, {"table": args.table, "kind": kind, "rows": results})
+    if args.markdown:
+        d = os.path.dirname(os.path.abspath(args.markdown))
+        os.makedirs(d, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=d, prefix=".tmp-", suffix=".md", delete=False) as f:
+            f.write(md + "\n")
+        os.replace(f.name, args.markdown)
+    return results
+
+
+def _markdown(kind: str, results: list) -> str:
+    if kind == "frame_ap":
+        head, keys = ["AP", "AP50", "AP75"], lambda r: [f"{r['frame_ap'][k]:.1f}" for k in ("AP", "AP50", "AP75")]
+    elif kind == "jf":
+        head = ["J&F", "J", "F", "s/frame"]
+        keys = lambda r: [f"{r['davis'][k]:.3f}" for k in ("J&F-Mean", "J-Mean", "F-Mean")] + [  # noqa: E731
+            f"{r['total_sec_per_frame']:.3f}"]
+    else:
+        parts = ["proposal", "foreground", "association"]
+        head = [f"{p} s/frame" for p in parts] + ["total s/frame", "FPS"]
+        keys = lambda r: [f"{r['sec_per_frame'][p]:.3f}" if p in r["sec_per_frame"] else "—" for p in parts] + [  # noqa: E731
+            f"{r['total_sec_per_frame']:.3f}", f"{r['fps']:.2f}"]
+    lines = ["| model | " + " | ".join(head) + " | command |", "|---" * (len(head) + 2) + "|"]
+    for r in results:
+        cells = keys(r) if "not_measured" not in r else [f"not measured: {r['not_measured']}"] + [""] * (len(head) - 1)
+        lines.append(f"| {r['name']} | " + " | ".join(cells) + f" | `{r['command']}` |")
+    return "\n".join(lines)
+
+
 def cmd_plot(args) -> None:
     import matplotlib
 
@@ -119,6 +252,7 @@ def main(argv=None):
     r.add_argument("--config-file", required=True)
     r.add_argument("--dataset", default="uvmos_synth_val")
     r.add_argument("--videos", type=int, default=0, help="first N videos only (0 = all)")
+    r.add_argument("--video-ids", nargs="+", default=None, help="only these videos")
     r.add_argument("--warmup", type=int, default=2, help="untimed warm-up frames")
     r.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     r.add_argument("--name", default="")
@@ -127,7 +261,22 @@ def main(argv=None):
     pl = sub.add_parser("plot", help="speed/accuracy figure from run JSONs")
     pl.add_argument("runs", nargs="+")
     pl.add_argument("--out", default="docs/images/speed_accuracy.png")
+    t = sub.add_parser("table", help="a paper table (3: frame AP, 1/4: J&F, 5: s/frame per part), one run")
+    t.add_argument("table", choices=sorted(TABLES))
+    t.add_argument("--rows", nargs="+", default=None, help="only these rows (by name)")
+    t.add_argument("--dataset", default="", help="override the table's dataset")
+    t.add_argument("--warmup", type=int, default=2, help="untimed warm-up frames (J&F / speed tables)")
+    t.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the CPU budgets)")
+    t.add_argument("--json", default="")
+    t.add_argument("--markdown", default="", help="also write the markdown table here")
     args = p.parse_args(argv)
+    if args.cmd == "table":
+        import torch
+        from detectron2.utils.logger import setup_logger
+
+        setup_logger(name="uvmos")
+        torch.set_num_threads(args.threads)
+        return cmd_table(args)
     if args.cmd == "run":
         from detectron2.utils.logger import setup_logger
 

@@ -54,8 +54,10 @@ class CPUTimeHook(HookBase):
 
     def before_train(self):
         self._t0 = cpu_seconds()
+        # a resumed run starts from the CPU time restored by load_state_dict (the checkpoint's);
+        # a storage that already holds a figure (a trainer reused in-process) may be later still
         hist = self.trainer.storage.history("cpu_minutes") if "cpu_minutes" in self.trainer.storage.histories() else None
-        self._offset = hist.latest() if hist is not None else 0.0
+        self._offset = max(self._offset, hist.latest() if hist is not None else 0.0)
 
     def _used(self) -> float:
         return self._offset + (cpu_seconds() - getattr(self, "_t0", cpu_seconds())) / 60.0

@@ -1,0 +1,32 @@
+"""Plug-in projects: the core package never imports them; importing one registers its parts, and
+tools/list_components.py lists them with --projects / --import."""
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(args):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True, cwd=REPO).stdout
+
+
+def test_core_does_not_import_projects():
+    out = _run(["-c", "import sys, uvmos, uvmos.modeling, uvmos.engine, uvmos.evaluation; "
+                      "print(sorted(m for m in sys.modules if m.startswith('projects')))"])
+    assert out.strip() == "[]"
+
+
+def test_list_components_with_projects():
+    out = _run(["tools/list_components.py", "--projects"])
+    assert "SOLOProposer" in out and "UnOVOSTAssociator" in out and "UnOVOSTSegmenter" in out
+    assert "  SOLOv2 " in out  # the meta-architecture
+
+
+def test_list_components_import_option(capsys):
+    sys.path.insert(0, str(REPO / "tools"))
+    import list_components
+
+    assert {"projects.SOLO", "projects.UnOVOST"} <= set(list_components.project_modules())
+    list_components.main(["--import", "projects.SOLO", "--registry", "PROPOSER"])
+    assert "SOLOProposer" in capsys.readouterr().out
