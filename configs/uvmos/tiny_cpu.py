@@ -26,6 +26,8 @@ model.associator.target_feature = "res3"
 # W1 = the PCA of the first frame's features (32 -> 32), W2 fitted alone: a linear problem.
 model.associator.target_model.hidden_channels = 32
 model.associator.init_projection = False
+# y̌_j = resized score map > 0.4: chosen on uvmos_synth_hard_val (J&F 0.468 at 0.4, 0.452 at 0.5)
+model.associator.score_thresh = 0.4
 model.associator.reid = L(MaskPooledEmbedder)(in_features=("res3", "res5"), center=True)
 
 train.output_dir = "output/uvmos_tiny_cpu"
