@@ -29,6 +29,7 @@ setup(
         "scikit-image",  # its bundled sample images texture the synthetic benchmark
         "Pillow",
         "matplotlib",
+        "av",  # PyAV: H.264 overlay videos that browsers play (its wheel ships FFmpeg + libx264)
     ],
     extras_require={
         "dev": ["pytest", "pytest-timeout", "trackeval", "vos-benchmark"],
