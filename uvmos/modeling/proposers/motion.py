@@ -53,6 +53,8 @@ class MotionProposer(nn.Module):
         motion_sigma_px: residual speed (working-resolution px / frame) that counts as clear motion;
             the scale also grows with the frame's median residual (``noise_k`` times it), so flow
             noise on a shaking camera does not fire everywhere.
+        rel_sigma: when > 0, the scale drops to ``rel_sigma`` x the frame's 99th-percentile residual
+            speed if that is lower (slow movers), but not below ``min_sigma_px`` or the noise floor.
         boundary_thresh: FST boundary strength above which a pixel is a motion boundary.
         io_weight: the inside-outside map's weight; evidence = noisy-or of the residual-speed score
             and ``io_weight`` x the inside-outside map.
@@ -74,13 +76,15 @@ class MotionProposer(nn.Module):
         flow_preset: str = "medium",
         motion_sigma_px: float = 1.0,
         noise_k: float = 3.0,
+        rel_sigma: float = 0.5,
+        min_sigma_px: float = 0.25,
         boundary_thresh: float = 0.5,
         io_weight: float = 0.5,
         temporal_weight: float = 0.5,
         grabcut_iters: int = 2,
         crop_margin: int = 24,
-        fg_thresh: float = 0.5,
-        seed_thresh: float = 0.8,
+        fg_thresh: float = 0.8,
+        seed_thresh: float = 0.95,
         min_area_frac: float = 0.002,
         group_px: int = 12,
         max_proposals: int = 3,
@@ -97,6 +101,8 @@ class MotionProposer(nn.Module):
         self._dis = make_dis(flow_preset)
         self.motion_sigma_px = float(motion_sigma_px)
         self.noise_k = float(noise_k)
+        self.rel_sigma = float(rel_sigma)
+        self.min_sigma_px = float(min_sigma_px)
         self.boundary_thresh = float(boundary_thresh)
         self.io_weight = float(io_weight)
         self.temporal_weight = float(temporal_weight)
@@ -153,7 +159,12 @@ class MotionProposer(nn.Module):
     def _motion_prob(self, flow: np.ndarray) -> np.ndarray:
         res, _, _ = camera_residual(flow)
         mag = np.sqrt((res**2).sum(-1))
-        sigma = max(self.motion_sigma_px, self.noise_k * float(np.median(mag)))
+        # the speed that counts as "clearly moving": motion_sigma_px, lowered towards half the
+        # frame's strongest motion (p99) when everything moves slowly, never below the flow noise
+        sigma = self.motion_sigma_px
+        if self.rel_sigma > 0:
+            sigma = min(sigma, self.rel_sigma * float(np.percentile(mag, 99)))
+        sigma = max(sigma, self.noise_k * float(np.median(mag)), self.min_sigma_px)
         speed = 1.0 - np.exp(-((mag / sigma) ** 2))
         boundary = cv2.dilate((motion_boundaries(res) > self.boundary_thresh).astype(np.uint8), np.ones((3, 3), np.uint8))
         io = cv2.blur(inside_outside(boundary > 0).astype(np.float32), (7, 7))
