@@ -24,6 +24,7 @@ train sequences (docs/real_video.md).
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from typing import List, Optional, Tuple
 
 import cv2
@@ -50,6 +51,8 @@ class MotionProposer(nn.Module):
     Args:
         work_height: frames are processed at this height (aspect kept); the masks are upsampled.
         flow_preset: DIS preset, "ultrafast" | "fast" | "medium".
+        flow_gap: flow from frame t to frame t - flow_gap (fewer at a video's start): slow movers
+            move flow_gap times more, flow noise does not grow; one flow per frame either way.
         motion_sigma_px: residual speed (working-resolution px / frame) that counts as clear motion;
             the scale also grows with the frame's median residual (``noise_k`` times it), so flow
             noise on a shaking camera does not fire everywhere.
@@ -61,6 +64,10 @@ class MotionProposer(nn.Module):
         temporal_weight: weight of the previous frame's warped foreground probability.
         grabcut_iters: GrabCut iterations (0 skips the appearance step).
         crop_margin: GrabCut runs on the box around the probable foreground plus this margin (px).
+        region_thresh: motion regions (cut one by one) are the components of prob >= this.
+        norm_floor: within a region, the probability is divided by its 99th percentile (at least
+            ``norm_floor``; 1 = absolute thresholds) before the fg/seed thresholds; a region whose
+            peak is below ``norm_floor * fg_thresh`` is dropped.
         fg_thresh / seed_thresh: probability above which a pixel is probable / sure foreground.
         min_area_frac: proposals smaller than this fraction of the frame are dropped.
         group_px: components closer than this (working px) form one proposal (an object that the
@@ -74,6 +81,7 @@ class MotionProposer(nn.Module):
         self,
         work_height: int = 240,
         flow_preset: str = "medium",
+        flow_gap: int = 1,
         motion_sigma_px: float = 1.0,
         noise_k: float = 3.0,
         rel_sigma: float = 0.5,
@@ -83,6 +91,8 @@ class MotionProposer(nn.Module):
         temporal_weight: float = 0.5,
         grabcut_iters: int = 2,
         crop_margin: int = 24,
+        norm_floor: float = 0.5,
+        region_thresh: float = 0.3,
         fg_thresh: float = 0.8,
         seed_thresh: float = 0.95,
         min_area_frac: float = 0.002,
@@ -98,6 +108,9 @@ class MotionProposer(nn.Module):
             cv2.setNumThreads(int(num_threads))
         self.work_height = int(work_height)
         self.flow_preset = flow_preset
+        if flow_gap < 1:
+            raise ValueError(f"MotionProposer: flow_gap must be >= 1, got {flow_gap}")
+        self.flow_gap = int(flow_gap)
         self._dis = make_dis(flow_preset)
         self.motion_sigma_px = float(motion_sigma_px)
         self.noise_k = float(noise_k)
@@ -108,6 +121,8 @@ class MotionProposer(nn.Module):
         self.temporal_weight = float(temporal_weight)
         self.grabcut_iters = int(grabcut_iters)
         self.crop_margin = int(crop_margin)
+        self.norm_floor = float(norm_floor)
+        self.region_thresh = float(region_thresh)
         self.fg_thresh = float(fg_thresh)
         self.seed_thresh = float(seed_thresh)
         self.min_area_frac = float(min_area_frac)
@@ -119,7 +134,7 @@ class MotionProposer(nn.Module):
     # -- state -----------------------------------------------------------------------------
     def _reset(self, video_id) -> None:
         self._video_id = video_id
-        self._prev_gray: Optional[np.ndarray] = None
+        self._grays: "deque[np.ndarray]" = deque(maxlen=self.flow_gap)
         self._prev_prob: Optional[np.ndarray] = None
 
     def _part(self, name: str):
@@ -141,22 +156,26 @@ class MotionProposer(nn.Module):
         w = max(8, int(round(bgr.shape[1] * h / bgr.shape[0])))
         small = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        prev_gray, self._prev_gray = self._prev_gray, gray
-        if prev_gray is None or prev_gray.shape != gray.shape:
+        if self._grays and self._grays[-1].shape != gray.shape:
+            self._reset(vid)
+        gap = len(self._grays)  # frames back to the oldest kept frame (<= flow_gap)
+        ref = self._grays[0] if gap else None
+        self._grays.append(gray)
+        if ref is None:
             self._prev_prob = None
             return {"instances": _empty(H, W), "fg_prob": np.zeros((h, w), np.float32)}
 
         with self._part("flow"):
-            flow = dis_flow(self._dis, gray, prev_gray)  # frame t -> t-1, on frame t's pixels
+            flow = dis_flow(self._dis, gray, ref)  # frame t -> t-gap, on frame t's pixels
         with self._part("motion"):
-            prob = self._motion_prob(flow)
+            prob = self._motion_prob(flow, gap)
         with self._part("appearance"):
             fg = self._refine(small, prob)
             self._prev_prob = (0.5 * prob + 0.5 * fg).astype(np.float32)
             masks, scores = self._components(fg, prob)
         return {"instances": _to_instances(masks, scores, H, W), "fg_prob": prob}
 
-    def _motion_prob(self, flow: np.ndarray) -> np.ndarray:
+    def _motion_prob(self, flow: np.ndarray, gap: int) -> np.ndarray:
         res, _, _ = camera_residual(flow)
         mag = np.sqrt((res**2).sum(-1))
         # the speed that counts as "clearly moving": motion_sigma_px, lowered towards half the
@@ -170,37 +189,52 @@ class MotionProposer(nn.Module):
         io = cv2.blur(inside_outside(boundary > 0).astype(np.float32), (7, 7))
         ev = 1.0 - (1.0 - speed) * (1.0 - self.io_weight * io)  # noisy-or: either cue suffices
         if self._prev_prob is not None and self.temporal_weight > 0:
-            prior = warp_backward(self._prev_prob, flow)
+            prior = warp_backward(self._prev_prob, flow / gap)  # ~ the flow to frame t-1
             ev = (1.0 - self.temporal_weight) * ev + self.temporal_weight * prior
         return cv2.GaussianBlur(ev.astype(np.float32), (0, 0), 1.5)
 
     def _refine(self, small: np.ndarray, prob: np.ndarray) -> np.ndarray:
-        """GrabCut (colour GMMs + graph cut) seeded by the motion probability -> foreground {0, 1}."""
-        fg = (prob >= self.fg_thresh).astype(np.float32)
-        if self.grabcut_iters <= 0 or fg.sum() < 16 or fg.mean() > 0.9:
-            return fg
-        gc = np.full(prob.shape, cv2.GC_BGD, np.uint8)
-        near = cv2.dilate((prob >= 0.5 * self.fg_thresh).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
-        gc[near] = cv2.GC_PR_BGD
-        gc[prob >= self.fg_thresh] = cv2.GC_PR_FGD
-        gc[prob >= self.seed_thresh] = cv2.GC_FGD
-        if not (gc == cv2.GC_BGD).any() and not (gc == cv2.GC_PR_BGD).any():
-            return fg
-        # only the box around the uncertain region is cut (its background model is local, and the
-        # cost is the box's, not the frame's); outside it everything is sure background
-        ys, xs = np.nonzero(near)
+        """GrabCut (colour GMMs + graph cut) seeded by the motion probability -> foreground {0, 1}.
+
+        Each region of motion evidence (a connected component of prob >= ``region_thresh``, dilated)
+        is cut on its own box (its own local colour models; the cost is the boxes', not the
+        frame's). Within a region the probability is divided by the region's 99th percentile (at
+        least ``norm_floor``), so a slow mover next to a fast one is still seeded."""
+        regions = cv2.dilate((prob >= self.region_thresh).astype(np.uint8), np.ones((15, 15), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(regions, connectivity=8)
+        out = np.zeros(prob.shape, np.float32)
+        cand = []
+        for i in range(1, n):
+            x, y, w, h, area = stats[i]
+            if area < self.min_area_frac * prob.size:
+                continue
+            inside = labels[y : y + h, x : x + w] == i
+            peak = float(np.percentile(prob[y : y + h, x : x + w][inside], 99))
+            cand.append((peak, i))
+        cand.sort(reverse=True)
         m = self.crop_margin
-        y0, y1 = max(0, ys.min() - m), min(prob.shape[0], ys.max() + m + 1)
-        x0, x1 = max(0, xs.min() - m), min(prob.shape[1], xs.max() + m + 1)
-        sub = np.ascontiguousarray(gc[y0:y1, x0:x1])
-        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        try:
-            cv2.grabCut(np.ascontiguousarray(small[y0:y1, x0:x1]), sub, None, bgd, fgd, self.grabcut_iters,
-                        cv2.GC_INIT_WITH_MASK)
-        except cv2.error:  # a colour model with too few samples: keep the motion mask
-            return fg
-        out = np.zeros_like(fg)
-        out[y0:y1, x0:x1] = ((sub == cv2.GC_FGD) | (sub == cv2.GC_PR_FGD)).astype(np.float32)
+        for peak, i in cand[: self.max_proposals + 2]:
+            if peak < self.norm_floor * self.fg_thresh:
+                continue  # no clear motion in this region
+            x, y, w, h, _ = stats[i]
+            y0, y1 = max(0, y - m), min(prob.shape[0], y + h + m)
+            x0, x1 = max(0, x - m), min(prob.shape[1], x + w + m)
+            region = labels[y0:y1, x0:x1] == i
+            pn = prob[y0:y1, x0:x1] / max(peak, self.norm_floor)
+            gc = np.full(region.shape, cv2.GC_BGD, np.uint8)
+            gc[region] = cv2.GC_PR_BGD
+            gc[region & (pn >= self.fg_thresh)] = cv2.GC_PR_FGD
+            gc[region & (pn >= self.seed_thresh)] = cv2.GC_FGD
+            fg = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_FGD)
+            if self.grabcut_iters > 0 and fg.sum() >= 16 and (~fg).sum() >= 16:
+                bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+                try:
+                    cv2.grabCut(np.ascontiguousarray(small[y0:y1, x0:x1]), gc, None, bgd, fgd,
+                                self.grabcut_iters, cv2.GC_INIT_WITH_MASK)
+                    fg = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_FGD)
+                except cv2.error:  # a colour model with too few samples: keep the motion mask
+                    pass
+            out[y0:y1, x0:x1] = np.maximum(out[y0:y1, x0:x1], (fg & region).astype(np.float32))
         return out
 
     def _components(self, fg: np.ndarray, prob: np.ndarray) -> Tuple[List[np.ndarray], List[float]]:
