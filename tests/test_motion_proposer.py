@@ -109,3 +109,35 @@ def test_real_cpu_config_j_floor_on_real_frames(shared_data):
     res = evaluate_davis(gt, results, task="unsupervised", num_workers=1)
     # measured on these 20 frames: J 0.764, J&F 0.724 (docs/real_video.md); a broken pipeline scores ~0
     assert res.global_figures["J-Mean"] > 0.45, res.global_figures
+
+
+def test_benchmark_reports_proposer_parts(tmp_path):
+    """tools/benchmark.py on real_cpu: the proposer's own parts, threads, RSS and track count."""
+    import json
+
+    from conftest import load_tool
+    from uvmos.data.builtin import register_video_folder
+
+    frames, _ = _clip(5)
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for t, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"{t:05d}.png"), f)
+    register_video_folder("_test_motion_clip", str(folder))
+    out = tmp_path / "bench.json"
+    load_tool("benchmark").main(["run", "--config-file", str(REPO / "configs/uvmos/real_cpu.py"), "--dataset",
+                                 "_test_motion_clip", "--warmup", "0", "--threads", "1", "--json", str(out),
+                                 "--opts", "model.proposer.work_height=120"])
+    r = json.loads(out.read_text())
+    assert {"flow", "motion", "appearance", "proposal", "association"} <= set(r["sec_per_frame"])
+    assert r["frames"] == 5 and r["cv2_threads"] == 1 and r["peak_rss_mb"] > 0
+    assert 1 <= r["max_tracks_in_a_frame"] <= 3
+    assert "davis" not in r  # no ground truth
+
+
+def test_demo_defaults_to_the_real_video_config():
+    from conftest import load_tool
+
+    args = load_tool("demo").get_parser().parse_args(["--input", "x.mp4", "--output", "out"])
+    assert args.config_file == str(REPO / "configs/uvmos/real_cpu.py")
+    assert (REPO / "configs/uvmos/real_cpu.py").is_file()
