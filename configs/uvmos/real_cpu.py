@@ -15,7 +15,7 @@ from ..common.models.video import model
 from ._video_eval import dataloader, train
 
 model.proposer = L(MotionProposer)(
-    work_height=240,
+    work_height=320,
     flow_preset="medium",
     motion_sigma_px=1.0,
     noise_k=3.0,
@@ -23,7 +23,7 @@ model.proposer = L(MotionProposer)(
     min_sigma_px=0.25,
     boundary_thresh=0.5,
     io_weight=0.5,
-    temporal_weight=0.5,
+    temporal_weight=0.7,
     grabcut_iters=2,
     crop_margin=24,
     region_thresh=0.3,
@@ -35,7 +35,7 @@ model.proposer = L(MotionProposer)(
     max_proposals=3,
     num_threads=1,  # OpenCV single-threaded: the machine is shared; measured this way
 )
-model.test_size = None  # frames at their own size; the proposer works at 240 px height itself
+model.test_size = None  # frames at their own size; the proposer works at 320 px height itself
 model.associator = L(GreedyAssociator)(
     match_thresh=0.2, embed_weight=0.0, proposal_score_thresh=0.0, max_tracks=20, max_lost_frames=10
 )

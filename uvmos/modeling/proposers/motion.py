@@ -79,7 +79,7 @@ class MotionProposer(nn.Module):
 
     def __init__(
         self,
-        work_height: int = 240,
+        work_height: int = 320,
         flow_preset: str = "medium",
         flow_gap: int = 1,
         motion_sigma_px: float = 1.0,
@@ -88,7 +88,7 @@ class MotionProposer(nn.Module):
         min_sigma_px: float = 0.25,
         boundary_thresh: float = 0.5,
         io_weight: float = 0.5,
-        temporal_weight: float = 0.5,
+        temporal_weight: float = 0.7,
         grabcut_iters: int = 2,
         crop_margin: int = 24,
         norm_floor: float = 0.5,
