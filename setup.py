@@ -30,6 +30,7 @@ setup(
         "Pillow",
         "matplotlib",
         "trackeval",  # ID switches / IDF1 next to J&F (uvmos/evaluation/id_metrics.py)
+        "av",  # PyAV: H.264 overlay videos that browsers play (its wheel ships FFmpeg + libx264)
     ],
     extras_require={
         "dev": ["pytest", "pytest-timeout", "vos-benchmark"],

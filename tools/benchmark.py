@@ -12,7 +12,11 @@ Draw the speed/accuracy trade-off of several measured runs:
     python tools/benchmark.py plot output/bench/*.json --out docs/images/speed_accuracy.png
 
 Parts: ``proposal`` (the proposer; D-Net's foreground estimation is inside it, as in Table 5),
-``foreground`` (a separate foreground model, if a config has one) and ``association``.
+``foreground`` (a separate foreground model, if a config has one) and ``association``. A proposer
+with a ``timer`` attribute (e.g. ``MotionProposer``) gets the same timer and reports its own parts
+nested inside ``proposal`` (``flow``, ``motion``, ``appearance``). The JSON also records the
+threads (torch, OpenCV, OMP_NUM_THREADS), the peak RSS of the process and the most tracks present
+in one frame.
 
 The paper's comparison tables, one command each (rows and their configs in ``TABLES`` below;
 docs/model_zoo.md shows the results and each row's own command):
@@ -33,7 +37,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process (MB; Linux ``ru_maxrss`` is in KB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def cmd_run(args) -> dict:
+    import cv2
+    import numpy as np
     import torch
     from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
     from detectron2.config import instantiate
@@ -42,7 +55,7 @@ def cmd_run(args) -> dict:
     import uvmos  # noqa: F401
     from uvmos.utils.config import load_config
     from uvmos.engine.video_inference import run_on_dataset
-    from uvmos.evaluation.davis import evaluate_davis, read_id_maps
+    from uvmos.evaluation.davis import evaluate_davis, read_id_map, read_id_maps
     from uvmos.evaluation.timing import PartTimer
 
     if args.threads:
@@ -60,6 +73,8 @@ def cmd_run(args) -> dict:
     videos = videos[: args.videos or None]
     names = [v["video_id"] for v in videos]
     timer = PartTimer()
+    if hasattr(model.proposer, "timer"):  # proposers that time their own parts (flow, motion, ...)
+        model.proposer.timer = timer
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
         if args.warmup:  # warm-up on the first video's first frames, not timed
             from uvmos.data.folder import iter_frames
@@ -70,6 +85,9 @@ def cmd_run(args) -> dict:
                 pass
         out_dirs = run_on_dataset(model, args.dataset, tmp, videos=names, timer=timer)
         per_part, fps = timer.summary()
+        rss = peak_rss_mb()  # before the evaluation reads the results back
+        live = max((len(set(np.unique(read_id_map(os.path.join(out_dirs[v], f))).tolist()) - {0})
+                    for v in names for f in os.listdir(out_dirs[v]) if f.endswith(".png")), default=0)
         result = {
             "name": args.name or Path(args.config_file).stem,
             "config": args.config_file,
@@ -78,6 +96,10 @@ def cmd_run(args) -> dict:
             "videos": len(names),
             "frames": timer.num_frames,
             "threads": torch.get_num_threads(),
+            "cv2_threads": cv2.getNumThreads(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
+            "max_tracks_in_a_frame": int(live),
+            "peak_rss_mb": round(rss, 1),
             "sec_per_frame": {k: round(v, 5) for k, v in per_part.items()},
             "total_sec_per_frame": round(timer.total_seconds() / max(timer.num_frames, 1), 5),
             "fps": round(fps, 3),
@@ -86,7 +108,13 @@ def cmd_run(args) -> dict:
             results = {v: read_id_maps(out_dirs[v]) for v in names}
             res = evaluate_davis(videos, results, task="unsupervised", num_workers=1)
             result["davis"] = {k: round(float(x), 4) for k, x in res.global_figures.items()}
+            result["davis_per_object"] = {
+                k: {m: round(float(o[m]), 4) for m in ("J", "F")} for k, o in res.per_object.items()
+            }
     print(timer.format())
+    print(f"threads: torch {result['threads']}, OpenCV {result['cv2_threads']}, OMP_NUM_THREADS="
+          f"{result['omp_num_threads'] or '(unset)'}; peak RSS {result['peak_rss_mb']:.0f} MB; "
+          f"at most {result['max_tracks_in_a_frame']} tracks in a frame")
     if "davis" in result:
         print("DAVIS unsupervised: " + ", ".join(f"{k} {v:.3f}" for k, v in result["davis"].items()))
     if args.json:

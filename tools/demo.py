@@ -1,10 +1,13 @@
 #!/usr/bin/env python
 """Segment and track the primary objects of a video (detectron2 demo style).
 
-    python tools/demo.py --config-file configs/uvmos/tiny_cpu.py --input VIDEO|FOLDER|GLOB --output OUT_DIR \
-        [--opts train.init_checkpoint=PATH]
+    python tools/demo.py --input VIDEO|FOLDER|GLOB --output OUT_DIR [--config-file FILE] [--opts key=value ...]
 
-Writes into OUT_DIR: ``overlay.mp4`` (one stable colour per track), ``masks/<frame>.png`` (DAVIS
+The default config is the weight-free real-video pipeline ``configs/uvmos/real_cpu.py`` (motion +
+appearance proposals, docs/real_video.md); ``make demo`` passes the synthetic-trained tiny model
+(``configs/uvmos/tiny_cpu.py``) explicitly, as the pipeline demonstration.
+
+Writes into OUT_DIR: ``overlay.mp4`` (H.264, plays in a web browser; one stable colour per track), ``masks/<frame>.png`` (DAVIS
 palette PNGs, pixel value = track id) and ``results.json`` (YouTube-VIS results format). Streams the
 frames, so a long video does not fill memory. CPU by default, GPU when present (``--device``).
 """
@@ -41,7 +44,8 @@ from uvmos.utils.config import (  # noqa: E402
 
 def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", default="configs/uvmos/tiny_cpu.py", metavar="FILE")
+    p.add_argument("--config-file", default=str(Path(__file__).resolve().parents[1] / "configs/uvmos/real_cpu.py"),
+                   metavar="FILE", help="default: the weight-free real-video pipeline configs/uvmos/real_cpu.py")
     p.add_argument("--input", required=True, help="a video file (mp4/avi/mov), a folder of frames, or a glob")
     p.add_argument("--output", required=True, help="output folder")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")

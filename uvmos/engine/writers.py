@@ -129,16 +129,23 @@ def write_palette_png(path: str, id_map: np.ndarray) -> None:
 
 class OverlayVideoWriter:
     """Draw each frame's tracks (one stable colour per track id) with detectron2's ``Visualizer``
-    and append it to an mp4 (OpenCV ``mp4v``); the file appears under ``path`` on :meth:`close`."""
+    and append it to an mp4; the file appears under ``path`` on :meth:`close`.
 
-    def __init__(self, path: str, fps: float, alpha: float = 0.5, codec: str = "mp4v"):
+    ``codec="h264"`` (default): H.264 through PyAV (``uvmos.engine.video_writer.H264Writer``), which
+    web browsers play. Any other value is an OpenCV FourCC (e.g. ``"mp4v"``, MPEG-4 Part 2)."""
+
+    def __init__(self, path: str, fps: float, alpha: float = 0.5, codec: str = "h264"):
         self.path = path
         self.fps = float(fps) if fps and fps > 0 else 24.0
         self.alpha = alpha
         self.codec = codec
-        self._writer: Optional[cv2.VideoWriter] = None
+        self._writer = None
         self._tmp: Optional[str] = None
         self.frames = 0
+        if codec == "h264":
+            from .video_writer import H264Writer
+
+            self._writer = H264Writer(path, self.fps)
 
     def _open(self, width: int, height: int) -> None:
         d = os.path.dirname(os.path.abspath(self.path))
@@ -172,14 +179,17 @@ class OverlayVideoWriter:
         return vis.get_output().get_image()[:, :, ::-1]
 
     def write(self, frame_bgr: np.ndarray, id_map: np.ndarray, scores=None, labels=None) -> None:
-        out = self.render(frame_bgr, id_map, scores, labels)
+        out = np.ascontiguousarray(self.render(frame_bgr, id_map, scores, labels))
         if self._writer is None:
             self._open(out.shape[1], out.shape[0])
-        self._writer.write(np.ascontiguousarray(out))
+        self._writer.write(out)
         self.frames += 1
 
     def close(self) -> None:
         if self._writer is None:
+            return
+        if self.codec == "h264":
+            self._writer.close()
             return
         self._writer.release()
         self._writer = None
@@ -187,6 +197,10 @@ class OverlayVideoWriter:
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
+        if self.codec == "h264":
+            if self._writer is not None:
+                self._writer.abort()
+            return
         if self._writer is not None:
             self._writer.release()
             self._writer = None
