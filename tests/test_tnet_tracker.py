@@ -210,3 +210,19 @@ def test_proposer_features_max_cells_keeps_the_aspect_ratio():
     assert small["res5"].shape[-2:] == (20, 30)  # a map already under the cap is kept
     with pytest.raises(ValueError, match="either"):
         ProposerFeatures(size=(30, 30), max_cells=900)
+
+
+def test_a_result_below_min_area_is_drawn_nowhere():
+    """A target whose final mask is under min_area is lost for the frame: none of its pixels stay
+    in the id map (so an ended target can never appear in the output)."""
+    frames, video = shapes_stream(length=3)
+    trk = _tracker(min_area=4)
+    model = VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96))
+    list(model.run_video(frames[:1], video))
+    trk.min_area = 10**6  # every result is now "too small"
+    frame = {"image": torch.from_numpy(frames[1].transpose(2, 0, 1).copy()), "height": 64, "width": 96, "frame_idx": 1}
+    inst = Instances((64, 96))
+    inst.pred_masks, inst.scores = torch.zeros(0, 64, 96, dtype=torch.bool), torch.zeros(0)
+    out = trk.step(frame, {"instances": inst})
+    assert int(out["id_map"].max()) == 0 and out["track_scores"] == {}
+    assert all(tr.lost_frames == 1 for tr in trk.tracks.values())

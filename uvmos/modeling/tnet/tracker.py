@@ -313,6 +313,10 @@ class TNetTracker:
         ids = torch.tensor(f.ids, dtype=torch.int32, device=f.id_work.device)
         f.results = f.id_work[None] == ids[:, None, None]
         f.visible = f.results.flatten(1).sum(1) >= self._min_area(f.stride)
+        for k in torch.nonzero(~f.visible).flatten().tolist():  # too small: empty, drawn nowhere
+            f.id_map.masked_fill_(f.id_map == f.ids[k], 0)
+            f.id_work.masked_fill_(f.id_work == f.ids[k], 0)
+            f.results[k] = False
 
     def _full_masks(self, f: _Frame, final: torch.Tensor) -> torch.Tensor:
         """The final masks at the frame's resolution: the verified proposal itself, else the
