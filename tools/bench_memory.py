@@ -102,10 +102,11 @@ def build_model(args, stream, timer=None):
     if "test_size" in cfg.model.proposer:  # the proposer's own test size wins in VideoSegmenter
         cfg.model.proposer.test_size = tuple(args.size)
     model = instantiate(cfg.model)
-    if args.weights:
+    weights = args.weights or cfg.train.get("init_checkpoint", "")
+    if weights:  # a whole-model checkpoint (e.g. the embedded model) or a proposer-only one
         from detectron2.checkpoint import DetectionCheckpointer
 
-        DetectionCheckpointer(model.proposer).load(args.weights)
+        DetectionCheckpointer(model).load(weights)
     if args.oracle:
         from uvmos.modeling.proposers import OracleProposer
 
@@ -175,7 +176,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=["rss", "speed"])
     p.add_argument("--config", default="configs/uvmos/tiny_cpu.py")
-    p.add_argument("--weights", default="", help="checkpoint for the proposer (e.g. a trained D-Net)")
+    p.add_argument("--weights", default="", help="checkpoint (default: the config's train.init_checkpoint)")
     p.add_argument("--size", type=int, nargs=2, default=[480, 854], metavar=("H", "W"))
     p.add_argument("--objects", type=int, nargs="+", default=None)
     p.add_argument("--frames", type=int, nargs="+", default=[100, 1000], help="rss: video lengths")
