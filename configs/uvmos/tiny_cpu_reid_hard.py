@@ -1,16 +1,6 @@
-"""configs/uvmos/tiny_cpu.py with the re-ID head trained on the hard split
+"""configs/uvmos/tiny_cpu_reid.py with the re-ID head trained on the hard split
 (configs/tnet/reid_hard_tiny_cpu.py) in eq. 10 instead of the parameter-free mask-pooled features."""
-from detectron2.config import LazyCall as L
+from .tiny_cpu_reid import dataloader, model, train
 
-from uvmos.modeling.tnet import ReIDHead
-
-from .tiny_cpu import dataloader, model, train
-
-model.associator.reid = L(ReIDHead)(
-    in_features=("res3", "res5"),
-    in_channels=[32, 128],
-    hidden_dim=128,
-    embed_dim=64,
-    weights="output/reid_hard_tiny_cpu/model_final.pth",
-)
+model.associator.reid.weights = "output/reid_hard_tiny_cpu/model_final.pth"
 train.output_dir = "output/uvmos_tiny_cpu_reid_hard"
