@@ -226,3 +226,15 @@ def test_tracker_modules_of_the_video_model_are_checked(tmp_path):
         load_inference_weights(Video(), cfg, str(p))
     cfg.associator.features.weights = "R-101.pkl"  # loaded by the module itself when built
     assert load_inference_weights(Video(), cfg, str(p)) == str(p)
+
+
+def test_benchmark_run_refuses_random_weights(tmp_path):
+    """tools/benchmark.py run: an untrained baseline is refused (one line, exit 2) unless
+    --allow-random-weights is given, as in the other tools."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "tools/benchmark.py", "run", "--config-file", "configs/baselines/maskrcnn_greedy.py",
+           "--dataset", "uvmos_synth_val", "--videos", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert r.returncode == 2 and "random" in r.stderr and "--allow-random-weights" in r.stderr

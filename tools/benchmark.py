@@ -62,8 +62,14 @@ def cmd_run(args) -> dict:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config_file, args.opts)
     model = instantiate(cfg.model).eval()
-    if cfg.train.get("init_checkpoint"):
-        DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
+    from uvmos.engine.checkpoint import CheckpointError, load_inference_weights
+    from uvmos.utils.config import ToolExit
+
+    try:  # random weights are refused unless asked for (a speed-only run of an untrained baseline)
+        load_inference_weights(model, cfg.model, cfg.train.get("init_checkpoint"),
+                               allow_random=args.allow_random_weights, what="train.init_checkpoint")
+    except CheckpointError as e:
+        raise ToolExit(e) from None
     videos = DatasetCatalog.get(args.dataset)
     if getattr(args, "video_ids", None):
         unknown = set(args.video_ids) - {v["video_id"] for v in videos}
@@ -285,6 +291,8 @@ def main(argv=None):
     r.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     r.add_argument("--name", default="")
     r.add_argument("--json", default="")
+    r.add_argument("--allow-random-weights", action="store_true",
+                   help="time a model without (complete) trained weights (e.g. an untrained baseline)")
     r.add_argument("--opts", default=[], nargs=argparse.REMAINDER)
     pl = sub.add_parser("plot", help="speed/accuracy figure from run JSONs")
     pl.add_argument("runs", nargs="+")
