@@ -9,7 +9,7 @@ appearance proposals, docs/real_video.md); ``make demo`` passes the synthetic-tr
 
 Writes into OUT_DIR: ``overlay.mp4`` (H.264, plays in a web browser; one stable colour per track), ``masks/<frame>.png`` (DAVIS
 palette PNGs, pixel value = track id) and ``results.json`` (YouTube-VIS results format). Streams the
-frames, so a long video does not fill memory. CPU by default, GPU when present (``--device``).
+frames, so a long video does not fill memory. GPU when present, else CPU (``--device`` to choose).
 """
 import argparse
 import logging

@@ -17,7 +17,7 @@ prints the figures.
 
 ``--ytvis-results FILE`` also keeps each video's tracks with their scores and categories and writes
 them all to FILE in the YouTube-VIS results format (the evaluation server's ``results.json``;
-categories mapped to the dataset's JSON ids), e.g. for ``ytvis_2019_valid``, which has no public
+categories mapped to the dataset's JSON ids), e.g. for ``ytvis_2019_val``, which has no public
 ground truth (projects/YTVIS_Semantic).
 """
 import argparse

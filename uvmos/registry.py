@@ -5,7 +5,7 @@ only for a family of interchangeable parts that the paper or the design card nam
 take plain constructor arguments, so each one can be built two ways:
 
 * from a LazyConfig: ``L(DNet)(backbone=..., ...)`` then ``detectron2.config.instantiate``;
-* by registered name: ``build(PROPOSER_REGISTRY, "DNetProposer", **kwargs)``.
+* by registered name: ``build(PROPOSER_REGISTRY, "DNet", **kwargs)``.
 
 A new part is one file, one ``@XXX_REGISTRY.register()`` and one config line.
 """

@@ -1,4 +1,4 @@
-"""The semantic variant at the paper's scale on YouTube-VIS 2019 ``valid`` (§4.3, Table 6):
+"""The semantic variant at the paper's scale on YouTube-VIS 2019 ``valid`` (§4.3, Table 2):
 semantic D-Net R-50 + T-Net (R-101 features). The split has no public ground truth, so this writes
 the server's ``results.json`` (tracks with categories and scores) instead of evaluating:
 
