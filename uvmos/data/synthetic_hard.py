@@ -44,13 +44,12 @@ from .synthetic_assets import CATEGORY_SPECS, SCENE_IMAGES, load_image, sample_s
 from .synthetic_render import (
     SyntheticConfig,
     SyntheticVideo,
-    _camera_path,
-    _make_canvas,
     _make_sprite,
     _placement,
     _Primary,
     _random_crop,
     _tint,
+    _video_setup,
     _visible_areas,
     render_frames,
 )
@@ -346,12 +345,7 @@ def generate_hard_video(seed: int, cfg: Optional[HardSyntheticConfig] = None, na
     {id: [(t, (x, y) canvas)]}.
     """
     cfg = cfg or HardSyntheticConfig()
-    rng = np.random.default_rng(int(seed))
-    H, W, T = cfg.height, cfg.width, cfg.length
-    unit = min(H, W)
-    thickness = max(1, int(round(unit / 200)))
-    canvas, dmask, bg_name = _make_canvas(cfg, rng)
-    cam = _camera_path(cfg, rng)
+    rng, H, W, T, unit, thickness, canvas, dmask, bg_name, cam = _video_setup(cfg, seed)
     sc = _Scene(cfg, cam, rng)
 
     K = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))

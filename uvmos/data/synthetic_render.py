@@ -134,6 +134,18 @@ def _tint(rng, max_sat: float = 0.22) -> np.ndarray:
     return (g / g.max()).astype(np.float32)
 
 
+def _video_setup(cfg, seed: int):
+    """What every preset draws first, in this order (the order fixes the random stream): the
+    generator, sizes, outline thickness, the background canvas and the camera path."""
+    rng = np.random.default_rng(int(seed))
+    H, W, T = cfg.height, cfg.width, cfg.length
+    unit = min(H, W)
+    thickness = max(1, int(round(unit / 200)))
+    canvas, dmask, bg_name = _make_canvas(cfg, rng)
+    cam = _camera_path(cfg, rng)
+    return rng, H, W, T, unit, thickness, canvas, dmask, bg_name, cam
+
+
 def _make_canvas(cfg: SyntheticConfig, rng) -> Tuple[np.ndarray, np.ndarray, str]:
     """Background canvas float32 (Hc, Wc, 3) with distractors; their mask bool (Hc, Wc); its name."""
     H, W = cfg.height, cfg.width
@@ -378,12 +390,7 @@ def generate_video(seed: int, cfg: Optional[SyntheticConfig] = None, name: Optio
         :class:`SyntheticVideo` with T frames (H, W, 3) BGR and T id maps (H, W).
     """
     cfg = cfg or SyntheticConfig()
-    rng = np.random.default_rng(int(seed))
-    H, W, T = cfg.height, cfg.width, cfg.length
-    unit = min(H, W)
-    thickness = max(1, int(round(unit / 200)))
-    canvas, dmask, bg_name = _make_canvas(cfg, rng)
-    cam = _camera_path(cfg, rng)
+    rng, H, W, T, unit, thickness, canvas, dmask, bg_name, cam = _video_setup(cfg, seed)
 
     # primaries: sample, then resample those not visible enough (too far out / hidden) until all are
     K = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))

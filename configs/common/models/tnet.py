@@ -48,3 +48,11 @@ tnet_r101_features = L(BackboneFeatures)(
     input_format="BGR",
     out_features=("res4",),
 )
+
+
+def use_fpn_features(associator, keys=("p3", "p4"), target="p4"):
+    """Point a T-Net config node at a proposer's FPN maps (Mask R-CNN, SOLO: p3 stride 8, p4
+    stride 16): target models on ``target``, parameter-free re-ID pooled over ``keys``."""
+    associator.features = L(ProposerFeatures)(keys=tuple(keys))
+    associator.target_feature = target
+    associator.reid = L(MaskPooledEmbedder)(in_features=tuple(keys), center=True)

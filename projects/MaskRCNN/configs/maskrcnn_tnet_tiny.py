@@ -4,10 +4,7 @@ the CPU-scale counterpart of configs/baselines/maskrcnn_tnet.py. DAVIS J&F:
         --dataset uvmos_synth_test
 Proposals scoring >= 0.5 enter the tracker (the proposer's default; not tuned).
 """
-from detectron2.config import LazyCall as L
-
-from uvmos.modeling.tnet import MaskPooledEmbedder, ProposerFeatures
-
+from ....configs.common.models.tnet import use_fpn_features
 from ....configs.uvmos.tiny_cpu import dataloader, model, train
 from .maskrcnn_proposer_tiny import model as proposer
 
@@ -15,8 +12,6 @@ model.proposer = proposer
 model.proposer.score_thresh = 0.5
 model.proposer.max_proposals = 50
 model.proposer.return_features = True
-model.associator.features = L(ProposerFeatures)(keys=("p3", "p4"))
-model.associator.target_feature = "p4"
-model.associator.reid = L(MaskPooledEmbedder)(in_features=("p3", "p4"), center=True)
+use_fpn_features(model.associator)
 train.init_checkpoint = ""  # the proposer loads its own weights
 train.output_dir = "output/maskrcnn_tnet_tiny"

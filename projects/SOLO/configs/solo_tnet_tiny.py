@@ -3,10 +3,7 @@
 Proposals scoring >= 0.3 after Matrix NMS enter the tracker (SOLO's scores are lower than Mask
 R-CNN's: they are multiplied by the mask's mean probability; not tuned).
 """
-from detectron2.config import LazyCall as L
-
-from uvmos.modeling.tnet import MaskPooledEmbedder, ProposerFeatures
-
+from ....configs.common.models.tnet import use_fpn_features
 from ....configs.uvmos.tiny_cpu import dataloader, model, train
 from .solo_proposer_tiny import model as proposer
 
@@ -14,8 +11,6 @@ model.proposer = proposer
 model.proposer.score_thresh = 0.3
 model.proposer.max_proposals = 50
 model.proposer.return_features = True
-model.associator.features = L(ProposerFeatures)(keys=("p3", "p4"))
-model.associator.target_feature = "p4"
-model.associator.reid = L(MaskPooledEmbedder)(in_features=("p3", "p4"), center=True)
+use_fpn_features(model.associator)
 train.init_checkpoint = ""  # the proposer loads its own weights
 train.output_dir = "output/solo_tnet_tiny"
