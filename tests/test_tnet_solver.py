@@ -144,6 +144,13 @@ def test_direct_normal_equations_match_cg_and_reuse_the_gram_cache():
     direct.solve(LinearFilterObjective(z2, y, a, 1e-3, pw, cache=(store, torch.tensor([0, 9, 2, 3]))), [w2], phase="update")
     changed = [(store["gram"][i] != gram0[i]).any().item() for i in range(N)]
     assert changed == [False, True, False, False]
+    # with the memory's capacity given, the cache holds no more blocks than it has slots
+    z5, y5, a5, pw5 = (torch.cat([t, t[:1]]) for t in (z, y, a, pw))
+    for cap, blocks in ((None, 8), (5, 5)):  # 5 samples: the blocks grow 1, 2, 4, then 8 or the capacity
+        capped = {}
+        cache = (capped, torch.arange(5)) if cap is None else (capped, torch.arange(5), cap)
+        direct.solve(LinearFilterObjective(z5, y5, a5, 1e-3, pw5, cache=cache), [w2], phase="update")
+        assert capped["gram"].shape[0] == blocks
 
 
 def test_cg_tol_stops_early():

@@ -226,3 +226,35 @@ def test_a_result_below_min_area_is_drawn_nowhere():
     out = trk.step(frame, {"instances": inst})
     assert int(out["id_map"].max()) == 0 and out["track_scores"] == {}
     assert all(tr.lost_frames == 1 for tr in trk.tracks.values())
+
+
+def test_proposer_features_concat_stacks_maps_on_the_first_grid():
+    """``concat`` resamples every part to the first one's grid, scales each to unit RMS (so
+    each weighs the same in W1's PCA) and adds the frame's centred colours as ``"image"``."""
+    from uvmos.modeling.tnet import ProposerFeatures
+
+    img = torch.zeros(3, 96, 160, dtype=torch.uint8)
+    img[2, 32:64, 48:96] = 255  # a red patch (BGR)
+    feats = {"res3": 50 * torch.randn(1, 8, 12, 20), "res2": 0.01 * torch.randn(1, 4, 24, 40),
+             "res5": torch.randn(1, 6, 6, 10)}
+    src = ProposerFeatures(keys=("res5",), concat={"tnet": ("res3", "res2", "image")})
+    out = src({"image": img}, {"features": feats})
+    assert set(out) == {"res5", "tnet"}  # the parts themselves are not returned unless asked
+    t = out["tnet"]
+    assert t.shape == (1, 8 + 4 + 3, 12, 20)
+    for lo, hi in ((0, 8), (8, 12), (12, 15)):
+        assert abs(float(t[:, lo:hi].pow(2).mean().sqrt()) - 1.0) < 1e-4
+    red = t[0, 14]  # the R channel of the image part
+    assert float(red[5, 8]) > 0 > float(red[0, 0])  # inside the patch above the frame's mean, outside below
+    with pytest.raises(KeyError, match="res4"):
+        ProposerFeatures(concat={"x": ("res4",)})({"image": img}, {"features": feats})
+
+
+def test_new_track_min_area_filters_discovery_only():
+    frames, video = shapes_stream(length=4)
+    outs = list(VideoSegmenter(OracleProposer(videos=[video]), _tracker(new_track_min_area=10**6),
+                               test_size=(64, 96)).run_video(frames, video))
+    assert all(not o["track_scores"] for o in outs)  # no proposal is large enough to start a track
+    trk = _tracker(new_track_min_area=1)
+    outs = list(VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video))
+    assert sorted(outs[0]["track_scores"]) == [1, 2] and trk.stats["created"] == 2

@@ -36,6 +36,7 @@ def main(argv=None):
     p.add_argument("--max-videos", type=int, default=None)
     p.add_argument("--results", default=None, help="also write DAVIS result PNGs under this folder")
     p.add_argument("--json", default=None, help="write {config: global figures} here")
+    p.add_argument("--per-object", action="store_true", help="also store each object's J&F in --json")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY=VALUE for every config")
     p.add_argument("--allow-random-weights", action="store_true", help="run models without (complete) weights")
@@ -79,6 +80,8 @@ def main(argv=None):
                     stats[k] = stats.get(k, 0) + val
             r = evaluate_davis(videos, results, num_workers=1, dataset_name=name)
             g = dict(r.global_figures, s_per_frame=(time.perf_counter() - t0) / max(n, 1), stats=stats)
+            if args.per_object:
+                g["per_object"] = {k: (o["J"] + o["F"]) / 2 for k, o in r.per_object.items()}
             rows[name] = g
             print(f"{stem:28s} {name:28s} J&F {g['J&F-Mean']:.3f}  J {g['J-Mean']:.3f}  F {g['F-Mean']:.3f}  "
                   f"IDF1 {g.get('IDF1', float('nan')):.3f}  IDSW {g.get('IDSW', -1)}  "
@@ -86,11 +89,12 @@ def main(argv=None):
             for note in r.notes:
                 print(f"  note: {note}")
         table[path] = rows
-        if len(rows) > 1:
+        n_sets = len(rows)
+        if n_sets > 1:
             summary = {k: (float(np.mean([g[k] for g in rows.values()])), float(np.std([g[k] for g in rows.values()])))
                        for k in ("J&F-Mean", "J-Mean", "F-Mean", "IDF1", "IDSW") if all(k in g for g in rows.values())}
             table[path]["mean_std"] = summary
-            print(f"{stem:28s} {'mean +- std over ' + str(len(rows)):28s} "
+            print(f"{stem:28s} {'mean +- std over ' + str(n_sets):28s} "
                   + "  ".join(f"{k.replace('-Mean', '')} {m:.3f} +- {sd:.3f}" for k, (m, sd) in summary.items()),
                   flush=True)
     if args.json:

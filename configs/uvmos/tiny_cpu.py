@@ -5,8 +5,8 @@ Evaluate (DAVIS J&F on the synthetic val split):
         train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth
 The checkpoint is D-Net's alone: ``VideoSegmenter`` accepts it (its keys get ``proposer.``), and
 the J&F CSVs/JSON go to ``train.output_dir``. Several configs at once: tools/table4_tnet.py.
-T-Net reuses D-Net's backbone maps (computed once per frame): res3 (stride 8) for the target
-models and res3 + res5 pooled for the parameter-free re-ID embedding.
+T-Net reuses D-Net's maps (computed once per frame): res3 + res2 + the frame's colours on the
+stride-8 grid for the target models, res3 + res5 pooled for the parameter-free re-ID embedding.
 """
 from detectron2.config import LazyCall as L
 
@@ -19,15 +19,24 @@ from ._video_eval import dataloader, train
 
 model.proposer = dnet_model
 model.test_size = None  # frames at their own size (the tiny D-Net is trained on 192x320 frames)
-model.associator.features = L(ProposerFeatures)(keys=("res3", "res5"), max_cells=1024)
-model.associator.target_feature = "res3"
-# res3 of the tiny D-Net has 32 channels: W1 cannot reduce them to the paper's 96 (a reduction of
-# R-101's 1024), and W2 * W1 is then just a 3x3 conv of the 32 channels, so fitting W1 adds nothing.
-# W1 = the PCA of the first frame's features (32 -> 32), W2 fitted alone: a linear problem.
-model.associator.target_model.hidden_channels = 32
+# Target features (chosen on uvmos_synth_hard train/val, docs/tnet.md "Target features"): res3
+# (stride 8) with res2 and the frame's colours resampled to its grid, each part scaled to unit RMS
+# -- 32 + 16 + 3 = 51 channels. The decoders' x_sal/x_ins were tried and rejected: they encode
+# objectness, so every target model fires on every object (hard val J&F 0.499 vs 0.575).
+model.associator.features = L(ProposerFeatures)(
+    keys=("res3", "res5"), max_cells=1024, concat={"tnet": ("res3", "res2", "image")}
+)
+model.associator.target_feature = "tnet"
+# W1 = the PCA of the first frame's 51 channels, all kept (32 of them lost 0.08 J&F on hard val);
+# W2 fitted alone: a linear problem solved exactly. W1 is not fitted (init_projection=False): with
+# D = C it is a rotation that W2 absorbs.
+model.associator.target_model.hidden_channels = 51
 model.associator.init_projection = False
-# y̌_j = resized score map > 0.4: chosen on uvmos_synth_hard_val (J&F 0.468 at 0.4, 0.452 at 0.5)
+# y̌_j = resized score map > 0.4 (hard val J&F 0.528 / 0.575 / 0.573 at 0.3 / 0.4 / 0.5)
 model.associator.score_thresh = 0.4
+# discovery needs a proposal score >= 0.1: on hard train, 94 % of the proposals on an object pass
+# and 48 % of the others (clutter, fragments); tracklets created on hard val 130 -> 65
+model.associator.proposal_score_thresh = 0.1
 model.associator.reid = L(MaskPooledEmbedder)(in_features=("res3", "res5"), center=True)
 
 train.output_dir = "output/uvmos_tiny_cpu"

@@ -37,6 +37,12 @@ class ProposerFeatures:
             same aspect ratio with at most this many cells. T-Net's cost (eq. 9 fits, memory)
             grows with the cells, so this keeps it independent of the frame size, like the
             paper's fixed 473x473 input (30x30 = 900 cells at stride 16); smaller maps are kept.
+        concat: optional ``{new_name: (name, ...)}``: also return the listed maps concatenated
+            along channels, each bilinearly resampled to the first one's grid and scaled to unit
+            root-mean-square, so every map weighs the same in W1's PCA (a richer target feature
+            from one network: e.g. D-Net's res3 with its decoders' x_sal and x_ins). The name
+            ``"image"`` is the frame itself (its colours, area-averaged to the grid and centred
+            on the frame's mean colour), a cue the narrow networks' maps keep little of.
     """
 
     def __init__(
@@ -44,12 +50,14 @@ class ProposerFeatures:
         keys: Optional[Sequence[str]] = None,
         size: Optional[Sequence[int]] = None,
         max_cells: Optional[int] = None,
+        concat: Optional[Dict[str, Sequence[str]]] = None,
     ):
         if size is not None and max_cells is not None:
             raise ValueError("ProposerFeatures: give either size or max_cells, not both")
         self.keys = None if keys is None else tuple(keys)
         self.size = None if size is None else (int(size[0]), int(size[1]))
         self.max_cells = None if max_cells is None else int(max_cells)
+        self.concat = {k: tuple(v) for k, v in (concat or {}).items()}
 
     def __call__(self, frame: dict, proposals: dict) -> Dict[str, torch.Tensor]:
         feats = proposals.get("features")
@@ -58,6 +66,8 @@ class ProposerFeatures:
                 "ProposerFeatures: the proposer returned no 'features'; use BackboneFeatures for this proposer"
             )
         keys = self.keys if self.keys is not None else tuple(feats)
+        parts = {n for names in self.concat.values() for n in names} - {"image"}
+        keys = tuple(keys) + tuple(sorted(parts - set(keys)))
         missing = [k for k in keys if k not in feats]
         if missing:
             raise KeyError(f"ProposerFeatures: proposer features lack {missing}; available: {sorted(feats)}")
@@ -77,6 +87,20 @@ class ProposerFeatures:
                     f, size=self.size, mode="bilinear", align_corners=False
                 )
             out[k] = f
+        for name, names in self.concat.items():
+            grid = out[names[0]].shape[-2:]
+            maps = []
+            for n in names:
+                if n == "image":
+                    m = F.interpolate(frame["image"][None].float(), size=grid, mode="area")
+                    m = m - m.mean(dim=(2, 3), keepdim=True)
+                else:
+                    m = out[n] if out[n].shape[-2:] == grid else F.interpolate(
+                        out[n], size=grid, mode="bilinear", align_corners=False)
+                maps.append(m * m.pow(2).mean().clamp_min(1e-12).rsqrt())
+            out[name] = torch.cat(maps, dim=1)
+        if self.keys is not None:
+            out = {k: v for k, v in out.items() if k in self.keys or k in self.concat}
         return out
 
 

@@ -83,8 +83,10 @@ class LinearFilterObjective:
 
     Args: z (N, D, h, w) projected samples; y, sample_weights, pixel_weights as
     :class:`TargetObjective`; reg: lambda of W2; kernel_size: k of W2; cache: optional
-    ``(store, keys)``: a dict kept with the samples (e.g. ``SampleMemory.extra``) and one int key
-    per sample (N,) that changes whenever the sample in that slot changes (``SampleMemory.ages``).
+    ``(store, keys[, capacity])``: a dict kept with the samples (e.g. ``SampleMemory.extra``), one
+    int key per sample (N,) that changes whenever the sample in that slot changes
+    (``SampleMemory.ages``), and optionally the memory's capacity (the cache never holds more
+    Gram blocks than that; each is (D*k*k)^2 floats).
     """
 
     def __init__(self, z, y, sample_weights, reg: float, pixel_weights=None, kernel_size: int = 3, cache=None):
@@ -92,6 +94,7 @@ class LinearFilterObjective:
         self.alpha = sample_weights[keep].tolist()
         kc = keep.cpu()
         self.cache = None if cache is None else (cache[0], cache[1].cpu()[kc], torch.nonzero(kc).flatten())
+        self.cache_slots = int(cache[2]) if cache is not None and len(cache) > 2 else None
         z, y = z[keep], y[keep]
         self.k = kernel_size
         p = kernel_size // 2
@@ -138,6 +141,8 @@ class LinearFilterObjective:
                 slot = int(slots[j])
                 if slot >= store.get("gram", torch.empty(0)).shape[0]:  # grow with the memory
                     size = max(slot + 1, 2 * store.get("gram", torch.empty(0)).shape[0])
+                    if self.cache_slots is not None:  # never more blocks than the memory has slots
+                        size = max(slot + 1, min(size, self.cache_slots))
                     for name, shape, fill in (("gram", (n, n), 0), ("rhs", (n,), 0), ("key", (), -1)):
                         old = store.get(name)
                         dtype = torch.long if name == "key" else torch.float32

@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""Does eq. 10's re-ID term catch a T-Net target that moved onto another object? Measured in the tracker.
+
+    python tools/eval_verification.py --config-file configs/uvmos/tiny_cpu.py --dataset uvmos_synth_hard_val
+    python tools/eval_verification.py --config-file configs/uvmos/tiny_cpu_reid_hard.py --dataset uvmos_synth_hard_val
+
+The config's model runs on every video as in inference. Each tracklet is given the ground-truth
+object its first mask covers (IoU > 0.5; none: not counted). In every later frame, the proposal
+that eq. 10 picks for the target (the best s among those passing the IoU gate) is labelled *own*
+when it covers that same object, *other* when it covers another one. Printed: the percentiles of
+s for both groups and the share of each that passes several thr_reid values. A verification whose
+re-ID term works lets few *other* proposals pass while keeping the *own* ones (docs/tnet.md,
+"Re-identification embeddings").
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+
+THRESHOLDS = (0.6, 1.2, 1.4, 1.6)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config-file", required=True)
+    p.add_argument("--dataset", default="uvmos_synth_hard_val")
+    p.add_argument("--max-videos", type=int, default=None)
+    p.add_argument("--json", default=None, help="also write the figures here")
+    p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY=VALUE")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+
+    from detectron2.config import instantiate
+    from detectron2.data import DatasetCatalog
+
+    import uvmos  # noqa: F401
+    from uvmos.data.folder import iter_frames
+    from uvmos.data.video_dict import rle_to_mask
+    from uvmos.engine.checkpoint import load_inference_weights
+    from uvmos.modeling.tnet import TNetTracker
+    from uvmos.modeling.tnet.mask_ops import mask_iou
+    from uvmos.utils.config import load_config
+
+    cfg = load_config(args.config_file, args.opts)
+    model = instantiate(cfg.model).eval()
+    load_inference_weights(model, cfg.model, cfg.train.get("init_checkpoint"))
+    trk = model.associator
+    if not isinstance(trk, TNetTracker):
+        raise SystemExit(f"{args.config_file}: the associator is {type(trk).__name__}, not a TNetTracker")
+
+    def object_of(masks, gt):
+        """Index of the ground-truth object each mask covers with IoU > 0.5, else -1."""
+        if not len(masks) or not len(gt):
+            return [-1] * len(masks)
+        best, idx = mask_iou(masks, gt).max(1)
+        return [int(i) if float(b) > 0.5 else -1 for i, b in zip(idx, best)]
+
+    groups = {"own": [], "other": []}
+    state = {}
+    verify, discover = trk._verify, trk._discover
+
+    def _verify(f):  # the tracker's own phase, then read its decision
+        verify(f)
+        props_obj = object_of(f.props.work, state["gt"][f.t])
+        for k, tr in enumerate(f.tracks):
+            b, own = int(f.ver.best[k]), state["owner"].get(tr.track_id, -1)
+            if b >= 0 and own >= 0 and props_obj[b] >= 0:
+                groups["own" if props_obj[b] == own else "other"].append(float(f.ver.best_score[k]))
+
+    def _discover(f):
+        discover(f)
+        for tr in f.new_tracks:
+            state["owner"][tr.track_id] = object_of((f.id_work == tr.track_id)[None], state["gt"][f.t])[0]
+
+    trk._verify, trk._discover = _verify, _discover
+    videos = DatasetCatalog.get(args.dataset)[: args.max_videos]
+    for v in videos:
+        H, W = int(v["height"]), int(v["width"])
+        s = trk_stride(trk, H, W)
+        o = s // 2  # as the tracker subsamples masks to its working resolution
+        state["gt"] = [
+            torch.from_numpy(np.stack([rle_to_mask(a["segmentation"]) for a in anns]).astype(bool))[:, o::s, o::s]
+            if anns else torch.zeros((0, H, W), dtype=torch.bool)[:, o::s, o::s]
+            for anns in v["annotations"]
+        ]
+        state["owner"] = {}
+        for _ in model.run_video((f for _, f in iter_frames(v)), v):
+            pass
+    out = {}
+    for name, vals in groups.items():
+        a = np.asarray(vals)
+        out[name] = {"n": int(len(a)),
+                     "percentiles_5_50_95": np.percentile(a, [5, 50, 95]).round(3).tolist() if len(a) else None,
+                     "pass": {str(t): float(np.mean(a > t)) if len(a) else None for t in THRESHOLDS}}
+        print(f"{name:6s} n={len(a):5d}  s 5/50/95 %: {out[name]['percentiles_5_50_95']}  passing thr_reid "
+              + "  ".join(f"{t}: {out[name]['pass'][str(t)]:.3f}" for t in THRESHOLDS if len(a)))
+    if args.json:
+        with open(args.json + ".tmp", "w") as fh:
+            json.dump(out, fh, indent=1)
+        os.replace(args.json + ".tmp", args.json)
+    return out
+
+
+def trk_stride(trk, H, W):
+    """The tracker's working-resolution stride for an H x W frame (``work_max_side``)."""
+    return 1 if trk.work_max_side is None else max(1, -(-max(H, W) // trk.work_max_side))
+
+
+if __name__ == "__main__":
+    main()
