@@ -50,9 +50,11 @@ tnet_r101_features = L(BackboneFeatures)(
 )
 
 
-def use_fpn_features(associator, keys=("p3", "p4"), target="p4"):
+def use_fpn_features(associator, keys=("p3", "p4"), target="p4", hidden_channels=32):
     """Point a T-Net config node at a proposer's FPN maps (Mask R-CNN, SOLO: p3 stride 8, p4
-    stride 16): target models on ``target``, parameter-free re-ID pooled over ``keys``."""
+    stride 16): target models on ``target`` (W1: its PCA to ``hidden_channels``), parameter-free
+    re-ID pooled over ``keys``."""
     associator.features = L(ProposerFeatures)(keys=tuple(keys))
     associator.target_feature = target
+    associator.target_model.hidden_channels = hidden_channels
     associator.reid = L(MaskPooledEmbedder)(in_features=tuple(keys), center=True)
