@@ -75,3 +75,11 @@ def test_list_components_prints_every_registry():
         assert f"{reg_name} (" in out
         for e in entries:
             assert e in out
+
+
+def test_public_python_api_names():
+    """docs/python_api.md: the predictor is importable from ``uvmos.engine``."""
+    from uvmos.engine import VideoPredictor
+    from uvmos.engine.predictor import VideoPredictor as Direct
+
+    assert VideoPredictor is Direct
