@@ -214,7 +214,7 @@ def cmd_table(args) -> list:
         else:
             run_args = argparse.Namespace(config_file=row["config"], dataset=dataset, videos=0, video_ids=video_ids,
                                           warmup=args.warmup, threads=args.threads, name=row["name"], json="",
-                                          opts=list(row.get("opts", [])))
+                                          opts=list(row.get("opts", [])), allow_random_weights=False)
             res.update(cmd_run(run_args))
         results.append(res)
     md = _markdown(kind, results)
