@@ -249,12 +249,3 @@ def test_proposer_features_concat_stacks_maps_on_the_first_grid():
     with pytest.raises(KeyError, match="res4"):
         ProposerFeatures(concat={"x": ("res4",)})({"image": img}, {"features": feats})
 
-
-def test_new_track_min_area_filters_discovery_only():
-    frames, video = shapes_stream(length=4)
-    outs = list(VideoSegmenter(OracleProposer(videos=[video]), _tracker(new_track_min_area=10**6),
-                               test_size=(64, 96)).run_video(frames, video))
-    assert all(not o["track_scores"] for o in outs)  # no proposal is large enough to start a track
-    trk = _tracker(new_track_min_area=1)
-    outs = list(VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video))
-    assert sorted(outs[0]["track_scores"]) == [1, 2] and trk.stats["created"] == 2

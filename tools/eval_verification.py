@@ -61,9 +61,14 @@ def main(argv=None):
     state = {}
     verify, discover = trk._verify, trk._discover
 
+    def work_gt(f):
+        """The frame's ground truth at the tracker's working resolution (as ``_read_proposals``)."""
+        o = f.stride // 2
+        return state["gt"][f.t][:, o::f.stride, o::f.stride]
+
     def _verify(f):  # the tracker's own phase, then read its decision
         verify(f)
-        props_obj = object_of(f.props.work, state["gt"][f.t])
+        props_obj = object_of(f.props.work, work_gt(f))
         for k, tr in enumerate(f.tracks):
             b, own = int(f.ver.best[k]), state["owner"].get(tr.track_id, -1)
             if b >= 0 and own >= 0 and props_obj[b] >= 0:
@@ -72,17 +77,15 @@ def main(argv=None):
     def _discover(f):
         discover(f)
         for tr in f.new_tracks:
-            state["owner"][tr.track_id] = object_of((f.id_work == tr.track_id)[None], state["gt"][f.t])[0]
+            state["owner"][tr.track_id] = object_of((f.id_work == tr.track_id)[None], work_gt(f))[0]
 
     trk._verify, trk._discover = _verify, _discover
     videos = DatasetCatalog.get(args.dataset)[: args.max_videos]
     for v in videos:
         H, W = int(v["height"]), int(v["width"])
-        s = trk_stride(trk, H, W)
-        o = s // 2  # as the tracker subsamples masks to its working resolution
         state["gt"] = [
-            torch.from_numpy(np.stack([rle_to_mask(a["segmentation"]) for a in anns]).astype(bool))[:, o::s, o::s]
-            if anns else torch.zeros((0, H, W), dtype=torch.bool)[:, o::s, o::s]
+            torch.from_numpy(np.stack([rle_to_mask(a["segmentation"]) for a in anns]).astype(bool))
+            if anns else torch.zeros((0, H, W), dtype=torch.bool)
             for anns in v["annotations"]
         ]
         state["owner"] = {}
@@ -101,11 +104,6 @@ def main(argv=None):
             json.dump(out, fh, indent=1)
         os.replace(args.json + ".tmp", args.json)
     return out
-
-
-def trk_stride(trk, H, W):
-    """The tracker's working-resolution stride for an H x W frame (``work_max_side``)."""
-    return 1 if trk.work_max_side is None else max(1, -(-max(H, W) // trk.work_max_side))
 
 
 if __name__ == "__main__":

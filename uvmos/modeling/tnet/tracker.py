@@ -115,8 +115,6 @@ class TNetTracker:
         score_thresh: threshold on the resized coarse score map giving y̌_j (0.5).
         proposal_score_thresh: minimum proposal score to start a new tracklet.
         new_track_iou: a new tracklet needs IoU below this with every current result (paper: 0.1).
-        new_track_min_area: a proposal starting a tracklet needs at least this many pixels (frame
-            resolution; the paper is silent: small proposals are mostly fragments and clutter).
         min_area: masks with fewer pixels (frame resolution) count as empty.
         max_tracks: active tracklets at most (the DAVIS limit of 20); ids are never reused.
         max_lost_frames: a tracklet without a result for more frames ends (None: never).
@@ -146,7 +144,6 @@ class TNetTracker:
         score_thresh: float = 0.5,
         proposal_score_thresh: float = 0.5,
         new_track_iou: float = 0.1,
-        new_track_min_area: int = 0,
         min_area: int = 16,
         max_tracks: int = 20,
         max_lost_frames: Optional[int] = 50,
@@ -174,7 +171,6 @@ class TNetTracker:
         self.score_thresh = score_thresh
         self.proposal_score_thresh = proposal_score_thresh
         self.new_track_iou = new_track_iou
-        self.new_track_min_area = new_track_min_area
         self.min_area = min_area
         self.max_tracks = max_tracks
         self.max_lost_frames = max_lost_frames
@@ -350,7 +346,7 @@ class TNetTracker:
         iou = mask_iou(p.work, current).amax(1).cpu() if len(current) else torch.zeros(len(p.work))
         area = p.work.flatten(1).sum(1).cpu()
         ok = unclaimed & (iou < self.new_track_iou) & (p.scores.cpu() >= self.proposal_score_thresh)
-        ok &= area >= max(self._min_area(f.stride), self.new_track_min_area / f.stride**2)
+        ok &= area >= self._min_area(f.stride)
         taken: Optional[torch.Tensor] = None
         for i in torch.argsort(p.scores.cpu(), descending=True, stable=True).tolist():
             if not ok[i]:
