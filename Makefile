@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.uvmos-installed
 PYTEST_ARGS ?=
 
-.PHONY: all install test test-slow demo clean-venv
+.PHONY: all install lint format test test-slow demo clean-venv
 
 all: test
 
@@ -13,12 +13,20 @@ $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade "pip>=23" wheel
 
-$(STAMP): $(VPY) setup.py tools/install_deps.sh
+$(STAMP): $(VPY) pyproject.toml setup.py tools/install_deps.sh
 	bash tools/install_deps.sh $(VPY)
 	$(VPY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+lint: $(STAMP)
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
+
+format: $(STAMP)
+	$(VPY) -m ruff check --fix .
+	$(VPY) -m ruff format .
 
 test: $(STAMP)
 	$(VPY) -m pytest -q $(PYTEST_ARGS) tests

@@ -1,38 +1,25 @@
-"""uvmos: unsupervised video multi-object segmentation on Detectron2.
+"""Package metadata lives in pyproject.toml; this file only puts the configs into built wheels.
 
-detectron2 is deliberately not in ``install_requires``: it is not on PyPI (install it from its
-source, see README), and the pure-Python build used by ``make install`` is known to pip as
-``sal-detectron2``. ``import uvmos`` checks for it with a clear message. torch/torchvision are
-likewise installed beforehand (README), so that pip never picks a different build.
+In a source checkout (``pip install -e .``), ``uvmos.model_zoo.get_config_file`` reads
+``configs/`` in place. A wheel has no checkout, so its build copies ``configs/`` to
+``uvmos/model_zoo/configs`` (detectron2 does the same for its model-zoo configs).
 """
-from setuptools import find_packages, setup
+import shutil
+from pathlib import Path
 
-setup(
-    name="uvmos",
-    version="0.1.0",
-    description="Unsupervised video multi-object segmentation (D-Net + T-Net) on Detectron2",
-    long_description=open("README.md", encoding="utf-8").read(),
-    long_description_content_type="text/markdown",
-    license="Apache-2.0",
-    python_requires=">=3.9",
-    packages=find_packages(include=["uvmos", "uvmos.*"]),
-    package_data={"uvmos": ["model_zoo/*.pth", "model_zoo/*.md"]},
-    install_requires=[
-        "numpy",
-        "scipy",
-        "fvcore",
-        "iopath",
-        "pycocotools",
-        "opencv-python-headless",
-        "lvis",
-        "tqdm",
-        "scikit-image",  # its bundled sample images texture the synthetic benchmark
-        "Pillow",
-        "matplotlib",
-        "trackeval",  # ID switches / IDF1 next to J&F (uvmos/evaluation/id_metrics.py)
-        "av",  # PyAV: H.264 overlay videos that browsers play (its wheel ships FFmpeg + libx264)
-    ],
-    extras_require={
-        "dev": ["pytest", "pytest-timeout", "vos-benchmark"],
-    },
-)
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+
+class BuildPyWithConfigs(build_py):
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        src = Path(__file__).resolve().parent / "configs"
+        dst = Path(self.build_lib) / "uvmos" / "model_zoo" / "configs"
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+
+
+setup(cmdclass={"build_py": BuildPyWithConfigs})

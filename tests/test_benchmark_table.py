@@ -1,14 +1,12 @@
 """tools/benchmark.py table: every row's config loads, and a row whose checkpoint is missing is
 reported as not measured (with the path), not silently run with random weights."""
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from detectron2.config import LazyConfig
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
 import benchmark  # noqa: E402
 
 

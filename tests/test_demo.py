@@ -1,6 +1,5 @@
 """tools/demo.py: clear errors on bad input, and the three outputs on a tiny clip (random weights)."""
 import json
-import sys
 
 import cv2
 import numpy as np
@@ -9,8 +8,7 @@ from PIL import Image
 
 from tests.conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import demo  # noqa: E402
+import demo
 
 
 def _args(inp, out, *extra):

@@ -31,3 +31,25 @@ def test_memory_policy_example_registers_and_builds():
             assert mem.size == 2 and abs(float(mem.weights[:2].sum()) - 1) < 1e-9
     finally:
         MEMORY_REGISTRY._obj_map.pop("VerifiedOnlyMemory", None)
+
+
+def test_memory_config_example_outside_the_repository(tmp_path):
+    """The page's plug-in file and config, copied outside the repo, load and build by name
+    (in a fresh process: a registry takes a name once)."""
+    import subprocess
+    import sys
+
+    text = (REPO / "docs" / "configs_and_registries.md").read_text()
+    plugin = re.search(r"```python\n(# example: memory-policy\n.*?)```", text, re.S).group(1)
+    config = re.search(r"```python\n(# example: memory-config\n.*?)```", text, re.S).group(1)
+    (tmp_path / "my_plugins").mkdir()
+    (tmp_path / "my_plugins" / "verified_only_memory.py").write_text(plugin)
+    (tmp_path / "my_ablation.py").write_text(config)
+    check = ("from detectron2.config import instantiate\n"
+             "from uvmos.utils.config import load_config\n"
+             "cfg = load_config('my_ablation.py')\n"
+             "m = instantiate(cfg.model.associator.memory)\n"
+             "print(type(m).__name__, m.update_every, m.add_unverified)\n")
+    out = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-3:] == ["VerifiedOnlyMemory", "0", "False"]

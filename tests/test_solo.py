@@ -1,7 +1,5 @@
 """projects/SOLO: SOLOv2 target assignment, Matrix NMS (against a brute-force loop), a tiny model's
 training and inference passes, and its registration as a proposer."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,11 +9,10 @@ from detectron2.config import instantiate
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 from detectron2.structures import BitMasks, Instances
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # projects/ lives at the repo root
 
-from projects.SOLO.solo import SOLOProposer, SOLOv2, SOLOv2InsHead, SOLOv2MaskHead, matrix_nms, solo_targets  # noqa: E402
-from uvmos.modeling.backbone import build_dilated_resnet  # noqa: E402
-from uvmos.registry import PROPOSER_REGISTRY  # noqa: E402
+from uvmos.projects.SOLO.solo import SOLOProposer, SOLOv2, SOLOv2InsHead, SOLOv2MaskHead, matrix_nms, solo_targets
+from uvmos.modeling.backbone import build_dilated_resnet
+from uvmos.registry import PROPOSER_REGISTRY
 
 
 def _square(h, w, y0, y1, x0, x1):

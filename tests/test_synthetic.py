@@ -1,7 +1,5 @@
 """The synthetic benchmark: determinism, mask invariants, scene events, the written formats."""
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -245,11 +243,7 @@ def test_full_resolution_renders():
 
 
 def test_cli_and_contact_sheet(tmp_path):
-    sys.path.insert(0, str(REPO / "tools"))
-    try:
-        import make_synthetic
-    finally:
-        sys.path.pop(0)
+    import make_synthetic
     sheet = tmp_path / "sheet.jpg"
     out = make_synthetic.main(["--output", str(tmp_path / "ds"), "--height", "64", "--width", "96", "--length", "4",
                                "--num-train", "2", "--num-val", "0", "--num-test", "1", "--seed", "3",

@@ -1,18 +1,15 @@
 """projects/UnOVOST: flow warping of a mask by a known flow field, DIS flow on a known shift,
 long-term tracklet merging and selection on a constructed case, and a whole video end to end."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from detectron2.structures import Instances
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # projects/ lives at the repo root
 
-from projects.UnOVOST.unovost import UnOVOSTAssociator, UnOVOSTSegmenter, dis_flow, merge_tracklets, warp_mask  # noqa: E402
-from projects.UnOVOST.unovost.associator import Tracklet, select_tracks  # noqa: E402
-from uvmos.registry import ASSOCIATOR_REGISTRY, META_ARCH_REGISTRY  # noqa: E402
+from uvmos.projects.UnOVOST.unovost import UnOVOSTAssociator, UnOVOSTSegmenter, dis_flow, merge_tracklets, warp_mask
+from uvmos.projects.UnOVOST.unovost.associator import Tracklet, select_tracks
+from uvmos.registry import ASSOCIATOR_REGISTRY, META_ARCH_REGISTRY
 
 
 def _square(H, W, y0, x0, s):

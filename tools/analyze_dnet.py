@@ -18,23 +18,20 @@ import json
 import logging
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer  # noqa: E402
-from detectron2.config import instantiate  # noqa: E402
+import torch
+from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
+from detectron2.config import instantiate
 
-from uvmos.utils.config import load_config  # noqa: E402
-from detectron2.structures import BitMasks, Instances  # noqa: E402
-from fvcore.nn import FlopCountAnalysis, parameter_count  # noqa: E402
-from torch import nn  # noqa: E402
+from uvmos.utils.config import load_config
+from detectron2.structures import BitMasks, Instances
+from fvcore.nn import FlopCountAnalysis, parameter_count
+from torch import nn
 
-import uvmos  # noqa: F401,E402
-from uvmos.modeling.dnet import make_guidance_input  # noqa: E402
+import uvmos  # noqa: F401
+from uvmos.modeling.dnet import make_guidance_input
 
 
 class _Net(nn.Module):

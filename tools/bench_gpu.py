@@ -52,7 +52,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 PAPER_MS = {"dnet": 50.0, "tnet": 60.0, "total": 110.0}  # Table 5, DAVIS-17 val, 480p
 PRECISIONS = ("fp32", "bf16-dnet", "bf16", "fp16-dnet", "fp16")
@@ -494,7 +493,7 @@ def main(argv=None):
             record(precision, "tnet", lambda: run_tnet(model, frames, unions, proposals, cache, amp_all))
             if precision == "fp32" and isinstance(getattr(model.associator, "features", None), torch.nn.Module):
                 record(precision, "tnet_features", lambda: run_tnet_features(model, frames, unions, cache))
-        del cache
+        cache = None  # free the cached features before the pipeline run
         record(precision, "pipeline", lambda: (run_pipeline(model, frames, proposals, amp_all, amp, len(frames)), {}))
 
     result["wall_s"] = round(time.time() - t_start, 1)

@@ -19,18 +19,15 @@ so the tracker follows exactly K objects whatever the proposer's weights.
 """
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 class MovingShapes:

@@ -9,14 +9,11 @@ and prints eq. 9 after k steps and the wall time.
     python tools/bench_solver.py [--config configs/uvmos/tiny_cpu.py] [--steps 1 2 5 10]
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None):

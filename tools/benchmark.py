@@ -30,11 +30,9 @@ A row whose checkpoint is missing is reported as not measured, with the missing 
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def peak_rss_mb() -> float:
@@ -48,7 +46,6 @@ def cmd_run(args) -> dict:
     import cv2
     import numpy as np
     import torch
-    from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
     from detectron2.config import instantiate
     from detectron2.data import DatasetCatalog
 
@@ -235,12 +232,12 @@ def _markdown(kind: str, results: list) -> str:
         head, keys = ["AP", "AP50", "AP75"], lambda r: [f"{r['frame_ap'][k]:.1f}" for k in ("AP", "AP50", "AP75")]
     elif kind == "jf":
         head = ["J&F", "J", "F", "s/frame"]
-        keys = lambda r: [f"{r['davis'][k]:.3f}" for k in ("J&F-Mean", "J-Mean", "F-Mean")] + [  # noqa: E731
+        keys = lambda r: [f"{r['davis'][k]:.3f}" for k in ("J&F-Mean", "J-Mean", "F-Mean")] + [
             f"{r['total_sec_per_frame']:.3f}"]
     else:
         parts = ["proposal", "foreground", "association"]
         head = [f"{p} s/frame" for p in parts] + ["total s/frame", "FPS"]
-        keys = lambda r: [f"{r['sec_per_frame'][p]:.3f}" if p in r["sec_per_frame"] else "—" for p in parts] + [  # noqa: E731
+        keys = lambda r: [f"{r['sec_per_frame'][p]:.3f}" if p in r["sec_per_frame"] else "—" for p in parts] + [
             f"{r['total_sec_per_frame']:.3f}", f"{r['fps']:.2f}"]
     lines = ["| model | " + " | ".join(head) + " | command |", "|---" * (len(head) + 2) + "|"]
     for r in results:

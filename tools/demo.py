@@ -15,24 +15,22 @@ import argparse
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tqdm  # noqa: E402
-from detectron2.utils.logger import setup_logger  # noqa: E402
+import tqdm
+from detectron2.utils.logger import setup_logger
 
-import uvmos  # noqa: F401,E402
-from uvmos.data.folder import frame_stems, load_video_source  # noqa: E402
-from uvmos.data.io import image_size  # noqa: E402
-from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
-from uvmos.engine.checkpoint import CheckpointError  # noqa: E402
-from uvmos.engine.predictor import VideoPredictor  # noqa: E402
-from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter, replace_folder, write_palette_png  # noqa: E402
-from uvmos.utils.config import (  # noqa: E402
+import uvmos  # noqa: F401
+from uvmos.data.folder import frame_stems, load_video_source
+from uvmos.data.io import image_size
+from uvmos.data.video_dict import DatasetFormatError
+from uvmos.engine.checkpoint import CheckpointError
+from uvmos.engine.predictor import VideoPredictor
+from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter, replace_folder, write_palette_png
+from uvmos.utils.config import (
     ConfigError,
     ToolExit,
     check_device,

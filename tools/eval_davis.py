@@ -19,15 +19,13 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from concurrent.futures.process import BrokenProcessPool  # noqa: E402
+from concurrent.futures.process import BrokenProcessPool
 
-from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
-from uvmos.evaluation.davis import OBJECT_MODES, TASKS, evaluate_davis  # noqa: E402
-from uvmos.utils.config import ConfigError, check_output_dir, check_output_file  # noqa: E402
+from uvmos.data.video_dict import DatasetFormatError
+from uvmos.evaluation.davis import OBJECT_MODES, TASKS, evaluate_davis
+from uvmos.utils.config import ConfigError, check_output_dir, check_output_file
 
 
 def get_parser():

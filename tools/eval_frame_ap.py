@@ -11,12 +11,8 @@ an all-zero mask. The gap own -> gt is what better guidance could give; own vs e
 the SGM's own guidance helps or propagates its errors (docs/model_zoo.md, Table 3).
 """
 import argparse
-import json
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None):

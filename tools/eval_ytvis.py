@@ -13,13 +13,11 @@ import json
 import math
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
-from uvmos.evaluation.ytvis import YTVISeval, load_ytvis_gt, load_ytvis_results  # noqa: E402
-from uvmos.utils.config import ConfigError, check_output_file  # noqa: E402
+from uvmos.data.video_dict import DatasetFormatError
+from uvmos.evaluation.ytvis import YTVISeval, load_ytvis_gt, load_ytvis_results
+from uvmos.utils.config import ConfigError, check_output_file
 
 
 def get_parser():

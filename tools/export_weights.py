@@ -12,18 +12,15 @@ the model's dtype on load; BatchNorm statistics stay float32), halving the size.
 import argparse
 import hashlib
 import os
-import sys
 import tempfile
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
-from detectron2.config import LazyConfig, instantiate  # noqa: E402
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import LazyConfig, instantiate
 
-import uvmos  # noqa: F401,E402
-from uvmos.engine.writers import public_permissions  # noqa: E402
+import uvmos  # noqa: F401
+from uvmos.engine.writers import public_permissions
 
 
 def main(argv=None):

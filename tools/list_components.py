@@ -1,11 +1,12 @@
 #!/usr/bin/env python
 """Print every uvmos registry with its entries and the first line of each entry's docstring.
 
-    python tools/list_components.py [--registry PROPOSER] [--projects | --import projects.SOLO ...]
+    python tools/list_components.py [--registry PROPOSER] [--projects | --import uvmos.projects.SOLO ...]
 
 The core package never imports the plug-in projects under projects/ (SOLO, UnOVOST, ...); a
 project registers its parts when it is imported. ``--import MODULE`` imports the named modules
-first, ``--projects`` every ``projects/<name>`` package (a folder with an ``__init__.py``).
+first, ``--projects`` every ``projects/<name>`` package (a folder with an ``__init__.py``),
+importable as ``uvmos.projects.<name>`` in a source checkout (see ``uvmos.projects``).
 A config that uses a project's part imports it itself, so train_net.py and the other tools need
 neither option.
 """
@@ -13,14 +14,10 @@ import argparse
 import importlib
 import inspect
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-sys.path.insert(0, str(REPO))
-
-import uvmos  # noqa: F401,E402  (registers the built-in components)
-from uvmos.registry import ALL_REGISTRIES  # noqa: E402
+import uvmos  # noqa: F401  (registers the built-in components)
+from uvmos.projects import available_projects
+from uvmos.registry import ALL_REGISTRIES
 
 
 def first_doc_line(obj) -> str:
@@ -29,19 +26,14 @@ def first_doc_line(obj) -> str:
     return lines[0] if lines else "(no docstring)"
 
 
-def project_modules(root: Path = REPO / "projects"):
-    """``projects.<name>`` for every importable project package under ``root``, sorted."""
-    return sorted(f"projects.{d.name}" for d in root.iterdir() if (d / "__init__.py").is_file() and d.name.isidentifier())
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--registry", help="only this registry (e.g. PROPOSER)")
     parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
-                        help="import this module first, e.g. projects.SOLO (repeatable)")
+                        help="import this module first, e.g. uvmos.projects.SOLO (repeatable)")
     parser.add_argument("--projects", action="store_true", help="import every package under projects/")
     args = parser.parse_args(argv)
-    for mod in (project_modules() if args.projects else []) + args.imports:
+    for mod in (available_projects() if args.projects else []) + args.imports:
         try:
             importlib.import_module(mod)
         except ImportError as e:

@@ -12,11 +12,9 @@
 """
 import argparse
 import os
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from detectron2.utils.logger import setup_logger  # noqa: E402
 
@@ -62,5 +60,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO / "tools"))
     main()

@@ -15,20 +15,17 @@ the same arguments skips the finished videos; a different config on the same roo
 import argparse
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from detectron2.utils.visualizer import Visualizer  # noqa: E402
+import cv2
+import numpy as np
+from detectron2.utils.visualizer import Visualizer
 
-from uvmos.data.io import read_annotation_png, read_frame  # noqa: E402
-from uvmos.data.synthetic import PRESETS, RESOLUTION, make_synthetic_dataset  # noqa: E402
-from uvmos.engine.writers import track_color  # noqa: E402
-from uvmos.utils.config import ToolExit  # noqa: E402
+from uvmos.data.io import read_annotation_png, read_frame
+from uvmos.data.synthetic import PRESETS, RESOLUTION, make_synthetic_dataset
+from uvmos.engine.writers import track_color
+from uvmos.utils.config import ToolExit
 
 
 # per preset: output folder name and the defaults of the options left unset

@@ -9,10 +9,8 @@ same file stems as the frames). Each tile shows the frame index; colours are the
 """
 import argparse
 import os
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None):

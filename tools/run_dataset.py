@@ -23,24 +23,21 @@ ground truth (projects/YTVIS_Semantic).
 import argparse
 import logging
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from detectron2.config import instantiate  # noqa: E402
-from detectron2.data import DatasetCatalog, MetadataCatalog  # noqa: E402
-from detectron2.utils.logger import setup_logger  # noqa: E402
+import torch
+from detectron2.config import instantiate
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.utils.logger import setup_logger
 
-import uvmos  # noqa: F401,E402
-from uvmos.data.build import check_dataset_name  # noqa: E402
-from uvmos.data.video_dict import DatasetFormatError  # noqa: E402
-from uvmos.engine.checkpoint import CheckpointError, load_inference_weights  # noqa: E402
-from uvmos.engine.video_inference import collect_ytvis_results, run_fingerprint, run_on_dataset  # noqa: E402
-from uvmos.engine.writers import atomic_write_json  # noqa: E402
-from uvmos.evaluation.davis import evaluate_davis  # noqa: E402
-from uvmos.utils.config import (  # noqa: E402
+import uvmos  # noqa: F401
+from uvmos.data.build import check_dataset_name
+from uvmos.data.video_dict import DatasetFormatError
+from uvmos.engine.checkpoint import CheckpointError, load_inference_weights
+from uvmos.engine.video_inference import collect_ytvis_results, run_fingerprint, run_on_dataset
+from uvmos.engine.writers import atomic_write_json
+from uvmos.evaluation.davis import evaluate_davis
+from uvmos.utils.config import (
     ConfigError,
     ToolExit,
     check_device,

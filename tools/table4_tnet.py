@@ -16,14 +16,11 @@ folders (``DIR/<config stem>/<dataset>/<video>/<frame>.png``).
 import argparse
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None):

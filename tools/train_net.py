@@ -12,14 +12,11 @@ Several processes run through detectron2's ``launch`` (NCCL on GPU, GLOO on CPU)
 """
 import logging
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from detectron2.config import instantiate  # noqa: E402
-from detectron2.engine import (  # noqa: E402
+import torch
+from detectron2.config import instantiate
+from detectron2.engine import (
     AMPTrainer,
     SimpleTrainer,
     default_argument_parser,
@@ -28,15 +25,15 @@ from detectron2.engine import (  # noqa: E402
     hooks,
     launch,
 )
-from detectron2.engine.defaults import create_ddp_model  # noqa: E402
-from detectron2.evaluation import inference_on_dataset, print_csv_format  # noqa: E402
-from detectron2.utils import comm  # noqa: E402
-from detectron2.utils.logger import setup_logger  # noqa: E402
+from detectron2.engine.defaults import create_ddp_model
+from detectron2.evaluation import inference_on_dataset, print_csv_format
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
-import uvmos  # noqa: F401,E402
-from uvmos.engine.checkpoint import AtomicCheckpointer, AtomicJSONWriter, CheckpointError, load_inference_weights  # noqa: E402
-from uvmos.engine.hooks import CPUTimeHook  # noqa: E402
-from uvmos.utils.config import ConfigError, ToolExit, check_output_dir, load_config  # noqa: E402
+import uvmos  # noqa: F401
+from uvmos.engine.checkpoint import AtomicCheckpointer, AtomicJSONWriter, CheckpointError, load_inference_weights
+from uvmos.engine.hooks import CPUTimeHook
+from uvmos.utils.config import ConfigError, ToolExit, check_output_dir, load_config
 
 logger = logging.getLogger("uvmos")
 

@@ -14,24 +14,21 @@ their scores), next to the salient-foreground probability when the proposer retu
 """
 import argparse
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer  # noqa: E402
-from detectron2.config import instantiate  # noqa: E402
+import cv2
+import numpy as np
+import torch
+from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
+from detectron2.config import instantiate
 
-from uvmos.utils.config import load_config  # noqa: E402
-from detectron2.data import DatasetCatalog  # noqa: E402
-from detectron2.utils.visualizer import Visualizer  # noqa: E402
+from uvmos.utils.config import load_config
+from detectron2.data import DatasetCatalog
+from detectron2.utils.visualizer import Visualizer
 
-import uvmos  # noqa: F401,E402
-from uvmos.data.io import read_frame  # noqa: E402
-from uvmos.evaluation.frame_ap import propose_video  # noqa: E402
+import uvmos  # noqa: F401
+from uvmos.data.io import read_frame
+from uvmos.evaluation.frame_ap import propose_video
 
 
 def main(argv=None):

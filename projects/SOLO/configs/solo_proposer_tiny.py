@@ -7,7 +7,7 @@ All proposals SOLOv2's inference keeps (score >= 0.05 after Matrix NMS, at most 
 from detectron2.config import LazyCall as L
 from omegaconf import OmegaConf
 
-from projects.SOLO.solo import SOLOProposer
+from uvmos.projects.SOLO.solo import SOLOProposer
 from uvmos.data.build import build_video_test_loader
 from uvmos.evaluation.frame_ap import FrameAPEvaluator
 

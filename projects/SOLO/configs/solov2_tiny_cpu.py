@@ -19,7 +19,7 @@ reported in docs/model_zoo.md is shorter (deadline; see there).
 from detectron2.config import LazyCall as L
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 
-from projects.SOLO.solo import SOLOv2, SOLOv2InsHead, SOLOv2MaskHead
+from uvmos.projects.SOLO.solo import SOLOv2, SOLOv2InsHead, SOLOv2MaskHead
 from uvmos.modeling.backbone import build_dilated_resnet
 
 from ....configs.common.data.synth_frames import dataloader

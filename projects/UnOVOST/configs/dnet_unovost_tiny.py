@@ -6,7 +6,7 @@ already thresholded by its own post-processor (score threshold 0).
 """
 from detectron2.config import LazyCall as L
 
-from projects.UnOVOST.unovost import UnOVOSTAssociator, UnOVOSTSegmenter
+from uvmos.projects.UnOVOST.unovost import UnOVOSTAssociator, UnOVOSTSegmenter
 
 from ....configs.uvmos.tiny_cpu import dataloader, train
 from ....configs.uvmos.tiny_cpu import model as _uvmos

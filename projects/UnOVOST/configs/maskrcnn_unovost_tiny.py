@@ -8,7 +8,7 @@ Offline over each whole video (``UnOVOSTSegmenter``). Thresholds are the associa
 """
 from detectron2.config import LazyCall as L
 
-from projects.UnOVOST.unovost import UnOVOSTAssociator, UnOVOSTSegmenter
+from uvmos.projects.UnOVOST.unovost import UnOVOSTAssociator, UnOVOSTSegmenter
 
 from ....configs.uvmos._video_eval import dataloader, train
 from ...MaskRCNN.configs.maskrcnn_proposer_tiny import model as proposer
