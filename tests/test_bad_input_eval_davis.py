@@ -113,7 +113,7 @@ def _die(job):
 def test_dead_worker_raises_instead_of_hanging():
     from concurrent.futures.process import BrokenProcessPool
 
-    from uvmos.evaluation.davis import _map
+    from uvmos.utils.parallel import map_jobs as _map
 
     with pytest.raises(BrokenProcessPool):
         _map(_die, [1, 2, 3], 2, [1, 1, 1])

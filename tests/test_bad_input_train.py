@@ -26,7 +26,9 @@ CASES = {
     "unparsable": (["train.max_iter=[1"], "cannot be parsed"),
     "missing_checkpoint": (["train.init_checkpoint=/nope/model_final.pth"], "train.init_checkpoint=/nope/model_final.pth: no such file"),
     "checkpoint_is_folder": (["train.init_checkpoint=/tmp"], "a folder, not a checkpoint file"),
-    "missing_backbone_weights": (["model.backbone.weights=/nope/R-50.pkl"], "model.backbone.weights=/nope/R-50.pkl: no such file"),
+    "missing_part_weights": (["train.init_checkpoint={{backbone:/nope/R-50.pkl}}"],
+                             "train.init_checkpoint['backbone']=/nope/R-50.pkl: no such file"),
+    "weights_in_constructor": (["model.backbone.weights=/x.pkl"], "unknown config key 'model.backbone.weights'"),
     "output_dir_is_file": (["train.output_dir={afile}"], "train.output_dir {afile}: is a file"),
     "eval_only_random": (["--eval-only"], "would evaluate a model with random weights"),
     "missing_config": (None, "no such file"),
@@ -61,7 +63,7 @@ def test_config_errors_before_any_process(tmp_path, capsys, case):
 
 def test_supported_overrides_pass(tmp_path):
     args = train_net.parse_args(["--config-file", DNET, f"train.output_dir={tmp_path}", "train.max_iter=1e2",
-                                 "model.backbone.weights=", "dataloader.train.mapper.augmentations.crop_size=[64,64]"])
+                                 "train.init_checkpoint=", "dataloader.train.mapper.augmentations.crop_size=[64,64]"])
     assert args.opts
 
 
@@ -164,34 +166,33 @@ def test_mostly_unmatched_checkpoint_is_an_error(tmp_path):
 # random weights (eval-only, VideoPredictor, table4_tnet, the R-101 tracker, Mask R-CNN baselines)
 # ---------------------------------------------------------------------------------------------
 def test_random_weights_refused_unless_allowed(tmp_path):
-    from omegaconf import OmegaConf
-
-    cfg = OmegaConf.create({"a": {"weights": None}, "b": {}})
-    with pytest.raises(CheckpointError, match="4 of 4 parameters would be random.*model.a.weights=FILE.*--allow-random-weights"):
-        load_inference_weights(Tiny(), cfg, "")
-    assert load_inference_weights(Tiny(), cfg, "", allow_random=True) is None
+    with pytest.raises(CheckpointError, match="4 of 4 parameters would be random.*--allow-random-weights"):
+        load_inference_weights(Tiny(), "")
+    assert load_inference_weights(Tiny(), "", allow_random=True) is None
     # a checkpoint with "a" only: "b" stays random
     p = tmp_path / "a_only.pth"
     torch.save({"model": {k: v for k, v in Tiny().state_dict().items() if k.startswith("a.")}}, p)
-    with pytest.raises(CheckpointError, match=r"2 of 4 parameters would be random \(b.bias, b.weight\)"):
-        load_inference_weights(Tiny(), cfg, str(p))
-    # "b" given its own weights file in the config: covered
-    cfg_b = OmegaConf.create({"a": {"weights": None}, "b": {"weights": str(p)}})
-    assert load_inference_weights(Tiny(), cfg_b, str(p)) == str(p)
+    with pytest.raises(CheckpointError, match=r"2 of 4 parameters would be random \(b\).*\{b: FILE\}"):
+        load_inference_weights(Tiny(), str(p))
+    # "b" given its own file as a part of train.init_checkpoint: covered
+    b_file = tmp_path / "b.pth"
+    torch.save({"model": {"b.weight": torch.ones(2, 4), "b.bias": torch.zeros(2)}}, b_file)
+    assert load_inference_weights(Tiny(), {"": str(p), "b": str(b_file)})
 
 
 @pytest.mark.parametrize("config, module", [
-    ("configs/uvmos/r50_paper.py", "associator.features.backbone"),
-    ("configs/baselines/maskrcnn_greedy.py", "proposer"),
-    ("configs/baselines/oracle_tnet.py", "associator.features.backbone"),
+    ("configs/uvmos/r50_paper.py", "associator.features"),
+    ("configs/baselines/maskrcnn_greedy.py", "proposer.model"),
+    ("configs/baselines/oracle_tnet.py", "associator.features"),
 ])
-def test_configs_with_random_parts_are_known(config, module):
-    """The modules load_inference_weights refuses to run random unless a checkpoint covers them."""
-    from uvmos.engine.checkpoint import random_weight_modules
-    from uvmos.utils.config import load_config
+def test_configs_with_random_parts_are_refused(config, module):
+    """Full-size configs whose weights are not here: building them reads no file, and running
+    them without weights is refused, naming the random part."""
+    from detectron2.config import LazyConfig, instantiate
 
-    empty, given = random_weight_modules(load_config(str(REPO / config)).model)
-    assert module in empty
+    model = instantiate(LazyConfig.load(str(REPO / config)).model)
+    with pytest.raises(CheckpointError, match=f"would be random \\(.*{module}"):
+        load_inference_weights(model, "")
 
 
 def test_table4_refuses_random_weights(tmp_path):
@@ -208,24 +209,28 @@ def test_table4_refuses_random_weights(tmp_path):
 
 
 def test_tracker_modules_of_the_video_model_are_checked(tmp_path):
-    """VideoSegmenter keeps the tracker's modules (the R-101 of configs/uvmos/r50_paper.py) under
-    ``associator_modules.``; they are random unless the checkpoint or their own weights cover them."""
-    from omegaconf import OmegaConf
+    """The tracker's modules (the R-101 of configs/uvmos/r50_paper.py) are in the video model's
+    state dict under ``associator.``: random unless a checkpoint, or a part of one, covers them.
+    Checkpoints of the older layout (``associator_modules.``) still load."""
 
     class Video(nn.Module):
         def __init__(self):
             super().__init__()
             self.proposer = nn.Linear(3, 4)
-            self.associator_modules = nn.ModuleDict({"features": nn.Linear(4, 4)})
+            self.associator = nn.Module()
+            self.associator.features = nn.Linear(4, 4)
 
     p = tmp_path / "proposer.pth"
     torch.save({"model": {k: v for k, v in Video().state_dict().items() if k.startswith("proposer.")}}, p)
-    cfg = OmegaConf.create({"proposer": {"weights": None}, "associator": {"features": {"weights": None}}})
-    with pytest.raises(CheckpointError, match=r"2 of 4 parameters would be random \(associator_modules.features\).*"
-                                              r"model.associator.features.weights=FILE"):
-        load_inference_weights(Video(), cfg, str(p))
-    cfg.associator.features.weights = "R-101.pkl"  # loaded by the module itself when built
-    assert load_inference_weights(Video(), cfg, str(p)) == str(p)
+    with pytest.raises(CheckpointError, match=r"2 of 4 parameters would be random \(associator.features\)"):
+        load_inference_weights(Video(), str(p))
+    old = tmp_path / "old_layout.pth"
+    torch.save({"model": {"proposer.weight": torch.ones(4, 3), "proposer.bias": torch.zeros(4),
+                          "associator_modules.features.weight": torch.ones(4, 4),
+                          "associator_modules.features.bias": torch.zeros(4)}}, old)
+    model = Video()
+    assert load_inference_weights(model, str(old))
+    assert torch.equal(model.associator.features.weight, torch.ones(4, 4))
 
 
 def test_benchmark_run_refuses_random_weights(tmp_path):

@@ -21,7 +21,7 @@ def test_missing_checkpoint_row_not_measured(tmp_path, monkeypatch, capsys):
     missing = str(tmp_path / "nope.pth")
     monkeypatch.setitem(benchmark.TABLES, "x", dict(kind="frame_ap", dataset="uvmos_synth_test", rows=[
         dict(name="Mask R-CNN", config=str(REPO / "projects/MaskRCNN/configs/maskrcnn_proposer_tiny.py"),
-             opts=[f"model.weights={missing}"]),
+             opts=[f"train.init_checkpoint={{model:{missing}}}"]),
     ]))
     out_json, out_md = tmp_path / "t.json", tmp_path / "t.md"
     args = type("A", (), dict(table="x", rows=None, dataset="", warmup=0, threads=1, json=str(out_json),

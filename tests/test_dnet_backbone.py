@@ -75,6 +75,12 @@ def _c2_name(d2_key):
     return f"{stage}_{block}_{rest}"
 
 
+def _loaded(path, **kw):
+    m = build_dilated_resnet(**kw)
+    load_imagenet_weights(m, path)
+    return m
+
+
 @pytest.fixture(scope="module")
 def c2_weights():
     """A random R-50 written as Caffe2/MSRA blobs (affine-only norms, an fc1000 classifier)."""
@@ -96,7 +102,7 @@ def test_load_caffe2_pkl(tmp_path, c2_weights, wrapped):
     data = {"model": c2_weights, "__author__": "Caffe2", "matching_heuristics": True} if wrapped else c2_weights
     with open(path, "wb") as f:
         pickle.dump(data, f)
-    m = build_dilated_resnet(depth=50, norm="FrozenBN", weights=str(path))
+    m = _loaded(str(path), depth=50, norm="FrozenBN")
     sd = m.state_dict()
     for c2, d2 in [("conv1_w", "stem.conv1.weight"), ("res_conv1_bn_s", "stem.conv1.norm.weight"),
                    ("res3_0_branch2a_w", "res3.0.conv1.weight"), ("res4_5_branch2c_bn_b", "res4.5.conv3.norm.bias"),
@@ -114,8 +120,8 @@ def test_load_caffe2_into_four_channel_stem(tmp_path, c2_weights):
         pickle.dump(c2_weights, f)
     rgb = torch.as_tensor(c2_weights["conv1_w"])
     for how, expected in [("mean", rgb.mean(dim=1, keepdim=True)), ("zero", torch.zeros_like(rgb[:, :1]))]:
-        m = build_dilated_resnet(depth=50, in_channels=4, norm="FrozenBN", out_features=("res5",),
-                                 weights=str(path), extra_channel_init=how)
+        m = build_dilated_resnet(depth=50, in_channels=4, norm="FrozenBN", out_features=("res5",))
+        load_imagenet_weights(m, str(path), extra_channel_init=how)
         w = m.stem.conv1.weight
         assert w.shape[1] == 4
         assert torch.equal(w[:, :3], rgb)
@@ -138,7 +144,7 @@ def torchvision_r50(tmp_path_factory):
 
 def test_load_torchvision_pth(torchvision_r50):
     tv, path = torchvision_r50
-    m = build_dilated_resnet(depth=50, norm="BN", stride_in_1x1=False, weights=path)
+    m = _loaded(path, depth=50, norm="BN", stride_in_1x1=False)
     sd = m.state_dict()
     for t, d in [("conv1.weight", "stem.conv1.weight"), ("bn1.running_var", "stem.conv1.norm.running_var"),
                  ("layer1.0.conv1.weight", "res2.0.conv1.weight"), ("layer2.3.bn3.weight", "res3.3.conv3.norm.weight"),
@@ -147,7 +153,7 @@ def test_load_torchvision_pth(torchvision_r50):
                  ("layer4.2.bn2.bias", "res5.2.conv2.norm.bias")]:
         assert torch.equal(sd[d], tv[t]), d
     # same function as torchvision's network where the architectures agree (res5 undilated)
-    m32 = build_dilated_resnet(depth=50, norm="BN", stride_in_1x1=False, res5_dilation=1, weights=path).eval()
+    m32 = _loaded(path, depth=50, norm="BN", stride_in_1x1=False, res5_dilation=1).eval()
     net = torchvision.models.resnet50(weights=None)
     net.load_state_dict(tv)
     net.eval()
@@ -158,23 +164,59 @@ def test_load_torchvision_pth(torchvision_r50):
 
 def test_load_torchvision_four_channel_and_errors(torchvision_r50, tmp_path):
     tv, path = torchvision_r50
-    m = build_dilated_resnet(depth=50, in_channels=4, norm="BN", stride_in_1x1=False, weights=path)
+    m = _loaded(path, depth=50, in_channels=4, norm="BN", stride_in_1x1=False)
     assert torch.equal(m.stem.conv1.weight[:, :3], tv["conv1.weight"])
     assert torch.allclose(m.stem.conv1.weight[:, 3], tv["conv1.weight"].mean(dim=1))
     with pytest.raises(ValueError, match="do not fit"):
-        build_dilated_resnet(depth=50, norm="BN", width_per_group=16, weights=path)
+        _loaded(path, depth=50, norm="BN", width_per_group=16)
     bad = tmp_path / "bad.pth"
     torch.save({"foo": torch.zeros(1)}, bad)
     with pytest.raises(ValueError, match="bad.pth"):
         load_imagenet_weights(build_dilated_resnet(depth=18, norm="BN"), str(bad))
     with pytest.raises(FileNotFoundError, match="missing.pkl"):
-        build_dilated_resnet(depth=18, weights=str(tmp_path / "missing.pkl"))
+        _loaded(str(tmp_path / "missing.pkl"), depth=18)
 
 
 def test_resnet18_torchvision_into_dilated_basic_blocks(tmp_path):
     net = torchvision.models.resnet18(weights=None)
     path = tmp_path / "r18.pth"
     torch.save(net.state_dict(), path)
-    m = build_dilated_resnet(depth=18, norm="BN", weights=str(path))
+    m = _loaded(str(path), depth=18, norm="BN")
     assert torch.equal(m.res5[1].conv2.weight, net.layer4[1].conv2.weight)
     assert torch.equal(m.res3[0].shortcut.norm.weight, net.layer2[0].downsample[1].weight)
+
+
+def test_checkpointer_loads_imagenet_into_every_resnet(tmp_path):
+    """train.init_checkpoint = an ImageNet file: the checkpointer puts it into D-Net's backbone and
+    the SGM's 4-channel stem (RGB + mean), and parts left random are refused at inference."""
+    from torch import nn
+
+    from uvmos.engine.checkpoint import AtomicCheckpointer, CheckpointError, load_inference_weights
+
+    net = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "r18.pth"
+    torch.save(net.state_dict(), path)
+
+    class TwoBranch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = build_dilated_resnet(depth=18, norm="BN")
+            self.sgm_backbone = build_dilated_resnet(depth=18, in_channels=4, norm="BN", out_features=("res5",))
+            self.head = nn.Linear(4, 2)
+
+    model = TwoBranch()
+    loaded = AtomicCheckpointer(model).load_init(str(path))
+    assert torch.equal(model.backbone.res5[1].conv2.weight, net.layer4[1].conv2.weight)
+    assert torch.equal(model.sgm_backbone.stem.conv1.weight[:, :3], net.conv1.weight)
+    assert torch.allclose(model.sgm_backbone.stem.conv1.weight[:, 3], net.conv1.weight.mean(dim=1))
+    assert "sgm_backbone.res4.0.conv1.weight" in loaded and "head.weight" not in loaded
+    with pytest.raises(CheckpointError, match=r"2 of .* parameters would be random \(head\)"):
+        load_inference_weights(TwoBranch(), str(path))
+    # parts: {submodule: file}; the head from a larger model's checkpoint, by key suffix
+    head_ckpt = tmp_path / "big.pth"
+    torch.save({"model": {"something.head.weight": torch.ones(2, 4), "something.head.bias": torch.zeros(2)}}, head_ckpt)
+    fresh = TwoBranch()
+    assert load_inference_weights(fresh, {"backbone": str(path), "sgm_backbone": str(path), "head": str(head_ckpt)})
+    assert torch.equal(fresh.head.weight, torch.ones(2, 4))
+    with pytest.raises(CheckpointError, match="no submodule 'nope'"):
+        AtomicCheckpointer(TwoBranch()).load_init({"nope": str(path)})

@@ -15,7 +15,8 @@ from torch import nn
 
 from uvmos.data.build import build_video_test_loader
 from uvmos.data.video_dict import mask_to_rle, rle_to_mask
-from uvmos.evaluation.frame_ap import FrameAPEvaluator, evaluate_proposer, propose_video, propose_videos
+from uvmos.evaluation.frame_ap import FrameAPEvaluator, evaluate_proposer
+from uvmos.modeling.proposers.video import propose_video, propose_videos
 
 H, W, T = 48, 64, 3
 

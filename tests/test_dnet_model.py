@@ -197,7 +197,6 @@ def test_configs_load():
 @pytest.mark.slow
 def test_r50_paper_model_strides_and_channels():
     cfg = _cfg("r50_paper.py")
-    cfg.model.backbone.weights = cfg.model.sgm_backbone.weights = None
     model = instantiate(cfg.model).eval()
     images = torch.zeros(1, 3, 480, 864)
     out = model.forward_tensors(images, torch.zeros(1, 4, 480, 864))

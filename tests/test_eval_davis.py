@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from tests.conftest import load_tool
 from uvmos.data.video_dict import DatasetFormatError, instances_from_id_map
-from uvmos.evaluation.davis import DAVISEvaluator, evaluate_davis, evaluate_sequence
+from uvmos.evaluation.davis import DAVISEvaluator, evaluate_davis
 from uvmos.evaluation.davis_metrics import (
     boundary_kernel,
     boundary_radius,
@@ -18,6 +18,7 @@ from uvmos.evaluation.davis_metrics import (
     decay_bin_edges,
     frame_scores,
 )
+from uvmos.evaluation.davis_sequence import evaluate_sequence
 
 
 # ---------------------------------------------------------------------------------- fixtures
@@ -324,7 +325,8 @@ def test_video_dicts_with_results_on_disk(tmp_path):
 def test_more_than_20_ids_keep_the_largest():
     """A long video's tracker may have used more than 20 ids: the 20 largest are scored (a note
     says so), renumbered in order; the object covered by a kept id is still matched."""
-    from uvmos.evaluation.davis import evaluate_davis, keep_largest_ids
+    from uvmos.evaluation.davis import evaluate_davis
+    from uvmos.evaluation.davis_io import keep_largest_ids
 
     gt = moving_objects(K=2, seed=7)
     res = [g.astype(np.int32) * 0 for g in gt]

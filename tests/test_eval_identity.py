@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from uvmos.evaluation.davis import evaluate_davis, evaluate_sequence
+from uvmos.evaluation.davis import evaluate_davis
+from uvmos.evaluation.davis_sequence import evaluate_sequence
 from uvmos.evaluation.id_metrics import combine_identity
 
 pytest.importorskip("trackeval")

@@ -8,7 +8,8 @@ from PIL import Image
 from tests.conftest import load_tool
 from tests.test_eval_davis import moving_objects
 from uvmos.data.video_dict import instances_from_id_map
-from uvmos.evaluation.davis import DAVISEvaluator, evaluate_davis, evaluate_sequence
+from uvmos.evaluation.davis import DAVISEvaluator, evaluate_davis
+from uvmos.evaluation.davis_sequence import evaluate_sequence
 
 
 LATE_ALL = (1 + 1 + 3 / 8) / 3  # J&F of late_entry() when object 3 is never found, objects="all"

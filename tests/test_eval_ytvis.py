@@ -8,15 +8,13 @@ import pytest
 
 from tests.conftest import load_tool
 from uvmos.data.video_dict import DatasetFormatError, mask_to_rle, rle_to_mask
-from uvmos.evaluation.ytvis import (
-    YTVISEvaluator,
-    _iou_matrix,
-    evaluate_ytvis,
-    load_ytvis_gt,
+from uvmos.evaluation.ytvis import YTVISEvaluator, _iou_matrix, evaluate_ytvis, load_ytvis_gt, video_iou
+from uvmos.evaluation.ytvis_results import (
+    id_map_tracks,
+    instance_tracks,
     load_ytvis_results,
-    results_from_id_maps,
-    video_iou,
     write_ytvis_results,
+    ytvis_tracks,
 )
 
 
@@ -137,13 +135,12 @@ def test_native_layout_and_evaluator(tmp_path, sample):
     # overlapping ground truth cannot be reproduced exactly by an id map; AP50 is still perfect
     assert out["AP50"] == 1.0 and 0.5 < out["AP"] <= 1.0
     assert len(json.loads((tmp_path / "out" / "results.json").read_text())) == 2
-    assert len(results_from_id_maps(7, id_maps[:, :0], {1: 0.5})) == 0
+    assert ytvis_tracks(7, [id_map_tracks(m, {1: 0.5}) for m in id_maps[:, :0]]) == []
 
 
-def test_results_from_video_prediction():
-    from uvmos.data.video_dict import mask_to_rle
-    from uvmos.evaluation.ytvis import results_from_video_prediction
-
+def test_ytvis_tracks_score_and_category_rules():
+    """One converter: score = mean of the per-frame scores where the track appears, category =
+    its class in the last frame it appears in (id maps and video-dict predictions alike)."""
     m = np.zeros((4, 5), dtype=bool)
     m[1:3, 1:3] = True
     r = mask_to_rle(m)
@@ -152,8 +149,16 @@ def test_results_from_video_prediction():
         [],
         [{"instance_id": 3, "segmentation": r, "category_id": 2, "score": 0.4},
          {"instance_id": 5, "segmentation": r, "category_id": 1, "score": 0.9}],
-    ], "track_scores": {3: 0.3}}
-    out = results_from_video_prediction(11, pred, category_map={0: 10, 1: 20, 2: 30})
-    assert [(t["category_id"], t["score"]) for t in out] == [(30, 0.3), (20, 0.9)]  # last frame's class
+    ]}
+    out = ytvis_tracks(11, [instance_tracks(f) for f in pred["annotations"]], category_map={0: 10, 1: 20, 2: 30})
+    assert [(t["category_id"], t["score"]) for t in out] == [(30, pytest.approx(0.3)), (20, 0.9)]  # last frame's class
     assert out[0]["segmentations"][1] is None and out[1]["segmentations"][:2] == [None, None]
     assert all(t["video_id"] == 11 and len(t["segmentations"]) == 3 for t in out)
+    id_maps = np.zeros((3, 4, 5), np.uint8)
+    id_maps[0][m], id_maps[2][m] = 3, 3
+    frames = [id_map_tracks(id_maps[0], {3: 0.2}, {3: 0}), None, id_map_tracks(id_maps[2], {3: 0.4}, {3: 2})]
+    (tr,) = ytvis_tracks(11, frames, category_offset=1)
+    assert (tr["category_id"], tr["score"], tr["track_id"]) == (3, pytest.approx(0.3), 3)
+    assert tr["segmentations"][1] is None and tr["segmentations"][0] == r
+    with pytest.raises(KeyError, match="class 2"):
+        ytvis_tracks(11, frames, category_map={0: 10})

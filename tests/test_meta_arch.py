@@ -11,8 +11,10 @@ from detectron2.config import LazyConfig, instantiate
 from detectron2.data import DatasetCatalog
 
 import uvmos  # noqa: F401
+from uvmos.data.io import read_id_map
 from uvmos.engine.video_inference import run_on_dataset
-from uvmos.evaluation.davis import evaluate_davis, output_id_maps, read_id_map
+from uvmos.evaluation.davis import evaluate_davis
+from uvmos.evaluation.davis_io import output_id_maps
 from uvmos.evaluation.timing import PartTimer
 from uvmos.modeling.associators import GreedyAssociator
 from uvmos.modeling.meta_arch import VideoSegmenter
@@ -261,7 +263,8 @@ def test_full_size_configs_build(path):
 
 
 def test_proposer_checkpoint_loads_into_the_video_model(tmp_path):
-    from detectron2.checkpoint import DetectionCheckpointer
+    """uvmos's checkpointer maps a proposer's own checkpoint to ``proposer.`` (train.init_checkpoint)."""
+    from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
 
     torch.manual_seed(0)
     dnet = instantiate(_tiny_dnet_cfg())

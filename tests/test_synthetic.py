@@ -8,6 +8,7 @@ import pycocotools.mask as mask_util
 import pytest
 from PIL import Image
 
+from uvmos.data.io import davis_palette
 from uvmos.data.synthetic import (
     CATEGORIES,
     SPLITS,
@@ -18,7 +19,6 @@ from uvmos.data.synthetic import (
     split_seed_base,
     write_split,
 )
-from uvmos.engine.writers import davis_palette
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = SyntheticConfig(height=96, width=128, length=6)

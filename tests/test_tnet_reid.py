@@ -97,7 +97,12 @@ def test_trainer_trains_the_head_only(tmp_path):
     # the trainer's checkpoint loads into a tracker-side head by suffix matching
     path = tmp_path / "reid.pth"
     torch.save({"model": model.state_dict()}, path)
-    head = ReIDHead(in_features=("res3",), in_channels=16, hidden_dim=16, embed_dim=8, weights=str(path))
+    head = ReIDHead(in_features=("res3",), in_channels=16, hidden_dim=16, embed_dim=8)
+    from uvmos.engine.checkpoint import AtomicCheckpointer
+
+    holder = torch.nn.Module()
+    holder.reid = head
+    AtomicCheckpointer(holder).load_init({"reid": str(path)})
     for a, b in zip(head.state_dict().values(), model.head.state_dict().values()):
         assert torch.equal(a, b)
 

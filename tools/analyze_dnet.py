@@ -70,9 +70,6 @@ def _train_sample(h, w, seed):
 
 def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, checkpoint=None):
     torch.set_num_threads(threads)
-    for key in ("backbone", "sgm_backbone"):
-        if cfg.model.get(key) is not None and "weights" in cfg.model[key]:
-            cfg.model[key].weights = None  # shapes/speed do not depend on the ImageNet file
     model = instantiate(cfg.model)
     if checkpoint:
         DetectionCheckpointer(model).load(checkpoint)

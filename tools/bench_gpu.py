@@ -411,7 +411,7 @@ def main(argv=None):
     from detectron2.utils.logger import setup_logger
 
     import uvmos  # noqa: F401
-    from uvmos.engine.writers import atomic_write_json
+    from uvmos.utils.file_io import atomic_write_json
 
     setup_logger(name="uvmos")
     device = torch.device(args.device)
@@ -437,7 +437,7 @@ def main(argv=None):
         },
         "params_millions": {
             "proposer": round(sum(p.numel() for p in model.proposer.parameters()) / 1e6, 2),
-            "associator": round(sum(p.numel() for p in model.associator_modules.parameters()) / 1e6, 2),
+            "associator": round(sum(p.numel() for p in model.associator.parameters()) / 1e6, 2),
         },
         "runs": [],
     }

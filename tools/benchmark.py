@@ -51,8 +51,9 @@ def cmd_run(args) -> dict:
 
     import uvmos  # noqa: F401
     from uvmos.utils.config import load_config
+    from uvmos.data.io import read_id_map, read_id_maps
     from uvmos.engine.video_inference import run_on_dataset
-    from uvmos.evaluation.davis import evaluate_davis, read_id_map, read_id_maps
+    from uvmos.evaluation.davis import evaluate_davis
     from uvmos.evaluation.timing import PartTimer
 
     if args.threads:
@@ -63,7 +64,7 @@ def cmd_run(args) -> dict:
     from uvmos.utils.config import ToolExit
 
     try:  # random weights are refused unless asked for (a speed-only run of an untrained baseline)
-        load_inference_weights(model, cfg.model, cfg.train.get("init_checkpoint"),
+        load_inference_weights(model, cfg.train.get("init_checkpoint"),
                                allow_random=args.allow_random_weights, what="train.init_checkpoint")
     except CheckpointError as e:
         raise ToolExit(e) from None
@@ -121,7 +122,7 @@ def cmd_run(args) -> dict:
     if "davis" in result:
         print("DAVIS unsupervised: " + ", ".join(f"{k} {v:.3f}" for k, v in result["davis"].items()))
     if args.json:
-        from uvmos.engine.writers import atomic_write_json
+        from uvmos.utils.file_io import atomic_write_json
 
         atomic_write_json(args.json, result)
         print(f"saved {args.json}")
@@ -158,11 +159,9 @@ TABLES["4"] = TABLES["1"]
 
 
 def _checkpoints(cfg):
-    """Every checkpoint path a config names (train.init_checkpoint, model[.proposer].weights)."""
-    paths = [cfg.train.get("init_checkpoint", "")]
-    for node in (cfg.model, cfg.model.get("proposer") if "proposer" in cfg.model else None):
-        if node is not None and "weights" in node:
-            paths.append(node.weights)
+    """Every local checkpoint path ``train.init_checkpoint`` names (a path or {submodule: path})."""
+    spec = cfg.train.get("init_checkpoint", "") or ""
+    paths = list(spec.values()) if hasattr(spec, "values") else [spec]
     return [p for p in paths if p and "://" not in str(p)]
 
 
@@ -175,12 +174,13 @@ def _row_command(table: str, row: dict, dataset_override: str = "") -> str:
 
 
 def cmd_table(args) -> list:
-    from detectron2.checkpoint import DetectionCheckpointer
-    from detectron2.config import LazyConfig, instantiate
+    from detectron2.config import instantiate
 
     import uvmos  # noqa: F401
-    from uvmos.engine.writers import atomic_write_json
+    from uvmos.engine.checkpoint import load_inference_weights
     from uvmos.evaluation.frame_ap import evaluate_proposer
+    from uvmos.utils.config import load_config
+    from uvmos.utils.file_io import atomic_write_json
 
     spec = TABLES[args.table]
     kind, dataset = spec["kind"], args.dataset or spec["dataset"]
@@ -193,7 +193,7 @@ def cmd_table(args) -> list:
     for row in rows:
         res = {"name": row["name"], "config": row["config"], "dataset": dataset,
                "command": _row_command(args.table, row, args.dataset)}
-        cfg = LazyConfig.apply_overrides(LazyConfig.load(row["config"]), row.get("opts", []))
+        cfg = load_config(row["config"], row.get("opts", []), check_files=False)
         missing = [p for p in _checkpoints(cfg) if not os.path.isfile(p)]
         if missing:
             res["not_measured"] = f"missing checkpoint {', '.join(missing)}"
@@ -202,8 +202,7 @@ def cmd_table(args) -> list:
             continue
         if kind == "frame_ap":
             model = instantiate(cfg.model).eval()
-            if cfg.train.get("init_checkpoint"):
-                DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
+            load_inference_weights(model, cfg.train.get("init_checkpoint"))
             for attr in filter(None, row.get("part", "").split(".")):
                 model = getattr(model, attr)
             res["frame_ap"] = dict(evaluate_proposer(model, dataset)["frame_ap"])
@@ -270,7 +269,7 @@ def cmd_plot(args) -> None:
     ax.set_title(f"Speed / accuracy on {runs[0]['dataset']} (measured)")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    from uvmos.engine.writers import atomic_save_figure
+    from uvmos.utils.file_io import atomic_save_figure
 
     atomic_save_figure(args.out, fig, dpi=120)
     print(f"saved {args.out}")

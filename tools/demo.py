@@ -25,11 +25,11 @@ from detectron2.utils.logger import setup_logger
 
 import uvmos  # noqa: F401
 from uvmos.data.folder import frame_stems, load_video_source
-from uvmos.data.io import image_size
+from uvmos.data.io import image_size, write_palette_png
 from uvmos.data.video_dict import DatasetFormatError
 from uvmos.engine.checkpoint import CheckpointError
 from uvmos.engine.predictor import VideoPredictor
-from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter, replace_folder, write_palette_png
+from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter
 from uvmos.utils.config import (
     ConfigError,
     ToolExit,
@@ -38,6 +38,7 @@ from uvmos.utils.config import (
     check_video_config,
     load_config,
 )
+from uvmos.utils.file_io import replace_folder
 
 
 def get_parser():

@@ -24,7 +24,8 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 
 from uvmos.data.video_dict import DatasetFormatError
-from uvmos.evaluation.davis import OBJECT_MODES, TASKS, evaluate_davis
+from uvmos.evaluation.davis import evaluate_davis
+from uvmos.evaluation.davis_sequence import OBJECT_MODES, TASKS
 from uvmos.utils.config import ConfigError, check_output_dir, check_output_file
 
 

@@ -33,7 +33,7 @@ def main(argv=None):
 
     import uvmos  # noqa: F401
     from uvmos.utils.config import load_config
-    from uvmos.engine.writers import atomic_write_json
+    from uvmos.utils.file_io import atomic_write_json
     from uvmos.evaluation.frame_ap import evaluate_proposer
 
     if not os.path.isfile(args.config_file):

@@ -94,7 +94,7 @@ def main(argv=None):
 
     cfg = load_config(args.config_file, args.opts)
     model = instantiate(cfg.model).eval()
-    load_inference_weights(model, cfg.model, cfg.train.get("init_checkpoint"), allow_random=False, what="config")
+    load_inference_weights(model, cfg.train.get("init_checkpoint"), allow_random=False, what="config")
     r1, look, back, margins = [], [], [], []
     with torch.no_grad():
         for video in DatasetCatalog.get(args.dataset)[: args.max_videos]:

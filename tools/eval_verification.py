@@ -45,7 +45,7 @@ def main(argv=None):
 
     cfg = load_config(args.config_file, args.opts)
     model = instantiate(cfg.model).eval()
-    load_inference_weights(model, cfg.model, cfg.train.get("init_checkpoint"))
+    load_inference_weights(model, cfg.train.get("init_checkpoint"))
     trk = model.associator
     if not isinstance(trk, TNetTracker):
         raise SystemExit(f"{args.config_file}: the associator is {type(trk).__name__}, not a TNetTracker")

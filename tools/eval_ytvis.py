@@ -16,7 +16,8 @@ import sys
 
 
 from uvmos.data.video_dict import DatasetFormatError
-from uvmos.evaluation.ytvis import YTVISeval, load_ytvis_gt, load_ytvis_results
+from uvmos.evaluation.ytvis import YTVISeval, load_ytvis_gt
+from uvmos.evaluation.ytvis_results import load_ytvis_results
 from uvmos.utils.config import ConfigError, check_output_file
 
 

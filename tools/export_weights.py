@@ -20,7 +20,7 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
 
 import uvmos  # noqa: F401
-from uvmos.engine.writers import public_permissions
+from uvmos.utils.file_io import public_permissions
 
 
 def main(argv=None):

@@ -20,8 +20,9 @@ from detectron2.utils.logger import setup_logger  # noqa: E402
 
 import uvmos  # noqa: F401,E402
 from uvmos.data.davis import load_davis_videos  # noqa: E402
+from uvmos.data.io import read_id_map  # noqa: E402
 from uvmos.data.synthetic import RESOLUTION, SyntheticConfig, make_synthetic_dataset  # noqa: E402
-from uvmos.evaluation.davis import evaluate_davis, read_id_map  # noqa: E402
+from uvmos.evaluation.davis import evaluate_davis  # noqa: E402
 
 DEFAULT_CONFIG = REPO / "configs" / "uvmos" / "tiny_cpu.py"
 EMBEDDED_WEIGHTS = REPO / "uvmos" / "model_zoo" / "uvmos_tiny_cpu.pth"

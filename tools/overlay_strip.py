@@ -19,7 +19,7 @@ def main(argv=None):
 
     from uvmos.data.io import list_images, read_frame
     from uvmos.engine.writers import OverlayVideoWriter
-    from uvmos.evaluation.davis import read_id_map
+    from uvmos.data.io import read_id_map
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", required=True, help="folder of the video's frames")
@@ -57,9 +57,9 @@ def main(argv=None):
     ok, buf = cv2.imencode(".jpg", strip, [cv2.IMWRITE_JPEG_QUALITY, args.quality])
     if not ok:
         raise SystemExit(f"error: {args.out}: JPEG encoding failed")
-    from uvmos.engine.writers import _atomic
+    from uvmos.utils.file_io import atomic_write_bytes
 
-    _atomic(args.out, lambda tmp: open(tmp, "wb").write(buf.tobytes()), ".jpg")
+    atomic_write_bytes(args.out, buf.tobytes())
     print(f"saved {args.out} ({len(buf) / 1024:.0f} KB, {strip.shape[1]}x{strip.shape[0]})")
 
 

@@ -77,7 +77,7 @@ def main(argv=None):
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    from uvmos.engine.writers import atomic_save_figure
+    from uvmos.utils.file_io import atomic_save_figure
 
     atomic_save_figure(args.out, fig, dpi=110)
     print(f"saved {args.out}")

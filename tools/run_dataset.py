@@ -35,7 +35,6 @@ from uvmos.data.build import check_dataset_name
 from uvmos.data.video_dict import DatasetFormatError
 from uvmos.engine.checkpoint import CheckpointError, load_inference_weights
 from uvmos.engine.video_inference import collect_ytvis_results, run_fingerprint, run_on_dataset
-from uvmos.engine.writers import atomic_write_json
 from uvmos.evaluation.davis import evaluate_davis
 from uvmos.utils.config import (
     ConfigError,
@@ -46,6 +45,7 @@ from uvmos.utils.config import (
     check_video_config,
     load_config,
 )
+from uvmos.utils.file_io import atomic_write_json
 
 
 def main(argv=None):
@@ -92,7 +92,7 @@ def _run(args):
         raise DatasetFormatError(None, f"dataset {dataset} has no videos")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = instantiate(cfg.model).to(device).eval()
-    ckpt = load_inference_weights(model, cfg.model, cfg.train.get("init_checkpoint"),
+    ckpt = load_inference_weights(model, cfg.train.get("init_checkpoint"),
                                   allow_random=args.allow_random_weights)
     logger.info("weights: %s", ckpt or "none (random, --allow-random-weights)")
     fingerprint = run_fingerprint(cfg.model, ckpt, dataset)
@@ -112,7 +112,7 @@ def _run(args):
         if not tracks:
             logger.warning("no track in any video: %s is [] (every mask is background)", args.ytvis_results)
     if videos[0].get("annotations") is not None:
-        from uvmos.evaluation.davis import read_id_maps
+        from uvmos.data.io import read_id_maps
 
         results = {}
         for v in videos:

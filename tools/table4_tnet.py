@@ -45,8 +45,8 @@ def main(argv=None):
 
     import uvmos  # noqa: F401
     from uvmos.data.folder import iter_frames
+    from uvmos.data.io import write_palette_png
     from uvmos.engine.checkpoint import load_inference_weights
-    from uvmos.engine.writers import write_palette_png
     from uvmos.evaluation.davis import evaluate_davis
     from uvmos.utils.config import load_config
 
@@ -55,7 +55,7 @@ def main(argv=None):
         cfg = load_config(path, args.opts)
         model = instantiate(cfg.model).eval()
         # a proposer-only checkpoint is accepted; no weights at all (random) is refused
-        load_inference_weights(model, cfg.model, args.weights or cfg.train.get("init_checkpoint"),
+        load_inference_weights(model, args.weights or cfg.train.get("init_checkpoint"),
                                allow_random=args.allow_random_weights, what="--weights")
         stem = os.path.splitext(os.path.basename(path))[0]
         rows = {}

@@ -110,7 +110,7 @@ def main(args):
     if args.eval_only:
         model = instantiate(cfg.model)
         model.to(cfg.train.device)
-        load_inference_weights(model, cfg.model, cfg.train.init_checkpoint, allow_random=args.allow_random_weights)
+        load_inference_weights(model, cfg.train.init_checkpoint, allow_random=args.allow_random_weights)
         model = ddp(model)
         return do_test(cfg, model)
     do_train(args, cfg)
@@ -142,14 +142,10 @@ def parse_args(argv=None):
         if args.num_gpus > 1 and not torch.cuda.is_available() and not args.num_processes:
             raise ConfigError(f"--num-gpus {args.num_gpus}: no CUDA device here; use --num-processes N for CPU processes")
         if args.eval_only and not cfg.train.get("init_checkpoint") and not args.allow_random_weights:
-            from uvmos.engine.checkpoint import random_weight_modules
-
-            empty, given = random_weight_modules(cfg.model)
-            if not given:
-                raise ConfigError(
-                    "--eval-only without train.init_checkpoint=PATH would evaluate a model with random weights; "
-                    "give a checkpoint or pass --allow-random-weights"
-                )
+            raise ConfigError(
+                "--eval-only without train.init_checkpoint=PATH would evaluate a model with random weights; "
+                "give a checkpoint or pass --allow-random-weights"
+            )
     except ConfigError as e:
         parser.exit(2, f"error: {e}\n")
     return args

@@ -28,7 +28,7 @@ from detectron2.utils.visualizer import Visualizer
 
 import uvmos  # noqa: F401
 from uvmos.data.io import read_frame
-from uvmos.evaluation.frame_ap import propose_video
+from uvmos.modeling.proposers.video import propose_video
 
 
 def main(argv=None):

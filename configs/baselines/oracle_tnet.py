@@ -1,8 +1,8 @@
 """Upper bound of the association: ground-truth proposals (optionally noisy) tracked by T-Net.
 
 The oracle has no backbone, so T-Net computes its own features (ResNet-50 res3/res4 at the frame
-size; set ``model.associator.features.backbone.weights`` to ImageNet R-50 weights; random
-weights say little and are refused unless ``--allow-random-weights``). Noise knobs: see ``OracleProposer``.
+size; give ImageNet R-50 weights with ``train.init_checkpoint={associator.features.backbone:/path/R-50.pkl}``;
+random weights say little and are refused unless ``--allow-random-weights``). Noise knobs: see ``OracleProposer``.
 """
 from detectron2.config import LazyCall as L
 
@@ -23,7 +23,7 @@ model.proposer = L(OracleProposer)(
 )
 model.associator.features = L(BackboneFeatures)(
     backbone=L(build_dilated_resnet)(
-        depth=50, norm="FrozenBN", stride_in_1x1=True, res5_dilation=1, out_features=("res3", "res4"), weights=None
+        depth=50, norm="FrozenBN", stride_in_1x1=True, res5_dilation=1, out_features=("res3", "res4")
     ),
     input_size=(480, 854),
     pixel_std=(1.0, 1.0, 1.0),

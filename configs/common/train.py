@@ -1,9 +1,9 @@
 """Training defaults for tools/train_net.py (detectron2's configs/common/train.py fields)."""
 train = dict(
     output_dir="./output",
-    # A full uvmos checkpoint (model_final.pth) to start from / evaluate. ImageNet backbones are
-    # loaded through model.backbone.weights / model.sgm_backbone.weights instead (see
-    # configs/common/models/dnet.py).
+    # The one way weights enter a model (uvmos.engine.checkpoint.AtomicCheckpointer): a checkpoint
+    # of the whole model (model_final.pth), an ImageNet ResNet file (loaded into every backbone it
+    # fits), or {submodule: file} for parts, e.g. {"proposer": ..., "associator.reid": ...}.
     init_checkpoint="",
     max_iter=90000,
     amp=dict(enabled=False),

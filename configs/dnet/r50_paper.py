@@ -7,10 +7,12 @@ instance heads; center Gaussians σ = 10 px. Training (§4.1): scale [0.8, 1.5],
 
 Not in the paper (choices): batch 16, base LR 0.01, 20k iterations, 1% linear warm-up, SyncBN,
 loss weights (1, 10, 0.3) (Panoptic-DeepLab's (1, 200, 0.01) are tuned for Adam and diverge under
-SGD). ImageNet init: point both backbones at detectron2's MSRA R-50 (BGR, std 1,
-stride_in_1x1=True), e.g. ``model.backbone.weights=/path/R-50.pkl model.sgm_backbone.weights=/path/R-50.pkl``;
-for torchvision's resnet50 .pth also set ``stride_in_1x1=False`` on both, ``input_format="RGB"``,
-torchvision's pixel_mean / pixel_std, and the mapper's ``image_format="RGB"``.
+SGD). ImageNet init: ``train.init_checkpoint`` names detectron2's MSRA R-50 (BGR, std 1,
+stride_in_1x1=True); the checkpointer loads it into both backbones, the SGM's 4-channel stem
+getting the RGB filters plus their mean (offline: ``train.init_checkpoint=/path/R-50.pkl``). For
+torchvision's resnet50 .pth also set ``stride_in_1x1=False`` on both, ``input_format="RGB"``,
+torchvision's pixel_mean / pixel_std, and the mapper's ``image_format="RGB"``. Building the model
+reads no file: weights are loaded by the tools, after ``instantiate``.
 """
 from ..common.data.synth_pairs import dataloader
 from ..common.models.dnet import model
@@ -18,8 +20,6 @@ from ..common.optim import SGD as optimizer
 from ..common.optim import poly_lr as lr_multiplier
 from ..common.train import train
 
-model.backbone.weights = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"
-model.sgm_backbone.weights = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"
 model.test_size = (480, 854)
 
 dataloader.train.dataset_names = ("davis2017_unsup_train",)
@@ -35,3 +35,4 @@ train.max_iter = 20000
 train.eval_period = 5000
 train.checkpointer.period = 5000
 train.output_dir = "./output/dnet_r50_paper"
+train.init_checkpoint = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"  # into both backbones

@@ -29,7 +29,6 @@ for _b in (model.backbone, model.sgm_backbone):
     _b.norm = "BN"
     _b.stem_out_channels = WIDTH
     _b.res2_out_channels = WIDTH
-    _b.weights = None
 for _neck in (model.sal_neck, model.ins_neck, model.sgm_neck):
     _neck.in_channels = WIDTH * 8
     _neck.out_channels = C

@@ -12,6 +12,6 @@ from .reid_tiny_cpu import dataloader, model, optimizer, lr_multiplier, train
 
 dataloader.train.dataset_names = ("uvmos_synth_hard_train",)
 dataloader.train.mapper.max_gap = 30
-model.backbone_weights = embedded_weights("uvmos_tiny_cpu.pth")
+train.init_checkpoint = {"backbone": embedded_weights("uvmos_tiny_cpu.pth")}
 train.max_iter = 1500
 train.output_dir = "./output/reid_hard_tiny_cpu"

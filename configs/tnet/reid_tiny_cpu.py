@@ -1,12 +1,12 @@
 """Train T-Net's re-ID head (eq. 10 embeddings) on the frozen backbone of the trained tiny D-Net.
 
     python tools/train_net.py --config-file configs/tnet/reid_tiny_cpu.py \
-        model.backbone_weights=output/dnet_tiny_cpu/model_final.pth
+        'train.init_checkpoint={backbone:output/dnet_tiny_cpu/model_final.pth}'
 
 Frame pairs of ``uvmos_synth_train`` (FramePairMapper); loss InfoNCE over instance ids across
 frames t and t-1. Use the result in the tracker with
-``model.associator.reid=L(ReIDHead)(..., weights="output/reid_tiny_cpu/model_final.pth")``
-(configs/uvmos/tiny_cpu_reid.py).
+``model.associator.reid=L(ReIDHead)(...)`` and ``train.init_checkpoint={..., "associator.reid":
+"output/reid_tiny_cpu/model_final.pth"}`` (configs/uvmos/tiny_cpu_reid.py).
 """
 from detectron2.config import LazyCall as L
 
@@ -32,8 +32,9 @@ model = L(ReIDTrainer)(
     pixel_mean=dnet_model.pixel_mean,
     pixel_std=dnet_model.pixel_std,
     freeze_backbone=True,
-    backbone_weights="output/dnet_tiny_cpu/model_final.pth",
 )
+# the backbone's weights: those of the trained D-Net (keys matched by suffix)
+train.init_checkpoint = {"backbone": "output/dnet_tiny_cpu/model_final.pth"}
 
 dataloader.train.mapper.target_generator = None  # no D-Net targets needed
 dataloader.train.mapper.augmentations.crop_size = (192, 192)

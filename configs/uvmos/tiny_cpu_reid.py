@@ -11,6 +11,6 @@ model.associator.reid = L(ReIDHead)(
     in_channels=[32, 128],
     hidden_dim=128,
     embed_dim=64,
-    weights="output/reid_tiny_cpu/model_final.pth",
 )
+train.init_checkpoint = {"": train.init_checkpoint, "associator.reid": "output/reid_tiny_cpu/model_final.pth"}
 train.output_dir = "output/uvmos_tiny_cpu_reid"

@@ -2,5 +2,5 @@
 (configs/tnet/reid_hard_tiny_cpu.py) in eq. 10 instead of the parameter-free mask-pooled features."""
 from .tiny_cpu_reid import dataloader, model, train
 
-model.associator.reid.weights = "output/reid_hard_tiny_cpu/model_final.pth"
+train.init_checkpoint["associator.reid"] = "output/reid_hard_tiny_cpu/model_final.pth"
 train.output_dir = "output/uvmos_tiny_cpu_reid_hard"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 import cv2
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from .io import IMAGE_EXTENSIONS, image_size, list_images, natural_key, read_frame
 from .video_dict import DatasetFormatError
 
-__all__ = ["VIDEO_EXTENSIONS", "load_video_source", "iter_frames", "frame_stems"]
+__all__ = ["VIDEO_EXTENSIONS", "load_video_source", "iter_frames", "frame_stems", "frame_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,14 @@ def frame_stems(file_names) -> list:
         dup = sorted({n for n in out if out.count(n) > 1})[:3]
         raise DatasetFormatError(file_names[0], f"frames give the same output name twice (e.g. {dup})")
     return out
+
+
+def frame_names(video: Mapping[str, Any]) -> List[str]:
+    """Result file stems of a video's frames (``<name>.png`` in a DAVIS result folder): the frame
+    files' :func:`frame_stems`, else ``00000``, ``00001``... up to its ``length``."""
+    if video.get("file_names"):
+        return frame_stems(video["file_names"])
+    return [f"{t:05d}" for t in range(int(video["length"]))]
 
 
 def iter_frames(video: Dict[str, Any], format: str = "BGR") -> Iterator[Tuple[int, np.ndarray]]:

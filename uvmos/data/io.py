@@ -1,17 +1,23 @@
-"""Reading frames and annotation PNGs, with errors that name the file.
+"""Reading frames, reading and writing id-map PNGs, with errors that name the file.
 
 Every reader here raises :class:`~uvmos.data.video_dict.DatasetFormatError` (message
-``"<path>: <problem>"``) on bad input, so nothing fails later with a shape error.
+``"<path>: <problem>"``) on bad input, so nothing fails later with a shape error. An *id map* is
+an (H, W) array whose pixel value is an object / track id (0 background, 255 DAVIS void); it is
+stored as a DAVIS palette PNG (:func:`write_palette_png`) and read back by :func:`read_id_map`
+(annotations, with their range checks: :func:`read_annotation_png`).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
-from typing import Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 from detectron2.data import detection_utils
 from PIL import Image
+
+from uvmos.utils.file_io import atomic_write_png
 
 from .video_dict import DatasetFormatError
 
@@ -19,8 +25,14 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "VOID_ID",
     "read_frame",
+    "read_json",
     "image_size",
+    "read_id_map",
+    "read_id_maps",
     "read_annotation_png",
+    "DAVIS_PALETTE",
+    "davis_palette",
+    "write_palette_png",
     "natural_key",
     "list_images",
 ]
@@ -92,12 +104,12 @@ def image_size(path: str) -> Tuple[int, int]:
 
 
 def _single_channel(path: str, im: Image.Image) -> np.ndarray:
-    """Annotation pixels as a 2-D array; multi-channel images only when all colour channels agree.
+    """Id-map pixels as a 2-D array; multi-channel images only when all colour channels agree.
 
     "P" (palette) gives palette indices, "L"/"1"/"I;16"/"I" their values. "LA" (gray + alpha, e.g.
     DAVIS-2016 ``bear/00077.png``) and "RGB"/"RGBA" whose R, G, B are identical are gray images in
     disguise: channel 0 is used and alpha is ignored. An RGB image with differing channels is a
-    colour-coded annotation, which is ambiguous (colour -> id), so it is rejected.
+    colour-coded mask, which is ambiguous (colour -> id), so it is rejected.
     """
     mode = im.mode
     if mode in ("P", "L", "1", "I;16", "I;16B", "I;16L", "I"):
@@ -107,7 +119,7 @@ def _single_channel(path: str, im: Image.Image) -> np.ndarray:
         return arr
     if mode in ("LA", "PA"):
         if mode == "PA":
-            raise DatasetFormatError(path, "palette+alpha annotation PNG is not supported; save as mode P")
+            raise DatasetFormatError(path, "palette+alpha id map PNG is not supported; save as mode P")
         return np.asarray(im)[..., 0]
     if mode in ("RGB", "RGBA"):
         arr = np.asarray(im)
@@ -115,11 +127,31 @@ def _single_channel(path: str, im: Image.Image) -> np.ndarray:
         if not ((colour[..., 0] == colour[..., 1]).all() and (colour[..., 1] == colour[..., 2]).all()):
             raise DatasetFormatError(
                 path,
-                f"annotation PNG is {mode} with differing colour channels (a colour-coded mask); "
+                f"id map PNG is {mode} with differing colour channels (a colour-coded mask); "
                 "expected a single-channel palette (mode P) or grayscale PNG whose values are object ids",
             )
         return colour[..., 0]
-    raise DatasetFormatError(path, f"unsupported annotation PNG mode {mode!r}; expected P or L")
+    raise DatasetFormatError(path, f"unsupported id map PNG mode {mode!r}; expected P or L")
+
+
+def read_id_map(path: str) -> np.ndarray:
+    """An (H, W) id map from a palette / gray (8- or 16-bit) PNG, values as stored (no range check)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            arr = _single_channel(path, im)
+    except DatasetFormatError:
+        raise
+    except Exception as e:  # PIL raises OSError / UnidentifiedImageError / SyntaxError on bad files
+        raise DatasetFormatError(path, f"unreadable id map PNG ({type(e).__name__}: {e})") from None
+    if arr.ndim != 2:
+        raise DatasetFormatError(path, f"id map has shape {arr.shape}; expected (H, W)")
+    return arr
+
+
+def read_id_maps(folder: str) -> List[np.ndarray]:
+    """Every ``*.png`` id map of a folder, in file-name order (other files are ignored)."""
+    return [read_id_map(os.path.join(folder, f)) for f in sorted(os.listdir(folder)) if f.endswith(".png")]
 
 
 def read_annotation_png(
@@ -146,16 +178,7 @@ def read_annotation_png(
         raise ValueError(f"kind must be 'palette' or 'binary', got {kind!r}")
     if not os.path.isfile(path):
         raise DatasetFormatError(path, "annotation file not found")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            arr = _single_channel(path, im)
-    except DatasetFormatError:
-        raise
-    except Exception as e:
-        raise DatasetFormatError(path, f"unreadable annotation PNG ({type(e).__name__}: {e})") from e
-    if arr.ndim != 2:
-        raise DatasetFormatError(path, f"annotation has shape {arr.shape}; expected (H, W)")
+    arr = read_id_map(path)
     if expected_size is not None and tuple(arr.shape) != tuple(expected_size):
         where = f" of frame {frame_path}" if frame_path else ""
         raise DatasetFormatError(
@@ -177,6 +200,42 @@ def read_annotation_png(
             path, f"object ids must be 0..{max_id} or {VOID_ID} (void), found {np.unique(arr[bad])[:8].tolist()}"
         )
     return arr.astype(np.uint8)
+
+
+def davis_palette() -> List[int]:
+    """The DAVIS / PASCAL VOC palette (id k -> colour), flattened to 768 ints for ``putpalette``."""
+    pal = np.zeros((256, 3), dtype=np.uint8)
+    for k in range(256):
+        c, r, g, b = k, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        pal[k] = (r, g, b)
+    return pal.reshape(-1).tolist()
+
+
+DAVIS_PALETTE = davis_palette()
+
+
+def write_palette_png(path: str, id_map: np.ndarray) -> None:
+    """(H, W) integer id map (0 background, ids < 256) -> DAVIS palette PNG, atomically."""
+    id_map = np.asarray(id_map)
+    if id_map.size and (id_map.min() < 0 or id_map.max() > 255):
+        raise ValueError(f"{path}: track ids must lie in 0..255 for a palette PNG, got {id_map.min()}..{id_map.max()}")
+    img = Image.fromarray(id_map.astype(np.uint8), mode="P")
+    img.putpalette(DAVIS_PALETTE)
+    atomic_write_png(path, img)
+
+
+def read_json(path: str, what: str = "") -> Any:
+    """The parsed JSON file; an unreadable one is ``"<path>: unreadable <what>JSON (...)"``."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise DatasetFormatError(path, f"unreadable {what}JSON ({e})") from None
 
 
 def natural_key(name: str):

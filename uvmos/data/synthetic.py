@@ -36,7 +36,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..engine.writers import atomic_write_json, write_palette_png
+from uvmos.utils.file_io import atomic_write_json, atomic_write_text, replace_folder
+
+from .io import write_palette_png
 from .synthetic_assets import CATEGORIES, CATEGORY_SPECS
 from .synthetic_hard import HardSyntheticConfig, generate_hard_video
 from .synthetic_render import SyntheticConfig, SyntheticVideo
@@ -179,8 +181,7 @@ def write_video(root: str, video: SyntheticVideo, split: str, index: int, jpeg_q
                     raise OSError(f"{path}: OpenCV could not write the frame")
             else:
                 write_palette_png(path, id_map)
-        _rmtree(final)  # a folder without a record is an interrupted earlier attempt
-        os.replace(tmp, final)
+        replace_folder(tmp, final)  # a folder without a record is an interrupted earlier attempt
     record = _video_record(video, split, index)
     atomic_write_json(os.path.join(root, "records", f"{name}.json"), record)
     return record
@@ -334,12 +335,7 @@ def write_split(
         names.append(name)
         records.append(record)
 
-    image_sets = os.path.join(root, "ImageSets", "2017", f"{split}.txt")
-    os.makedirs(os.path.dirname(image_sets), exist_ok=True)
-    tmp = image_sets + ".tmp"
-    with open(tmp, "w") as f:
-        f.writelines(n + "\n" for n in names)
-    os.replace(tmp, image_sets)
+    atomic_write_text(os.path.join(root, "ImageSets", "2017", f"{split}.txt"), "".join(n + "\n" for n in names))
     atomic_write_json(os.path.join(root, "ytvis", f"{split}.json"), _ytvis_json(records, split))
     return names
 

@@ -20,14 +20,16 @@ Choices (also in docs/datasets.md):
 * A JSON without ``annotations`` (or ``null``) is a split without ground truth: ``annotations``
   is None in the video dicts. Every frame of an annotated JSON is annotated (an object with a
   null segmentation is absent from that frame).
+
+:func:`parse_ytvis` is the one reader of both layouts; the YouTube-VIS evaluation
+(``uvmos.evaluation.ytvis.load_ytvis_gt``) uses it too and keeps the tracks as in the JSON.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -35,9 +37,17 @@ from detectron2.data import MetadataCatalog
 from detectron2.structures import BoxMode
 from fvcore.common.timer import Timer
 
+from .io import read_json
 from .video_dict import DatasetFormatError
 
-__all__ = ["load_ytvis_json", "ytvis_category_metadata", "YTVIS_2019_CATEGORIES", "YTVIS_2021_CATEGORIES"]
+__all__ = [
+    "load_ytvis_json",
+    "read_ytvis_json",
+    "parse_ytvis",
+    "ytvis_category_metadata",
+    "YTVIS_2019_CATEGORIES",
+    "YTVIS_2021_CATEGORIES",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +157,7 @@ def _void(crowd: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     return _rle_str(mask_util.merge(crowd)) if len(crowd) > 1 else _rle_str(crowd[0])
 
 
-def _parse_ytvis(json_file: str, data: Dict, image_root: str) -> List[Dict[str, Any]]:
+def _parse_ytvis(json_file: Optional[str], data: Mapping, image_root: str) -> Tuple[List[Dict], Dict]:
     """YouTube-VIS: per video ``file_names``; annotations are tracks with per-frame segmentations."""
     videos = []
     for v in data["videos"]:
@@ -168,22 +178,30 @@ def _parse_ytvis(json_file: str, data: Dict, image_root: str) -> List[Dict[str, 
                 "length": length,
             }
         )
+    known = {v["json_video_id"] for v in videos}
     tracks: Dict[Any, List[Dict]] = defaultdict(list)
     for a in data.get("annotations") or []:
+        if a.get("video_id") not in known:
+            raise DatasetFormatError(json_file, f"annotation {a.get('id')} refers to unknown video {a.get('video_id')}")
         tracks[a["video_id"]].append(a)
     return videos, {
-        vid: sorted(((int(a.get("id", k + 1)), a) for k, a in enumerate(anns)), key=lambda x: x[0])
+        vid: sorted(((int(a.get("id", k + 1)), _track(a)) for k, a in enumerate(anns)), key=lambda x: x[0])
         for vid, anns in tracks.items()
     }
 
 
-def _parse_cocovid(json_file: str, data: Dict, image_root: str):
-    """CocoVID: ``images`` per frame (``video_id``, ``frame_id``), per-image annotations with ``instance_id``."""
+def _track(a: Mapping[str, Any]) -> Dict[str, Any]:
+    return {"category_id": a["category_id"], "segmentations": a.get("segmentations"),
+            "iscrowd": int(a.get("iscrowd", 0)), "areas": a.get("areas")}
+
+
+def _cocovid_videos(json_file: Optional[str], data: Mapping, image_root: str) -> Tuple[List[Dict], Dict[Any, tuple]]:
+    """CocoVID videos from ``images`` (``video_id``, ``frame_id``) and {image id: (video id, t)}."""
     images_by_video: Dict[Any, List[Dict]] = defaultdict(list)
     for im in data.get("images", []):
         images_by_video[im["video_id"]].append(im)
     videos = []
-    frame_index: Dict[Any, tuple] = {}  # image id -> (video id, t)
+    frame_index: Dict[Any, tuple] = {}
     for v in data["videos"]:
         ims = sorted(images_by_video.get(v["id"], []), key=lambda im: int(im.get("frame_id", 0)))
         if not ims:
@@ -192,12 +210,11 @@ def _parse_cocovid(json_file: str, data: Dict, image_root: str):
         if len(set(fids)) != len(fids):
             raise DatasetFormatError(json_file, f"video {v['id']}: duplicate frame_id values")
         h, w = int(v.get("height", ims[0]["height"])), int(v.get("width", ims[0]["width"]))
-        for im in ims:
+        for t, im in enumerate(ims):
             if (int(im["height"]), int(im["width"])) != (h, w):
                 raise DatasetFormatError(
                     json_file, f"image {im['file_name']}: size {im['width']}x{im['height']} differs from video {w}x{h}"
                 )
-        for t, im in enumerate(ims):
             frame_index[im["id"]] = (v["id"], t)
         videos.append(
             {
@@ -209,7 +226,13 @@ def _parse_cocovid(json_file: str, data: Dict, image_root: str):
                 "length": len(ims),
             }
         )
-    # Regroup the per-image annotations into tracks with per-frame segmentations.
+    return videos, frame_index
+
+
+def _parse_cocovid(json_file: Optional[str], data: Mapping, image_root: str) -> Tuple[List[Dict], Dict]:
+    """CocoVID: ``images`` per frame, per-image annotations with ``instance_id`` regrouped into
+    tracks with per-frame segmentations (and per-frame ``area``)."""
+    videos, frame_index = _cocovid_videos(json_file, data, image_root)
     lengths = {v["json_video_id"]: v["length"] for v in videos}
     tracks: Dict[Any, Dict[int, Dict]] = defaultdict(dict)
     for a in data.get("annotations") or []:
@@ -219,16 +242,93 @@ def _parse_cocovid(json_file: str, data: Dict, image_root: str):
             raise DatasetFormatError(json_file, f"annotation {a.get('id')} has no instance_id (CocoVID layout)")
         vid, t = frame_index[a["image_id"]]
         iid = int(a["instance_id"])
+        T = lengths[vid]
         tr = tracks[vid].setdefault(
-            iid, {"category_id": a["category_id"], "segmentations": [None] * lengths[vid], "iscrowd": 0}
+            iid, {"category_id": a["category_id"], "segmentations": [None] * T, "iscrowd": 0, "areas": [None] * T}
         )
         if tr["segmentations"][t] is not None:
             raise DatasetFormatError(json_file, f"instance {iid} annotated twice on image {a['image_id']}")
         if a["category_id"] != tr["category_id"]:
             raise DatasetFormatError(json_file, f"instance {iid} changes category ({tr['category_id']} -> {a['category_id']})")
         tr["segmentations"][t] = a["segmentation"]
+        tr["areas"][t] = a.get("area")
         tr["iscrowd"] = max(tr["iscrowd"], int(a.get("iscrowd", 0)))
     return videos, {vid: sorted(trs.items()) for vid, trs in tracks.items()}
+
+
+def read_ytvis_json(
+    src: Union[str, os.PathLike, Mapping[str, Any]], what: str = ""
+) -> Tuple[Mapping[str, Any], Optional[str]]:
+    """(JSON dict, path or None) of a YouTube-VIS / CocoVID JSON file or already loaded dict."""
+    path = None
+    if isinstance(src, (str, os.PathLike)):
+        path = os.fspath(src)
+        src = read_json(path, what)
+    if not isinstance(src, Mapping) or "videos" not in src:
+        raise DatasetFormatError(path, "not a YouTube-VIS/CocoVID JSON (no 'videos')")
+    return src, path
+
+
+def parse_ytvis(
+    data: Mapping[str, Any], json_file: Optional[str] = None, image_root: str = ""
+) -> Tuple[List[Dict[str, Any]], Dict[Any, List[Tuple[int, Dict[str, Any]]]], bool]:
+    """The one parser of both JSON layouts (module doc), shared by the loader and the evaluation.
+
+    Returns ``(videos, tracks, is_cocovid)``: videos ``{"video_id" (name), "json_video_id",
+    "file_names", "height", "width", "length"}``; tracks ``{json video id: [(source id, {"category_id",
+    "segmentations" (as in the JSON, one per frame), "iscrowd", "areas" (per frame or None)})]}`` in
+    source-id order. Every track has one segmentation per frame of its video.
+    """
+    is_cocovid = "images" in data and not any("file_names" in v for v in data["videos"])
+    parse = _parse_cocovid if is_cocovid else _parse_ytvis
+    videos, tracks = parse(json_file, data, image_root)
+    for video in videos:
+        T = video["length"]
+        for source_id, tr in tracks.get(video["json_video_id"], []):
+            segs = tr["segmentations"]
+            if segs is None or len(segs) != T:
+                raise DatasetFormatError(
+                    json_file,
+                    f"video {video['video_id']} track {source_id}: {0 if segs is None else len(segs)} "
+                    f"segmentations for {T} frames",
+                )
+    return videos, tracks, is_cocovid
+
+
+def _video_annotations(json_file: str, video: Dict[str, Any], tracks: Sequence, id_map: Mapping[int, int]) -> None:
+    """Set a video dict's ``annotations`` / ``annotated`` / ``void`` from its JSON tracks."""
+    h, w, T = video["height"], video["width"], video["length"]
+    per_frame: List[List[Dict]] = [[] for _ in range(T)]
+    crowd: List[List[Dict]] = [[] for _ in range(T)]
+    for new_id, (source_id, tr) in enumerate(tracks, start=1):
+        cat = int(tr["category_id"])
+        if cat not in id_map:
+            raise DatasetFormatError(
+                json_file, f"video {video['video_id']}: category_id {cat} is not among the categories {sorted(id_map)}"
+            )
+        for t, seg in enumerate(tr["segmentations"]):
+            if seg is None:
+                continue
+            rle = _to_rle(json_file, seg, h, w, f"video {video['video_id']} track {source_id} frame {t}")
+            if tr["iscrowd"]:
+                crowd[t].append(rle)
+            else:
+                per_frame[t].append(
+                    {"instance_id": new_id, "source_id": source_id, "category_id": id_map[cat], "rle": rle}
+                )
+    video["annotations"] = [_frame_instances(items, h, w) for items in per_frame]
+    video["annotated"] = [True] * T
+    video["void"] = [_void(c) for c in crowd]
+
+
+def _set_metadata(json_file: str, dataset_name: str, meta: Mapping[str, Any]) -> None:
+    m = MetadataCatalog.get(dataset_name)
+    for key, value in meta.items():
+        old = getattr(m, key, None) if key in m.as_dict() else None
+        if old is not None and old != value:
+            raise DatasetFormatError(json_file, f"{key} differs from the one registered for {dataset_name}")
+        if old is None:
+            m.set(**{key: value})
 
 
 def load_ytvis_json(
@@ -254,66 +354,18 @@ def load_ytvis_json(
     if not os.path.isfile(json_file):
         raise DatasetFormatError(json_file, "annotation JSON not found")
     timer = Timer()
-    try:
-        with open(json_file) as f:
-            data = json.load(f)
-    except (ValueError, OSError) as e:
-        raise DatasetFormatError(json_file, f"unreadable JSON ({e})") from e
-    if not isinstance(data, dict) or "videos" not in data:
-        raise DatasetFormatError(json_file, "not a YouTube-VIS/CocoVID JSON (no 'videos')")
-
+    data, _ = read_ytvis_json(json_file)
     categories = _merge_categories(json_file, data.get("categories") or [], extra_categories)
     meta = ytvis_category_metadata(categories)
-    id_map = meta["thing_dataset_id_to_contiguous_id"]
-    has_gt = data.get("annotations") is not None
-
-    is_cocovid = "images" in data and not any("file_names" in v for v in data["videos"])
-    parse = _parse_cocovid if is_cocovid else _parse_ytvis
-    videos, tracks_by_video = parse(json_file, data, image_root)
-
+    videos, tracks_by_video, is_cocovid = parse_ytvis(data, json_file, image_root)
     for video in videos:
-        h, w, T = video["height"], video["width"], video["length"]
-        if not has_gt:
+        if data.get("annotations") is None:
             video["annotations"] = None
             continue
-        per_frame: List[List[Dict]] = [[] for _ in range(T)]
-        crowd: List[List[Dict]] = [[] for _ in range(T)]
         tracks = tracks_by_video.get(video["json_video_id"], [])
-        for new_id, (source_id, tr) in enumerate(tracks, start=1):
-            cat = int(tr["category_id"])
-            if cat not in id_map:
-                raise DatasetFormatError(
-                    json_file, f"video {video['video_id']}: category_id {cat} is not among the categories {sorted(id_map)}"
-                )
-            segs = tr.get("segmentations")
-            if segs is None or len(segs) != T:
-                raise DatasetFormatError(
-                    json_file,
-                    f"video {video['video_id']} track {source_id}: {0 if segs is None else len(segs)} "
-                    f"segmentations for {T} frames",
-                )
-            for t, seg in enumerate(segs):
-                if seg is None:
-                    continue
-                rle = _to_rle(json_file, seg, h, w, f"video {video['video_id']} track {source_id} frame {t}")
-                if int(tr.get("iscrowd", 0)):
-                    crowd[t].append(rle)
-                else:
-                    per_frame[t].append(
-                        {"instance_id": new_id, "source_id": source_id, "category_id": id_map[cat], "rle": rle}
-                    )
-        video["annotations"] = [_frame_instances(items, h, w) for items in per_frame]
-        video["annotated"] = [True] * T
-        video["void"] = [_void(c) for c in crowd]
-
+        _video_annotations(json_file, video, tracks, meta["thing_dataset_id_to_contiguous_id"])
     if dataset_name is not None:
-        m = MetadataCatalog.get(dataset_name)
-        for key, value in meta.items():
-            old = getattr(m, key, None) if key in m.as_dict() else None
-            if old is not None and old != value:
-                raise DatasetFormatError(json_file, f"{key} differs from the one registered for {dataset_name}")
-            if old is None:
-                m.set(**{key: value})
+        _set_metadata(json_file, dataset_name, meta)
     logger.info(
         "Loaded %d videos (%s layout) from %s in %.2fs", len(videos), "CocoVID" if is_cocovid else "YTVIS",
         json_file, timer.seconds(),

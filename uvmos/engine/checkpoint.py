@@ -6,7 +6,18 @@
   :class:`CheckpointError` naming the file, and on ``resume`` an unreadable last checkpoint falls
   back to the newest readable one (``model_final.pth`` -> ``model_0004999.pth`` ...), or is refused.
   Every load logs what matched; a checkpoint of which less than half of the tensors fit the model
-  (e.g. a video model's weights loaded into a D-Net config) is an error.
+  (e.g. a video model's weights loaded into a D-Net config) is an error. It is also the one way
+  weights enter a model (``train.init_checkpoint``; no constructor reads a file), and it takes:
+
+  - a checkpoint of the whole model (detectron2's idiom). A proposer's checkpoint (a trained
+    D-Net's ``model_final.pth``) loads into a ``VideoSegmenter`` under ``proposer.``;
+  - an ImageNet ResNet file (MSRA ``.pkl``, torchvision ``.pth``; :mod:`uvmos.modeling.backbone`),
+    loaded into every ResNet of the model it fits: D-Net's backbone, and the SGM's 4-channel stem
+    with the RGB filters plus their mean (§3.1);
+  - ``{submodule: file}`` for parts, e.g. ``{"proposer": "dnet.pth", "associator.features.backbone":
+    "R-101.pkl", "associator.reid": "reid.pth"}`` (``""``: the whole model). A part takes an
+    ImageNet file into its ResNets, a detectron2 ``.pkl`` through detectron2's name matching, or
+    any checkpoint whose keys end like the part's (``head.mlp.0.weight`` -> ``mlp.0.weight``).
 * :class:`AtomicJSONWriter` -- detectron2's ``JSONWriter`` (``metrics.json``) rewritten through a
   temporary file on each write, so the file always holds whole lines.
 * :func:`load_inference_weights` -- what the inference tools use: loads ``checkpoint`` and refuses
@@ -19,19 +30,22 @@ import json
 import logging
 import os
 import re
-import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Set, Union
 
+import numpy as np
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.modeling.backbone import ResNet
+from torch import nn
 from detectron2.utils.events import EventWriter, get_event_storage
+
+from uvmos.utils.file_io import atomic_write, atomic_write_bytes
 
 __all__ = [
     "CheckpointError",
     "AtomicCheckpointer",
     "AtomicJSONWriter",
     "load_inference_weights",
-    "random_weight_modules",
     "MIN_MATCHED_FRACTION",
 ]
 
@@ -44,23 +58,47 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
 
 
-def _replace_atomically(path: str, write_fn) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{os.path.basename(path)}-", dir=d)
+InitCheckpoint = Union[str, Mapping[str, str], None]
+
+
+def _imagenet_state(path: str):
+    """``(state_dict, layout)`` when ``path`` is an ImageNet ResNet file, else None."""
+    from uvmos.modeling.backbone import read_imagenet_state_dict
+
     try:
-        with os.fdopen(fd, "wb") as f:
-            write_fn(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        return read_imagenet_state_dict(path)
+    except FileNotFoundError as e:
+        raise CheckpointError(str(e)) from None
+    except ValueError:
+        return None
+    except Exception as e:  # a URL that cannot be fetched (offline), ...
+        raise CheckpointError(f"{path}: cannot be read ({type(e).__name__}: {e}); download it where the "
+                              "network is reachable and give its local path") from None
+
+
+def _resnets(module: nn.Module, prefix: str = ""):
+    """``(name, ResNet)`` of every detectron2 ResNet in ``module`` (outermost ones)."""
+    if isinstance(module, ResNet):
+        return [(prefix, module)]
+    out = []
+    for name, child in module.named_children():
+        out += _resnets(child, f"{prefix}.{name}" if prefix else name)
+    return out
+
+
+def _by_suffix(module: nn.Module, state: Dict[str, Any]) -> Dict[str, torch.Tensor]:
+    """The entries of ``state`` for ``module``'s tensors: the same key or, failing that, the
+    shortest key ending in ``.<key>`` (a part taken from a larger model), of the right shape."""
+    by_len = sorted(state, key=len)
+    out = {}
+    for k, v in module.state_dict().items():
+        src = k if k in state else next((c for c in by_len if c.endswith("." + k)), None)
+        if src is None:
+            continue
+        w = torch.as_tensor(state[src]) if isinstance(state[src], np.ndarray) else state[src]
+        if tuple(w.shape) == tuple(v.shape):
+            out[k] = w
+    return out
 
 
 def _iteration_of(path: str) -> int:
@@ -74,6 +112,7 @@ class AtomicCheckpointer(DetectionCheckpointer):
     def __init__(self, *args, min_matched_fraction: float = MIN_MATCHED_FRACTION, **kwargs):
         super().__init__(*args, **kwargs)
         self.min_matched_fraction = min_matched_fraction
+        self.loaded_params: Set[str] = set()  # names of the model's parameters loaded so far
         self.last_incompatible = None
         self.loaded_path: Optional[str] = None
 
@@ -88,12 +127,12 @@ class AtomicCheckpointer(DetectionCheckpointer):
         basename = f"{name}.pth"
         save_file = os.path.join(self.save_dir, basename)
         self.logger.info("Saving checkpoint to %s", save_file)
-        _replace_atomically(save_file, lambda f: torch.save(data, f))
+        atomic_write(save_file, lambda f: torch.save(data, f), fsync=True)
         self.tag_last_checkpoint(basename)
 
     def tag_last_checkpoint(self, last_filename_basename: str) -> None:
         path = os.path.join(self.save_dir, "last_checkpoint")
-        _replace_atomically(path, lambda f: f.write(last_filename_basename.encode()))
+        atomic_write_bytes(path, last_filename_basename.encode(), fsync=True)
 
     # -- loading ------------------------------------------------------------------------------
     def _load_file(self, filename: str) -> Dict[str, Any]:
@@ -108,19 +147,109 @@ class AtomicCheckpointer(DetectionCheckpointer):
             raise CheckpointError(f"{filename}: not a model checkpoint (no 'model' state dict)")
         return data
 
-    def load(self, path: str, checkpointables: Optional[List[str]] = None) -> Dict[str, Any]:
+    def load(self, path: InitCheckpoint, checkpointables: Optional[List[str]] = None) -> Dict[str, Any]:
+        if isinstance(path, Mapping):
+            self.load_init(path)
+            return {}
         if path and "://" not in path and not os.path.isfile(path):
             raise CheckpointError(f"{path}: checkpoint file not found")
         self.last_incompatible = None
         self._loading = path
+        imagenet = _imagenet_state(path) if path and not path.endswith(".pth.tar") else None
+        if imagenet is not None and not any(k.startswith(("proposer.", "backbone.")) for k in imagenet[0]):
+            self.loaded_params |= self._load_imagenet(self.model, path, "")
+            self.loaded_path = path
+            return {}
         try:
             out = super().load(path, checkpointables=checkpointables)
         finally:
             self._parsed_url_during_load = None  # detectron2 asserts it is None at the next load
+        inc = self.last_incompatible
+        if path and inc is not None:
+            skipped = set(inc.missing_keys) | {k for k, *_ in inc.incorrect_shapes}
+            self.loaded_params |= {k for k, _ in self.model.named_parameters() if k not in skipped}
         self.loaded_path = path or None
         return out
 
+    def load_init(self, spec: InitCheckpoint) -> Set[str]:
+        """Load ``train.init_checkpoint`` (a path or ``{submodule: path}``, see the module doc);
+        return the names of the model's parameters that were loaded."""
+        if isinstance(spec, Mapping):
+            for prefix, path in spec.items():
+                if path:
+                    self._load_part(str(prefix), str(path))
+        elif spec:
+            self.load(str(spec), checkpointables=[])
+        return set(self.loaded_params)
+
+    def _load_imagenet(self, module: nn.Module, path: str, prefix: str) -> Set[str]:
+        from uvmos.modeling.backbone import load_imagenet_weights
+
+        loaded: Set[str] = set()
+        tried = []
+        for name, resnet in _resnets(module, prefix):
+            try:
+                load_imagenet_weights(resnet, path)
+            except ValueError as e:
+                tried.append(f"{name or 'model'}: {str(e).split(': ', 1)[-1][:120]}")
+                continue
+            loaded |= {f"{name}.{k}" if name else k for k, _ in resnet.named_parameters()}
+        if not loaded:
+            raise CheckpointError(f"{path}: ImageNet ResNet weights, but no ResNet of {prefix or 'the model'} "
+                                  f"takes them ({'; '.join(tried) or 'it has none'})")
+        return loaded
+
+    def _load_part(self, prefix: str, path: str) -> None:
+        if not prefix:
+            self.load(path, checkpointables=[])
+            return
+        try:
+            part = self.model.get_submodule(prefix)
+        except AttributeError:
+            names = [n for n, _ in self.model.named_children()]
+            raise CheckpointError(f"train.init_checkpoint: the model has no submodule {prefix!r} "
+                                  f"(its top-level parts: {names})") from None
+        if "://" not in path and not os.path.isfile(path):
+            raise CheckpointError(f"{path}: checkpoint file not found (train.init_checkpoint[{prefix!r}])")
+        if _imagenet_state(path) is not None:
+            self.loaded_params |= self._load_imagenet(part, path, prefix)
+        elif path.endswith((".pkl", ".pyth")):  # detectron2 model zoo: its own name matching
+            sub = AtomicCheckpointer(part, min_matched_fraction=self.min_matched_fraction)
+            sub.load(path, checkpointables=[])
+            self.loaded_params |= {f"{prefix}.{k}" for k in sub.loaded_params}
+        else:
+            try:
+                data = torch.load(path, map_location="cpu", weights_only=False)
+            except Exception as e:
+                raise CheckpointError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e})") from None
+            state = data.get("model", data) if isinstance(data, dict) else None
+            if not isinstance(state, dict):
+                raise CheckpointError(f"{path}: neither a state dict nor a detectron2 checkpoint")
+            found = _by_suffix(part, state)
+            if not found:
+                raise CheckpointError(f"{path}: no tensor fits {prefix} ({type(part).__name__})")
+            part.load_state_dict(found, strict=False)
+            n_own = len(part.state_dict())
+            self.logger.info("Loaded %s into %s: %d of its %d tensors", path, prefix, len(found), n_own)
+            params = {k for k, _ in part.named_parameters()}
+            self.loaded_params |= {f"{prefix}.{k}" for k in found if k in params}
+        self.loaded_path = path
+
+    def _remap(self, state: Dict[str, Any]) -> Dict[str, Any]:
+        """Older and partial checkpoints: ``associator_modules.`` (before associators were modules)
+        -> ``associator.``; a proposer's own checkpoint loaded into a video model -> ``proposer.``."""
+        state = {("associator." + k[len("associator_modules."):] if k.startswith("associator_modules.") else k): v
+                 for k, v in state.items()}
+        proposer = getattr(self.model, "proposer", None)
+        if isinstance(proposer, nn.Module) and state and not any(k.startswith(("proposer.", "associator.")) for k in state):
+            own = set(proposer.state_dict())
+            if sum(k in own for k in state) >= max(1, len(state) // 2):
+                state = {("proposer." + k if k in own else k): v for k, v in state.items()}
+        return state
+
     def _load_model(self, checkpoint: Any):
+        if isinstance(checkpoint.get("model"), dict):
+            checkpoint["model"] = self._remap(checkpoint["model"])
         n_ckpt = len(checkpoint.get("model", {}))
         incompatible = super()._load_model(checkpoint)
         self.last_incompatible = incompatible
@@ -147,7 +276,8 @@ class AtomicCheckpointer(DetectionCheckpointer):
                 if name.startswith((".tmp-model_", ".tmp-last_checkpoint", ".tmp-metrics.json")):
                     os.unlink(os.path.join(self.save_dir, name))
         if not (resume and self.has_checkpoint()):
-            return self.load(path, checkpointables=[])
+            self.load_init(path)
+            return {}
         last = self.get_checkpoint_file()
         final = os.path.join(self.save_dir, "model_final.pth")
         if os.path.isfile(final) and os.path.abspath(final) != os.path.abspath(last):
@@ -215,7 +345,7 @@ class AtomicJSONWriter(EventWriter):
         self._last_write = max(to_save)
         for it in sorted(to_save):
             self._lines.append(json.dumps({**to_save[it], "iteration": it}, sort_keys=True) + "\n")
-        _replace_atomically(self._path, lambda f: f.write("".join(self._lines).encode()))
+        atomic_write_bytes(self._path, "".join(self._lines).encode(), fsync=True)
 
     def close(self):
         pass
@@ -224,70 +354,40 @@ class AtomicJSONWriter(EventWriter):
 # ----------------------------------------------------------------------------------------------
 # inference: which weights, and none random
 # ----------------------------------------------------------------------------------------------
-def random_weight_modules(cfg_model) -> Tuple[List[str], List[str]]:
-    """Module prefixes of the config's ``LazyCall`` nodes with a ``weights`` argument:
-    (those left empty -- random unless a checkpoint covers them, those given a file)."""
-    from uvmos.utils.config import config_keys
-    from omegaconf import OmegaConf
-
-    empty, given = [], []
-    for key in config_keys(cfg_model):
-        head, _, last = key.rpartition(".")
-        if last != "weights":
-            continue
-        try:
-            value = OmegaConf.select(cfg_model, key)
-        except Exception:
-            continue
-        if value is None or isinstance(value, str):
-            (given if value else empty).append(head)
-    return empty, given
-
-
-def _config_path(param: str) -> str:
-    """A parameter's name as a path in the model config: ``VideoSegmenter`` keeps the modules of
-    a non-module associator under ``associator_modules.`` (config: ``model.associator.``)."""
-    return "associator." + param[len("associator_modules."):] if param.startswith("associator_modules.") else param
+def _describe(spec: InitCheckpoint) -> str:
+    if isinstance(spec, Mapping):
+        return "{" + ", ".join(f"{k or '(model)'}: {v}" for k, v in spec.items()) + "}"
+    return str(spec)
 
 
 def load_inference_weights(
     model: torch.nn.Module,
-    cfg_model,
-    checkpoint: Optional[str],
+    checkpoint: InitCheckpoint,
     *,
     allow_random: bool = False,
     what: str = "train.init_checkpoint",
 ) -> Optional[str]:
-    """Load ``checkpoint`` into ``model`` for inference and refuse random weights.
+    """Load ``checkpoint`` (``train.init_checkpoint``: a path or ``{submodule: path}``) into
+    ``model`` for inference, and refuse random weights.
 
-    After loading, every parameter must come from the checkpoint or from a module built with a
-    ``weights`` file; otherwise a :class:`CheckpointError` says which modules are random and how
-    to give them weights (or pass ``--allow-random-weights``). Logs the checkpoint loaded.
-    Returns the checkpoint path (None when none was loaded).
+    After loading, every parameter must come from it; otherwise a :class:`CheckpointError` names the
+    random modules and how to give them weights (or pass ``--allow-random-weights``). Logs what was
+    loaded. Returns a description of the checkpoint (None when none was loaded).
     """
     params = [k for k, _ in model.named_parameters()]
-    loaded: set = set()
+    loaded: Set[str] = set()
     if checkpoint:
-        ck = AtomicCheckpointer(model)
-        ck.load(checkpoint)
-        inc = ck.last_incompatible
-        missing = set(inc.missing_keys) | {k for k, *_ in inc.incorrect_shapes} if inc is not None else set()
-        loaded = {k for k in params if k not in missing}
-        logger.info("weights: %s (%d of %d parameters)", checkpoint, len(loaded), len(params))
-    empty, given = random_weight_modules(cfg_model)
-    covered = tuple(g + "." for g in given)
-    random_params = [k for k in params if k not in loaded and not _config_path(k).startswith(covered)]
+        loaded = AtomicCheckpointer(model).load_init(checkpoint)
+        logger.info("weights: %s (%d of %d parameters)", _describe(checkpoint), len(loaded & set(params)), len(params))
+    random_params = [k for k in params if k not in loaded]
     if random_params and not allow_random:
-        tops = sorted({".".join(k.split(".")[:2]) for k in random_params})
-        hint = "".join(f"; or set model.{e}.weights=FILE" for e in empty
-                       if any(_config_path(k).startswith(e + ".") for k in random_params))
-        src = f"{checkpoint} does not hold them" if checkpoint else f"{what} is empty"
+        tops = sorted({".".join(k.rsplit(".", 1)[0].split(".")[:2]) for k in random_params})  # modules
+        src = f"{_describe(checkpoint)} does not hold them" if checkpoint else f"{what} is empty"
         raise CheckpointError(
             f"{len(random_params)} of {len(params)} parameters would be random ({', '.join(tops[:4])}): {src}. "
-            f"Give weights with {what}=PATH{hint}, or pass --allow-random-weights"
+            f"Give weights with {what}=PATH (or {{submodule: PATH, ...}} for parts, e.g. "
+            f"{{{tops[0]}: FILE}}), or pass --allow-random-weights"
         )
     if random_params:
         logger.warning("running with %d of %d parameters random (--allow-random-weights)", len(random_params), len(params))
-    if not checkpoint and not random_params:
-        logger.info("weights: no checkpoint; every parameter comes from a module's own weights file")
-    return checkpoint or None
+    return _describe(checkpoint) if checkpoint else None

@@ -88,7 +88,7 @@ class VideoPredictor:
         self.model.to(device)
         self.model.eval()
         ckpt = checkpoint if checkpoint is not None else cfg.train.get("init_checkpoint", "")
-        self.checkpoint = load_inference_weights(self.model, cfg.model, ckpt, allow_random=allow_random_weights)
+        self.checkpoint = load_inference_weights(self.model, ckpt, allow_random=allow_random_weights)
 
     def __call__(self, source: Source) -> Iterator[Tuple[np.ndarray, Dict[str, Any]]]:
         """Yield ``(frame_bgr, output)`` per frame; ``output`` has ``frame_idx``, ``id_map``

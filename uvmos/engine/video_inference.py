@@ -25,18 +25,22 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from detectron2.data import DatasetCatalog
 
-from uvmos.data.folder import frame_stems, iter_frames
+from uvmos.data.folder import frame_names, iter_frames
+from uvmos.data.io import read_id_map, write_palette_png
 from uvmos.data.video_dict import DatasetFormatError
-from uvmos.engine.writers import YTVISResultsWriter, atomic_write_json, public_dir_permissions, write_palette_png
+from uvmos.engine.writers import YTVISResultsWriter
+from uvmos.utils.file_io import atomic_write_json, replace_folder
 
 __all__ = [
-    "run_on_dataset", "collect_ytvis_results", "frame_names", "VideoListLoader", "YTVIS_FILE", "RUN_FILE",
+    "run_on_dataset", "collect_ytvis_results", "VideoListLoader", "YTVIS_FILE", "RUN_FILE",
     "run_fingerprint", "OutputMismatchError",
 ]
 
 YTVIS_FILE = "ytvis_results.json"  # per-video YouTube-VIS results inside its result folder
 RUN_FILE = "uvmos_run.json"  # fingerprint of the run that wrote an output folder
 MANIFEST_DIR = ".manifests"  # <video_id>.json per finished video
+
+logger = logging.getLogger(__name__)
 
 
 class OutputMismatchError(DatasetFormatError):
@@ -113,8 +117,6 @@ def _is_complete(final: str, manifest: str, names: List[str], ytvis: bool) -> bo
     present = set(os.listdir(final))
     return all(n + ".png" in present for n in names)
 
-logger = logging.getLogger(__name__)
-
 
 class VideoListLoader:
     """``build_video_test_loader(dataset_name)`` yielding one-video *lists*, the batch form that
@@ -157,7 +159,7 @@ def collect_ytvis_results(result_dirs: Mapping[str, str]) -> List[Dict[str, Any]
 def _limit_ids(folder: str, stems: Sequence[str], max_ids: int = 20) -> None:
     """A DAVIS result folder may hold at most ``max_ids`` ids: more (T-Net caps *active* tracks,
     so a video can see more) are reduced to the largest ones (``keep_largest_ids``), in place."""
-    from uvmos.evaluation.davis import keep_largest_ids, read_id_map
+    from uvmos.evaluation.davis_io import keep_largest_ids
 
     paths = [os.path.join(folder, s + ".png") for s in stems]
     maps = [read_id_map(p) for p in paths]
@@ -168,11 +170,63 @@ def _limit_ids(folder: str, stems: Sequence[str], max_ids: int = 20) -> None:
             write_palette_png(p, m)
 
 
-def frame_names(video: dict) -> List[str]:
-    """Result file stems of a video's frames: the frame files' stems, else ``00000``, ``00001``..."""
-    if video.get("file_names"):
-        return frame_stems(video["file_names"])
-    return [f"{t:05d}" for t in range(int(video["length"]))]
+def _segment_video(model, video: Dict[str, Any], names: List[str], tmp: str, ytvis: bool,
+                   category_map: Optional[Mapping[int, int]]) -> int:
+    """Write one video's id-map PNGs (and YouTube-VIS results) into the folder ``tmp``; the frame count."""
+    n = max_id = 0
+    writer = YTVISResultsWriter() if ytvis else None
+    for res in model.run_video((f for _, f in iter_frames(video)), video):
+        write_palette_png(os.path.join(tmp, names[res["frame_idx"]] + ".png"), res["id_map"])
+        max_id = max(max_id, int(res["id_map"].max()))
+        if writer is not None:
+            writer.add_frame(res["frame_idx"], _numpy(res["id_map"]), res.get("track_scores"), res.get("track_classes"))
+        n += 1
+    if max_id > 20:
+        _limit_ids(tmp, [names[t] for t in range(n)])
+    if writer is not None:
+        writer.end_video(video.get("json_video_id", video["video_id"]), video.get("length"), category_map=category_map)
+        writer.save(os.path.join(tmp, YTVIS_FILE))
+    if n != len(names):
+        where = video.get("video_file") or str(video["video_id"])
+        raise DatasetFormatError(where, f"{n} frames decoded, {len(names)} expected")
+    return n
+
+
+def _select_videos(output_dir: str, dataset_name: str, videos: Optional[Sequence[str]],
+                   fingerprint: Optional[Dict[str, Any]], overwrite: bool) -> List[Dict[str, Any]]:
+    """The dataset's videos to run (``videos`` subset); clears stale temporary folders and, with
+    ``overwrite``, the older results."""
+    os.makedirs(output_dir, exist_ok=True)
+    for stale in os.listdir(output_dir):
+        if stale.startswith(".tmp-"):
+            shutil.rmtree(os.path.join(output_dir, stale), ignore_errors=True)
+    all_videos = DatasetCatalog.get(dataset_name)
+    if videos is not None:
+        wanted = set(videos)
+        unknown = wanted - {v["video_id"] for v in all_videos}
+        if unknown:
+            raise KeyError(f"run_on_dataset: videos {sorted(unknown)} are not in {dataset_name}")
+        all_videos = [v for v in all_videos if v["video_id"] in wanted]
+    ids = [str(v["video_id"]) for v in all_videos]
+    if fingerprint is not None:
+        _check_fingerprint(output_dir, fingerprint, ids, overwrite)
+    elif overwrite:
+        for v in ids:
+            shutil.rmtree(os.path.join(output_dir, v), ignore_errors=True)
+    return all_videos
+
+
+def _is_done(final: str, manifest: str, names: List[str], ytvis: bool, where: str) -> bool:
+    """True when the video's folder is complete; else removes what an earlier run left of it."""
+    if os.path.isdir(final):
+        if _is_complete(final, manifest, names, ytvis):
+            logger.info("%s: done already (%d frames), skipped", where, len(names))
+            return True
+        logger.warning("%s: %s is incomplete or unproven (no matching manifest): redoing it", where, final)
+        shutil.rmtree(final)
+    if os.path.exists(manifest):
+        os.unlink(manifest)
+    return False
 
 
 def run_on_dataset(
@@ -203,67 +257,24 @@ def run_on_dataset(
     Returns:
         {video_id: result folder} for every video of the run (written now or found complete).
     """
-    os.makedirs(output_dir, exist_ok=True)
-    for stale in os.listdir(output_dir):
-        if stale.startswith(".tmp-"):
-            shutil.rmtree(os.path.join(output_dir, stale), ignore_errors=True)
-    all_videos = DatasetCatalog.get(dataset_name)
-    if videos is not None:
-        wanted = set(videos)
-        unknown = wanted - {v["video_id"] for v in all_videos}
-        if unknown:
-            raise KeyError(f"run_on_dataset: videos {sorted(unknown)} are not in {dataset_name}")
-        all_videos = [v for v in all_videos if v["video_id"] in wanted]
-    ids = [str(v["video_id"]) for v in all_videos]
-    if fingerprint is not None:
-        _check_fingerprint(output_dir, fingerprint, ids, overwrite)
-    elif overwrite:
-        for v in ids:
-            shutil.rmtree(os.path.join(output_dir, v), ignore_errors=True)
-    manifest_dir = os.path.join(output_dir, MANIFEST_DIR)
+    all_videos = _select_videos(output_dir, dataset_name, videos, fingerprint, overwrite)
     if timer is not None and hasattr(model, "timer"):
         model.timer = timer
     if hasattr(model, "eval"):
         model.eval()
-
     out: Dict[str, str] = {}
     for i, video in enumerate(all_videos):
         vid = str(video["video_id"])
-        final = os.path.join(output_dir, vid)
-        manifest = os.path.join(manifest_dir, vid + ".json")
-        out[vid] = final
+        final = out[vid] = os.path.join(output_dir, vid)
+        manifest = os.path.join(output_dir, MANIFEST_DIR, vid + ".json")
         names = frame_names(video)
-        if os.path.isdir(final):
-            if _is_complete(final, manifest, names, ytvis):
-                logger.info("[%d/%d] %s: done already (%d frames), skipped", i + 1, len(all_videos), vid, len(names))
-                continue
-            logger.warning("[%d/%d] %s: %s is incomplete or unproven (no matching manifest): redoing it",
-                           i + 1, len(all_videos), vid, final)
-            shutil.rmtree(final)
-        if os.path.exists(manifest):
-            os.unlink(manifest)
+        if _is_done(final, manifest, names, ytvis, f"[{i + 1}/{len(all_videos)}] {vid}"):
+            continue
         tmp = tempfile.mkdtemp(prefix=f".tmp-{vid}-", dir=output_dir)
         try:
             t0 = time.perf_counter()
-            n = max_id = 0
-            writer = YTVISResultsWriter() if ytvis else None
-            for res in model.run_video((f for _, f in iter_frames(video)), video):
-                write_palette_png(os.path.join(tmp, names[res["frame_idx"]] + ".png"), res["id_map"])
-                max_id = max(max_id, int(res["id_map"].max()))
-                if writer is not None:
-                    writer.add_frame(res["frame_idx"], _numpy(res["id_map"]), res.get("track_scores"),
-                                     res.get("track_classes"))
-                n += 1
-            if max_id > 20:
-                _limit_ids(tmp, [names[t] for t in range(n)])
-            if writer is not None:
-                writer.end_video(video.get("json_video_id", video["video_id"]), video.get("length"),
-                                 category_map=category_map)
-                writer.save(os.path.join(tmp, YTVIS_FILE))
-            if n != len(names):
-                raise DatasetFormatError(video.get("video_file") or vid, f"{n} frames decoded, {len(names)} expected")
-            public_dir_permissions(tmp)
-            os.rename(tmp, final)
+            n = _segment_video(model, video, names, tmp, ytvis, category_map)
+            replace_folder(tmp, final)
             atomic_write_json(manifest, {"video_id": vid, "frames": n, "names": names})
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

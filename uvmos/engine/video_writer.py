@@ -6,12 +6,12 @@ name in the destination folder and renamed on :meth:`H264Writer.close` (atomic).
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from fractions import Fraction
 from typing import Optional
 
 import numpy as np
+
+from uvmos.utils.file_io import commit_temp, discard_temp, temp_path_beside
 
 __all__ = ["H264Writer", "video_codec_name"]
 
@@ -49,10 +49,7 @@ class H264Writer:
     def _open(self, width: int, height: int) -> None:
         import av
 
-        d = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(d, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".mp4", dir=d)
-        os.close(fd)
+        self._tmp = temp_path_beside(self.path, ".mp4")
         self._container = av.open(self._tmp, mode="w", format="mp4", options={"movflags": "+faststart"})
         rate = Fraction(self.fps).limit_denominator(1001)
         self._stream = self._container.add_stream("libx264", rate=rate)
@@ -83,14 +80,11 @@ class H264Writer:
         """Flush the encoder and move the file to its final name (nothing is written without frames)."""
         if self._container is None:
             return
-        from .writers import public_permissions
-
         for packet in self._stream.encode():
             self._container.mux(packet)
         self._container.close()
         self._container = None
-        public_permissions(self._tmp)
-        os.replace(self._tmp, self.path)
+        commit_temp(self._tmp, self.path)
 
     def abort(self) -> None:
         if self._container is not None:
@@ -99,8 +93,7 @@ class H264Writer:
             except Exception:  # noqa: BLE001 - the partial file is deleted anyway
                 pass
             self._container = None
-        if self._tmp and os.path.exists(self._tmp):
-            os.unlink(self._tmp)
+        discard_temp(self._tmp)
 
 
 def video_codec_name(path: str) -> str:

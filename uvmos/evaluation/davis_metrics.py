@@ -167,6 +167,50 @@ def _match_counts(src: Boundaries, k: int, dst: Boundaries, shape, radius: int, 
     return np.bincount(ql[hit], minlength=len(dst.counts))[: len(dst.counts)]
 
 
+def _region_scores(gt_lab: np.ndarray, res_lab: np.ndarray, G: int, P: int) -> np.ndarray:
+    """(P, G) J from one joint histogram of (gt label, result label) (exact: counts < 2**24)."""
+    if gt_lab.size >= 2**24:
+        hist = np.bincount((gt_lab.astype(np.int64) * (P + 1) + res_lab).ravel(), minlength=(G + 1) * (P + 1))
+        hist = hist.reshape(G + 1, P + 1)
+    else:
+        hist = cv2.calcHist([gt_lab, res_lab], [0, 1], None, [G + 1, P + 1], [0, G + 1, 0, P + 1])
+        hist = hist.astype(np.int64)
+    inter = hist[1:, 1:].T  # (P, G)
+    area_g = hist[1:, :].sum(axis=1)
+    area_p = hist[:, 1:].sum(axis=0)
+    union = area_p[:, None] + area_g[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        J = inter / union
+    J[union == 0] = 1
+    return J
+
+
+def _boundary_matches(
+    bg: Boundaries, br: Boundaries, shape, r: int, kernel: np.ndarray, pairs: str
+) -> Tuple[np.ndarray, np.ndarray]:
+    """(P, G) counts of result boundary pixels near each object's boundary, and of object
+    boundary pixels near each proposal's boundary: one dilation per object / proposal."""
+    n_gt, n_fg = bg.counts[1:], br.counts[1:]
+    G, P = len(n_gt), len(n_fg)
+    fg_match = np.zeros((P, G), dtype=np.int64)
+    gt_match = np.zeros((P, G), dtype=np.int64)
+    if pairs == "all":
+        for g in range(1, G + 1):
+            if n_gt[g - 1] and n_fg.any():
+                fg_match[:, g - 1] = _match_counts(bg, g, br, shape, r, kernel)[1:]
+        for p in range(1, P + 1):
+            if n_fg[p - 1] and n_gt.any():
+                gt_match[p - 1, :] = _match_counts(br, p, bg, shape, r, kernel)[1:]
+    elif pairs == "diagonal":
+        for k in range(1, min(G, P) + 1):
+            if n_gt[k - 1] and n_fg[k - 1]:
+                fg_match[k - 1, k - 1] = _match_counts(bg, k, br, shape, r, kernel)[k]
+                gt_match[k - 1, k - 1] = _match_counts(br, k, bg, shape, r, kernel)[k]
+    else:
+        raise ValueError(f"pairs must be 'all' or 'diagonal', got {pairs!r}")
+    return fg_match, gt_match
+
+
 def frame_scores(
     gt_lab: np.ndarray,
     res_lab: np.ndarray,
@@ -193,47 +237,13 @@ def frame_scores(
     G, P = num_gt, num_res
     if gt_lab.dtype != np.uint8 or res_lab.dtype != np.uint8 or G > 254 or P > 254:
         raise ValueError("frame_scores expects uint8 label maps with at most 254 labels")
-    # --- J: joint histogram of (gt label, result label) over all pixels (exact: counts < 2**24)
-    if gt_lab.size >= 2**24:
-        hist = np.bincount((gt_lab.astype(np.int64) * (P + 1) + res_lab).ravel(), minlength=(G + 1) * (P + 1))
-        hist = hist.reshape(G + 1, P + 1)
-    else:
-        hist = cv2.calcHist([gt_lab, res_lab], [0, 1], None, [G + 1, P + 1], [0, G + 1, 0, P + 1])
-        hist = hist.astype(np.int64)
-    inter = hist[1:, 1:].T  # (P, G)
-    area_g = hist[1:, :].sum(axis=1)
-    area_p = hist[:, 1:].sum(axis=0)
-    union = area_p[:, None] + area_g[None, :] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        J = inter / union
-    J[union == 0] = 1
-
+    J = _region_scores(gt_lab, res_lab, G, P)
     # --- F: boundaries once per id map, one dilation per object
-    shape = gt_lab.shape
-    r = int(radius)
     bg = label_boundaries(gt_lab, G)
     br = label_boundaries(res_lab, P)
-    n_gt = bg.counts[1:]  # (G,)
-    n_fg = br.counts[1:]  # (P,)
-    fg_match = np.zeros((P, G), dtype=np.int64)  # result boundary pixels near GT boundary
-    gt_match = np.zeros((P, G), dtype=np.int64)  # GT boundary pixels near result boundary
-    if pairs == "all":
-        for g in range(1, G + 1):
-            if n_gt[g - 1] and n_fg.any():
-                fg_match[:, g - 1] = _match_counts(bg, g, br, shape, r, kernel)[1:]
-        for p in range(1, P + 1):
-            if n_fg[p - 1] and n_gt.any():
-                gt_match[p - 1, :] = _match_counts(br, p, bg, shape, r, kernel)[1:]
-    elif pairs == "diagonal":
-        for k in range(1, min(G, P) + 1):
-            if n_gt[k - 1] and n_fg[k - 1]:
-                fg_match[k - 1, k - 1] = _match_counts(bg, k, br, shape, r, kernel)[k]
-                gt_match[k - 1, k - 1] = _match_counts(br, k, bg, shape, r, kernel)[k]
-    else:
-        raise ValueError(f"pairs must be 'all' or 'diagonal', got {pairs!r}")
-
-    nf = np.broadcast_to(n_fg[:, None], (P, G))
-    ng = np.broadcast_to(n_gt[None, :], (P, G))
+    fg_match, gt_match = _boundary_matches(bg, br, gt_lab.shape, int(radius), kernel, pairs)
+    nf = np.broadcast_to(br.counts[1:][:, None], (P, G))
+    ng = np.broadcast_to(bg.counts[1:][None, :], (P, G))
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = fg_match / nf.astype(np.float64)
         recall = gt_match / ng.astype(np.float64)
@@ -273,6 +283,7 @@ def db_statistics(values: np.ndarray) -> Tuple[float, float, float]:
 
 
 def stats_dict(J: np.ndarray, F: np.ndarray) -> Dict[str, float]:
+    """The per-object statistics of its J and F series (keys "J", "J-Recall", ... "F-Decay")."""
     jm, jr, jd = db_statistics(J)
     fm, fr, fd = db_statistics(F)
     return {"J": jm, "J-Recall": jr, "J-Decay": jd, "F": fm, "F-Recall": fr, "F-Decay": fd}

@@ -7,7 +7,8 @@ default (every instance is "object", as Table 3 on DAVIS17); ``class_agnostic=Fa
 categories (the YouTube-VIS variant). DAVIS void pixels become ``iscrowd`` regions, so proposals
 lying in them are neither hits nor false positives.
 
-Proposals come from running the proposer over each video in order (:func:`propose_video`):
+Proposals come from running the proposer over each video in order
+(:func:`uvmos.modeling.proposers.video.propose_video`):
 frame t gets ``prev_image`` = frame t-1 and ``prev_mask`` = the proposer's own foreground on t-1
 (its ``foreground`` output > 0.5, else the union of its proposals scoring >= 0.5). This is the
 stand-in for S_{t-1} when no tracker runs (Table 3 evaluates D-Net alone); the first frame has no
@@ -18,34 +19,32 @@ all-zero mask: how much the SGM gains from, or suffers by, its own guidance
 
 Use with detectron2's ``inference_on_dataset(model, build_video_test_loader(name),
 FrameAPEvaluator(name))`` (D-Net's eval forward turns video dicts into per-frame proposals through
-:func:`propose_videos`), or for any registered proposer with :func:`evaluate_proposer`.
+:func:`uvmos.modeling.proposers.video.propose_videos`), or for any registered proposer with
+:func:`evaluate_proposer`.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
 import io
-import itertools
 import logging
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 import pycocotools.mask as mask_util
 import torch
-import torch.nn.functional as F
 from detectron2.data import DatasetCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.structures import Instances
-from detectron2.utils import comm
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from uvmos.data.folder import iter_frames
-from uvmos.data.video_dict import DatasetFormatError, rle_to_mask
+from uvmos.modeling.proposers.video import propose_videos
 
-__all__ = ["FrameAPEvaluator", "propose_video", "propose_videos", "evaluate_proposer", "instances_to_coco"]
+from .gather import gather_on_main
+
+__all__ = ["FrameAPEvaluator", "evaluate_proposer", "instances_to_coco"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,14 +172,11 @@ class FrameAPEvaluator(DatasetEvaluator):
         return {"images": images, "annotations": anns, "categories": [{"id": c, "name": str(c)} for c in cats]}
 
     def evaluate(self) -> "OrderedDict[str, Dict[str, float]]":
-        if self.distributed:
-            comm.synchronize()
-            preds = list(itertools.chain(*comm.gather(self._predictions, dst=0)))
-            seen = set(itertools.chain(*comm.gather(sorted(self._seen), dst=0)))
-            if not comm.is_main_process():
-                return OrderedDict()
-        else:
-            preds, seen = self._predictions, self._seen
+        preds = gather_on_main(self._predictions, self.distributed)
+        seen = gather_on_main(sorted(self._seen), self.distributed)
+        if preds is None:
+            return OrderedDict()
+        seen = set(seen)
         if not seen:
             logger.warning("FrameAPEvaluator: no video was processed")
             return OrderedDict()
@@ -211,108 +207,8 @@ class FrameAPEvaluator(DatasetEvaluator):
 
 
 # ------------------------------------------------------------------------------------------------
-# Running a proposer over videos
+# a proposer over a dataset
 # ------------------------------------------------------------------------------------------------
-def _guidance_mask(out: Dict[str, Any], size: Tuple[int, int], threshold: float) -> torch.Tensor:
-    """S_{t-1} stand-in from a proposer output -> float (1, H', W') in {0, 1} at the test size."""
-    if out.get("foreground") is not None:
-        fg = out["foreground"].float() > threshold
-    else:
-        inst = out["instances"]
-        keep = inst.scores >= threshold
-        h, w = inst.image_size
-        fg = inst.pred_masks[keep].any(dim=0) if keep.any() else torch.zeros((h, w), dtype=torch.bool)
-    fg = fg.float()[None, None]
-    if tuple(fg.shape[-2:]) != tuple(size):
-        fg = F.interpolate(fg, size=size, mode="nearest")
-    return fg[0]
-
-
-def _gt_guidance_mask(video: Dict[str, Any], t: int, size: Tuple[int, int]) -> torch.Tensor:
-    """Ground-truth S_t (union of frame t's instances; void and unannotated frames give zeros)
-    -> float (1, H', W') in {0, 1} at the test size."""
-    fg = np.zeros((video["height"], video["width"]), dtype=bool)
-    for inst in video["annotations"][t] or []:
-        if not inst.get("iscrowd", 0):
-            fg |= rle_to_mask(inst["segmentation"])
-    fg = torch.from_numpy(fg).float()[None, None]
-    if tuple(fg.shape[-2:]) != tuple(size):
-        fg = F.interpolate(fg, size=size, mode="nearest")
-    return fg[0]
-
-
-@torch.no_grad()
-def propose_video(
-    proposer: torch.nn.Module,
-    video: Dict[str, Any],
-    test_size: Optional[Sequence[int]] = None,
-    input_format: Optional[str] = None,
-    guidance_threshold: float = 0.5,
-    keep_features: bool = False,
-    guidance: str = "own",
-) -> Iterator[Tuple[int, Dict[str, Any]]]:
-    """Stream ``(t, output)`` of ``proposer`` over one video, frame t guided by frame t-1 (module doc).
-
-    Args:
-        test_size: (H', W') frames are resized to; default ``proposer.test_size`` or the frame size.
-        input_format: "BGR"/"RGB"; default ``proposer.input_format`` or "BGR".
-        guidance_threshold: foreground probability (or proposal score) that enters S_{t-1}.
-        keep_features: keep the proposer's ``features`` in the outputs (dropped by default).
-        guidance: S_{t-1} from the proposer's ``"own"`` output, the ground truth (``"gt"``; needs
-            ``annotations``) or ``"empty"`` (module doc).
-    Outputs keep the proposer's keys (``instances`` at the frame's size, ...), moved to the CPU.
-    """
-    if guidance not in ("own", "gt", "empty"):
-        raise ValueError(f"guidance must be 'own', 'gt' or 'empty', got {guidance!r}")
-    if guidance == "gt" and video.get("annotations") is None:
-        raise DatasetFormatError(video.get("video_id"), "guidance='gt' needs a video with annotations")
-    size = test_size or getattr(proposer, "test_size", None)
-    fmt = input_format or getattr(proposer, "input_format", "BGR")
-    device = next((p.device for p in proposer.parameters()), torch.device("cpu"))
-    prev: Optional[Dict[str, torch.Tensor]] = None
-    for t, frame in iter_frames(video, format="BGR"):
-        H, W = frame.shape[:2]
-        hs, ws = (H, W) if size is None else (int(size[0]), int(size[1]))
-        img = frame if (hs, ws) == (H, W) else cv2.resize(frame, (ws, hs), interpolation=cv2.INTER_LINEAR)
-        if fmt == "RGB":
-            img = img[:, :, ::-1]
-        elif fmt != "BGR":
-            raise ValueError(f"input_format must be BGR or RGB, got {fmt!r}")
-        image = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).to(device)
-        inp = {"image": image, "height": H, "width": W, "video_id": video.get("video_id"), "frame_idx": t}
-        if prev is not None:
-            inp.update(prev)
-        out = proposer([inp])[0]
-        if guidance == "own":
-            mask = _guidance_mask(out, (hs, ws), guidance_threshold)
-        elif guidance == "gt":
-            mask = _gt_guidance_mask(video, t, (hs, ws))
-        else:
-            mask = torch.zeros((1, hs, ws))
-        prev = {"prev_image": image, "prev_mask": mask.to(device)}
-        if not keep_features:
-            out = {k: v for k, v in out.items() if k != "features"}
-        out = {k: (v.to("cpu") if isinstance(v, (torch.Tensor, Instances)) else v) for k, v in out.items()}
-        yield t, out
-
-
-def propose_videos(proposer: torch.nn.Module, videos: Sequence[Dict[str, Any]], **kwargs) -> List[Dict[str, Any]]:
-    """:func:`propose_video` over several videos -> ``[{"video_id", "frames": [{"frame_idx", "instances",
-    "foreground"}]}]`` (the video-level input of :class:`FrameAPEvaluator`)."""
-    results = []
-    for v in videos:
-        if "video_id" not in v or not (v.get("file_names") or v.get("video_file")):
-            raise DatasetFormatError(v.get("video_id"), "expected a video dict with file_names or video_file")
-        frames = []
-        for t, out in propose_video(proposer, v, **kwargs):
-            fr = {"frame_idx": t, "instances": out["instances"]}
-            if "foreground" in out:
-                fr["foreground"] = out["foreground"]
-            frames.append(fr)
-        results.append({"video_id": v["video_id"], "frames": frames})
-    return results
-
-
 def evaluate_proposer(
     proposer: torch.nn.Module,
     dataset_name: str,

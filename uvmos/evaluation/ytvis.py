@@ -16,26 +16,39 @@ fractions as the toolkit prints them; -1 (no ground truth in an area range) is r
 
 Ground truth is read from a YouTube-VIS JSON (``videos`` with ``file_names``, track
 ``annotations`` with per-frame ``segmentations``) or a CocoVID JSON (``images`` per frame and
-per-image ``annotations`` with ``instance_id``), kept as is (overlapping masks and crowd tracks as
-in the JSON, unlike the training loader). Results are the YouTube-VIS results JSON: a list of
-``{"video_id", "category_id", "score", "segmentations": [RLE | None, ...]}``.
+per-image ``annotations`` with ``instance_id``) by the training loader's parser
+(:func:`uvmos.data.ytvis.parse_ytvis`), but kept as is (overlapping masks and crowd tracks as in
+the JSON, unlike the training loader). Results are the YouTube-VIS results JSON
+(:mod:`uvmos.evaluation.ytvis_results`): a list of ``{"video_id", "category_id", "score",
+"segmentations": [RLE | None, ...]}``.
 """
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
-from collections import OrderedDict, defaultdict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from collections import OrderedDict
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pycocotools.mask as mask_util
+from detectron2.evaluation import DatasetEvaluator
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from uvmos.data.video_dict import DatasetFormatError, mask_to_rle
+from uvmos.data.video_dict import DatasetFormatError
+from uvmos.data.ytvis import parse_ytvis, read_ytvis_json
+
+from .gather import gather_on_main
+from .ytvis_results import (
+    id_map_tracks,
+    instance_tracks,
+    load_ytvis_results,
+    to_coco_rle,
+    write_ytvis_results,
+    ytvis_tracks,
+)
 
 __all__ = [
     "YTVIS_AREA_RANGES",
@@ -44,10 +57,6 @@ __all__ = [
     "YTVISEvaluator",
     "evaluate_ytvis",
     "load_ytvis_gt",
-    "load_ytvis_results",
-    "write_ytvis_results",
-    "results_from_id_maps",
-    "results_from_video_prediction",
     "video_iou",
 ]
 
@@ -59,73 +68,8 @@ PathLike = Union[str, os.PathLike]
 
 
 # ----------------------------------------------------------------------------------------------
-# RLE helpers
+# video IoU and track areas
 # ----------------------------------------------------------------------------------------------
-def _to_coco_rle(seg: Any, h: int, w: int, where: str, src: Optional[str]) -> Optional[Dict[str, Any]]:
-    """Per-frame segmentation (None, RLE with str/bytes/list counts, or polygons) -> RLE, bytes counts.
-
-    Checked: the RLE's size is the video's; counts are a string or a list of non-negative ints that
-    covers exactly the frame; a compressed string decodes to at most H*W pixels (garbage strings
-    otherwise give areas far beyond the frame)."""
-    if seg is None:
-        return None
-    if isinstance(seg, list):  # polygons
-        if not seg:
-            return None
-        try:
-            return mask_util.merge(mask_util.frPyObjects(seg, h, w))
-        except Exception as e:
-            raise DatasetFormatError(src, f"{where}: invalid polygon ({type(e).__name__}: {e})") from None
-    if isinstance(seg, dict) and "counts" in seg and "size" in seg:
-        if not isinstance(seg["size"], (list, tuple)) or list(seg["size"]) != [h, w]:
-            raise DatasetFormatError(src, f"{where}: mask size {seg['size']} differs from the video's {[h, w]}")
-        counts = seg["counts"]
-        if isinstance(counts, list):
-            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
-                raise DatasetFormatError(src, f"{where}: uncompressed RLE counts must be non-negative integers")
-            if sum(counts) != h * w:
-                raise DatasetFormatError(src, f"{where}: RLE counts cover {sum(counts)} pixels, the frame has {h * w}")
-            return mask_util.frPyObjects(seg, h, w)
-        if not isinstance(counts, (str, bytes)):
-            raise DatasetFormatError(
-                src, f"{where}: RLE counts must be a string (compressed) or a list of integers, got {type(counts).__name__}"
-            )
-        rle = {"size": [h, w], "counts": counts.encode("ascii", "replace") if isinstance(counts, str) else counts}
-        runs = _rle_string_runs(rle["counts"])
-        if runs is None or sum(runs) != h * w:
-            total = "undecodable" if runs is None else f"runs covering {sum(runs)} pixels"
-            raise DatasetFormatError(src, f"{where}: corrupt compressed RLE counts ({total}; the {w}x{h} frame has {h * w})")
-        return rle
-    raise DatasetFormatError(src, f"{where}: unsupported segmentation {type(seg).__name__}")
-
-
-def _rle_string_runs(counts: bytes) -> Optional[List[int]]:
-    """The run lengths of a COCO compressed RLE string (pycocotools' ``rleFrString`` in Python), or
-    None when the string is not a valid encoding (truncated value or a negative run)."""
-    runs: List[int] = []
-    p, n = 0, len(counts)
-    while p < n:
-        x, k, more = 0, 0, True
-        while more:
-            if p >= n:
-                return None
-            c = counts[p] - 48
-            if c < 0 or c > 63:
-                return None
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if len(runs) > 2:
-            x += runs[-2]
-        if x < 0:
-            return None
-        runs.append(x)
-    return runs
-
-
 def _mean_area(areas: Sequence[Optional[float]]) -> float:
     """The toolkit's ``avg_area``: mean of the truthy (present, non-zero) per-frame areas, else 0."""
     a = [x for x in areas if x]
@@ -183,215 +127,47 @@ def _iou_matrix(ds: Sequence[Sequence], gs: Sequence[Sequence]) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# ground truth and results
+# ground truth
 # ----------------------------------------------------------------------------------------------
+def _gt_track(
+    track_id: int, video: Mapping[str, Any], source_id: int, tr: Mapping[str, Any], path: Optional[str]
+) -> Dict[str, Any]:
+    """One parsed JSON track in the evaluation form (RLEs checked, mean area)."""
+    h, w = video["height"], video["width"]
+    where = f"video {video['name']} track {source_id} frame"
+    rles = [to_coco_rle(seg, h, w, f"{where} {t}", path) for t, seg in enumerate(tr["segmentations"])]
+    given = tr["areas"] if tr["areas"] and len(tr["areas"]) == len(rles) else [None] * len(rles)
+    areas = [a if a is not None else (None if r is None else float(mask_util.area(r))) for a, r in zip(given, rles)]
+    return {"id": track_id, "video_id": video["id"], "category_id": tr["category_id"], "iscrowd": int(tr["iscrowd"]),
+            "segmentations": rles, "area": _mean_area(areas)}
+
+
 def load_ytvis_gt(src: Union[PathLike, Mapping[str, Any]]) -> Dict[str, Any]:
     """Read a YouTube-VIS or CocoVID ground-truth JSON into the evaluation form.
 
     Returns ``{"videos": [{"id", "name", "height", "width", "length"}], "categories": [...],
     "tracks": [{"id", "video_id", "category_id", "iscrowd", "segmentations": [RLE|None]*length,
-    "area"}]}``. Video names follow the training loader (YouTube-VIS: folder of the first frame;
-    CocoVID: ``name``), so outputs keyed by video dict ``video_id`` can be matched.
+    "area"}], "source"}``. Video names follow the training loader (YouTube-VIS: folder of the first
+    frame; CocoVID: ``name``), so outputs keyed by video dict ``video_id`` can be matched. Track
+    ``id`` numbers the tracks 1..N (video order, then JSON track id); a frame without a JSON area
+    gets its mask's.
     """
-    path = None
-    if isinstance(src, (str, os.PathLike)):
-        path = os.fspath(src)
-        try:
-            with open(path) as f:
-                data = json.load(f)
-        except (OSError, ValueError) as e:
-            raise DatasetFormatError(path, f"unreadable ground-truth JSON ({e})") from None
-    else:
-        data = src
-    if not isinstance(data, Mapping) or "videos" not in data:
-        raise DatasetFormatError(path, "not a YouTube-VIS/CocoVID JSON (no 'videos')")
+    data, path = read_ytvis_json(src, "ground-truth ")
     if data.get("annotations") is None:
         raise DatasetFormatError(path, "the JSON has no annotations (a split without ground truth)")
-    is_cocovid = "images" in data and not any("file_names" in v for v in data["videos"])
-    videos = []
-    tracks = []
-    if is_cocovid:
-        ims_by_video = defaultdict(list)
-        for im in data["images"]:
-            ims_by_video[im["video_id"]].append(im)
-        frame_of = {}
-        for v in data["videos"]:
-            ims = sorted(ims_by_video.get(v["id"], []), key=lambda im: int(im.get("frame_id", 0)))
-            if not ims:
-                raise DatasetFormatError(path, f"video {v['id']} has no images")
-            h, w = int(v.get("height", ims[0]["height"])), int(v.get("width", ims[0]["width"]))
-            videos.append({"id": v["id"], "name": str(v.get("name", v["id"])), "height": h, "width": w, "length": len(ims)})
-            for t, im in enumerate(ims):
-                frame_of[im["id"]] = (v["id"], t)
-        vinfo = {v["id"]: v for v in videos}
-        by_track: "OrderedDict[Tuple[Any, int], Dict]" = OrderedDict()
-        for a in data["annotations"]:
-            if a.get("image_id") not in frame_of or "instance_id" not in a:
-                raise DatasetFormatError(path, f"annotation {a.get('id')}: unknown image or no instance_id")
-            vid, t = frame_of[a["image_id"]]
-            v = vinfo[vid]
-            key = (vid, int(a["instance_id"]))
-            tr = by_track.setdefault(
-                key,
-                {"video_id": vid, "category_id": a["category_id"], "iscrowd": 0,
-                 "segmentations": [None] * v["length"], "areas": [None] * v["length"]},
-            )
-            if a["category_id"] != tr["category_id"]:
-                raise DatasetFormatError(path, f"video {vid} instance {key[1]} changes category")
-            rle = _to_coco_rle(a.get("segmentation"), v["height"], v["width"], f"annotation {a.get('id')}", path)
-            tr["segmentations"][t] = rle
-            tr["areas"][t] = a.get("area", None if rle is None else float(mask_util.area(rle)))
-            tr["iscrowd"] = max(tr["iscrowd"], int(a.get("iscrowd", 0)))
-        raw = list(by_track.values())
-    else:
-        for v in data["videos"]:
-            files = v.get("file_names") or []
-            length = int(v.get("length", len(files)))
-            name = os.path.dirname(files[0]) if files and os.path.dirname(files[0]) else str(v["id"])
-            videos.append({"id": v["id"], "name": name, "height": int(v["height"]), "width": int(v["width"]), "length": length})
-        vinfo = {v["id"]: v for v in videos}
-        raw = []
-        for a in data["annotations"]:
-            if a.get("video_id") not in vinfo:
-                raise DatasetFormatError(path, f"annotation {a.get('id')} refers to unknown video {a.get('video_id')}")
-            v = vinfo[a["video_id"]]
-            segs = a.get("segmentations")
-            if segs is None or len(segs) != v["length"]:
-                raise DatasetFormatError(path, f"annotation {a.get('id')}: segmentations for {v['length']} frames expected")
-            rles = [_to_coco_rle(s, v["height"], v["width"], f"annotation {a.get('id')} frame {t}", path) for t, s in enumerate(segs)]
-            areas = a.get("areas") or [None if r is None else float(mask_util.area(r)) for r in rles]
-            raw.append({"id": a.get("id"), "video_id": a["video_id"], "category_id": a["category_id"],
-                        "iscrowd": int(a.get("iscrowd", 0)), "segmentations": rles, "areas": areas})
-    for k, tr in enumerate(raw, start=1):
-        tr["id"] = tr.get("id") or k
-        tr["area"] = _mean_area(tr.pop("areas"))
-        tracks.append(tr)
+    parsed, tracks_by_video, _ = parse_ytvis(data, path)
+    videos = [{"id": v["json_video_id"], "name": v["video_id"], "height": v["height"], "width": v["width"],
+               "length": v["length"]} for v in parsed]
+    tracks: List[Dict[str, Any]] = []
+    for v in videos:
+        for source_id, tr in tracks_by_video.get(v["id"], []):
+            tracks.append(_gt_track(len(tracks) + 1, v, source_id, tr, path))
     categories = [dict(c) for c in data.get("categories") or []]
-    known = {c["id"] for c in categories}
-    missing = sorted({t["category_id"] for t in tracks} - known)
+    missing = sorted({t["category_id"] for t in tracks} - {c["id"] for c in categories})
     if missing:  # trimmed JSONs (e.g. the CocoVID sample) use categories they do not list
         logger.warning("%s: categories %s are used but not listed; evaluating them too", path, missing)
         categories += [{"id": c, "name": str(c)} for c in missing]
     return {"videos": videos, "categories": categories, "tracks": tracks, "source": path}
-
-
-def load_ytvis_results(src: Union[PathLike, Sequence[Mapping[str, Any]]]) -> List[Dict[str, Any]]:
-    """Read (or validate) a YouTube-VIS results list ``[{video_id, category_id, score, segmentations}]``."""
-    path = None
-    if isinstance(src, (str, os.PathLike)):
-        path = os.fspath(src)
-        try:
-            with open(path) as f:
-                src = json.load(f)
-        except (OSError, ValueError) as e:
-            raise DatasetFormatError(path, f"unreadable results JSON ({e})") from None
-    if not isinstance(src, list):
-        raise DatasetFormatError(path, "results must be a JSON list of tracks")
-    out = []
-    for k, r in enumerate(src):
-        if not isinstance(r, Mapping):
-            raise DatasetFormatError(path, f"result {k} is a {type(r).__name__}, not an object")
-        for key in ("video_id", "score", "category_id", "segmentations"):
-            if key not in r:
-                raise DatasetFormatError(path, f"result {k} lacks {key!r}")
-        score, cat = r["score"], r["category_id"]
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not np.isfinite(score):
-            raise DatasetFormatError(path, f"result {k}: score must be a finite number, got {score!r}")
-        if isinstance(cat, bool) or not isinstance(cat, int):
-            raise DatasetFormatError(path, f"result {k}: category_id must be an integer, got {cat!r}")
-        if not isinstance(r["segmentations"], list):
-            raise DatasetFormatError(path, f"result {k}: segmentations must be a list (one RLE or null per frame)")
-        out.append(dict(r))
-    return out
-
-
-def _atomic_json(path: PathLike, obj: Any) -> None:
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
-
-
-def write_ytvis_results(results: Sequence[Mapping[str, Any]], path: PathLike) -> None:
-    """Write a results list as the YouTube-VIS results JSON (RLE counts as str; temp file + rename)."""
-
-    def clean(seg):
-        if seg is None:
-            return None
-        c = seg["counts"]
-        return {"size": [int(s) for s in seg["size"]], "counts": c.decode("ascii") if isinstance(c, bytes) else c}
-
-    _atomic_json(
-        path,
-        [
-            {"video_id": r["video_id"], "category_id": int(r["category_id"]), "score": float(r["score"]),
-             "segmentations": [clean(s) for s in r["segmentations"]]}
-            for r in results
-        ],
-    )
-
-
-def results_from_id_maps(
-    video_id: Any,
-    id_maps: Sequence[Any],
-    track_scores: Mapping[int, float],
-    track_classes: Optional[Mapping[int, int]] = None,
-    category_map: Optional[Mapping[int, int]] = None,
-) -> List[Dict[str, Any]]:
-    """Tracker output (per-frame (H, W) id maps, 0 = background) -> YouTube-VIS result tracks.
-
-    ``track_scores``/``track_classes``: per track id (the associator's outputs); a track's class is
-    mapped through ``category_map`` (e.g. contiguous -> JSON category id) when given. A track id
-    present in the maps but without a score gets score 0.
-    """
-    maps = [m.detach().cpu().numpy() if hasattr(m, "detach") else np.asarray(m) for m in id_maps]
-    ids = set(int(i) for i in track_scores)
-    for m in maps:
-        ids.update(int(i) for i in np.unique(m) if i != 0)
-    out = []
-    for tid in sorted(ids):
-        segs = []
-        for m in maps:
-            mask = m == tid
-            segs.append(mask_to_rle(mask) if mask.any() else None)
-        if all(s is None for s in segs):
-            continue
-        cat = int((track_classes or {}).get(tid, 0))
-        if category_map is not None:
-            cat = int(category_map[cat])
-        out.append({"video_id": video_id, "category_id": cat, "score": float(track_scores.get(tid, 0.0)), "segmentations": segs})
-    return out
-
-
-def results_from_video_prediction(
-    video_id: Any, prediction: Mapping[str, Any], category_map: Optional[Mapping[int, int]] = None
-) -> List[Dict[str, Any]]:
-    """A ``VideoSegmenter`` prediction in the video-dict layout (``annotations``: per frame a list of
-    ``{"instance_id", "segmentation", "category_id", "score"}``, plus ``track_scores``) -> YouTube-VIS
-    result tracks. A track's category is the one of the last frame it appears in (the tracker's
-    class vote accumulates over time, so that one has seen the most evidence), mapped through
-    ``category_map``; its score is ``track_scores[id]`` (else the mean of its per-frame scores).
-    """
-    frames = prediction["annotations"]
-    T = len(frames)
-    segs: Dict[int, List[Any]] = {}
-    cats: Dict[int, int] = {}
-    scores: Dict[int, List[float]] = {}
-    for t, insts in enumerate(frames):
-        for inst in insts:
-            i = int(inst["instance_id"])
-            segs.setdefault(i, [None] * T)[t] = inst["segmentation"]
-            cats[i] = int(inst.get("category_id", 0))
-            scores.setdefault(i, []).append(float(inst.get("score", 1.0)))
-    track_scores = prediction.get("track_scores") or {}
-    out = []
-    for i in sorted(segs):
-        cat = cats[i] if category_map is None else int(category_map[cats[i]])
-        score = float(track_scores.get(i, np.mean(scores[i])))
-        out.append({"video_id": video_id, "category_id": cat, "score": score, "segmentations": segs[i]})
-    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -442,7 +218,8 @@ class YTVISeval(COCOeval):
             segs = r["segmentations"]
             if len(segs) != v["length"]:
                 raise DatasetFormatError(src, f"result {k - 1}: {len(segs)} segmentations for {v['length']} frames of video {r['video_id']}")
-            rles = [_to_coco_rle(s, v["height"], v["width"], f"result {k - 1} frame {t}", src) for t, s in enumerate(segs)]
+            h, w = v["height"], v["width"]
+            rles = [to_coco_rle(s, h, w, f"result {k - 1} frame {t}", src) for t, s in enumerate(segs)]
             areas = [None if s is None else float(mask_util.area(s)) for s in rles]
             dt_anns.append(
                 {"id": k, "image_id": r["video_id"], "category_id": r["category_id"], "score": float(r["score"]), "iscrowd": 0,
@@ -504,13 +281,7 @@ def evaluate_ytvis(
 # ----------------------------------------------------------------------------------------------
 # detectron2 evaluator
 # ----------------------------------------------------------------------------------------------
-try:
-    from detectron2.evaluation import DatasetEvaluator as _DatasetEvaluator
-except ImportError:  # pragma: no cover
-    _DatasetEvaluator = object
-
-
-class YTVISEvaluator(_DatasetEvaluator):
+class YTVISEvaluator(DatasetEvaluator):
     """detectron2 ``DatasetEvaluator`` of YouTube-VIS AP/AR over video-level outputs.
 
     Ground truth: ``gt_json`` or the ``json_file`` of ``dataset_name``'s metadata (the official
@@ -518,7 +289,8 @@ class YTVISEvaluator(_DatasetEvaluator):
     video either ``output["ytvis"]`` (result tracks with JSON category ids) or the tracker's
     ``id_maps`` + ``track_scores`` (+ ``track_classes``, contiguous ids, mapped to JSON ids through
     the metadata's ``thing_dataset_id_to_contiguous_id``), or ``VideoSegmenter``'s video-dict
-    prediction (``annotations``; :func:`results_from_video_prediction`). The video is found by the input's
+    prediction (``annotations``); both become result tracks through
+    :func:`uvmos.evaluation.ytvis_results.ytvis_tracks`. The video is found by the input's
     ``json_video_id`` or by its ``video_id`` (= the JSON video's name). ``evaluate()`` returns
     ``{"ytvis": {"AP": ..., ...}}`` and, with ``output_dir``, writes ``results.json`` there.
     """
@@ -569,27 +341,21 @@ class YTVISEvaluator(_DatasetEvaluator):
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
             vid = self._json_video_id(inp, out)
-            cmap = None if self._class_agnostic else self._contiguous_to_json
             if "ytvis" in out:
-                tracks = [dict(t, video_id=vid) for t in out["ytvis"]]
-            elif "annotations" in out:  # VideoSegmenter.forward's video-dict layout
-                tracks = results_from_video_prediction(vid, out, cmap)
+                self._results.extend(dict(t, video_id=vid) for t in out["ytvis"])
+                continue
+            if "annotations" in out:  # VideoSegmenter.forward's video-dict layout
+                frames = [instance_tracks(f) for f in out["annotations"]]
             else:
-                tracks = results_from_id_maps(
-                    vid, out["id_maps"], out.get("track_scores", {}), out.get("track_classes"), cmap
-                )
-            self._results.extend(tracks)
+                scores, classes = out.get("track_scores"), out.get("track_classes")
+                frames = [None if m is None else id_map_tracks(m, scores, classes) for m in out["id_maps"]]
+            cmap = None if self._class_agnostic else self._contiguous_to_json
+            self._results.extend(ytvis_tracks(vid, frames, cmap))
 
     def evaluate(self):
-        results = self._results
-        if self._distributed:
-            from detectron2.utils import comm
-
-            comm.synchronize()
-            gathered = comm.gather(results, dst=0)
-            if not comm.is_main_process():
-                return {}
-            results = [r for part in gathered for r in part]
+        results = gather_on_main(self._results, self._distributed)
+        if results is None:
+            return {}
         if self._output_dir:
             write_ytvis_results(results, os.path.join(os.fspath(self._output_dir), "results.json"))
         if not results:

@@ -150,8 +150,6 @@ def build_dilated_resnet(
     res5_dilation: int = 2,
     out_features: Sequence[str] = ("res2", "res3", "res5"),
     freeze_at: int = 0,
-    weights: Optional[str] = None,
-    extra_channel_init: str = "mean",
 ) -> ResNet:
     """A detectron2 :class:`ResNet` with a dilated ``res5`` (paper §3.1: rate 2, output stride 16).
 
@@ -167,9 +165,10 @@ def build_dilated_resnet(
         res5_dilation: 2 (paper, output stride 16) or 1 (output stride 32).
         out_features: returned maps, by default ``res2`` (stride 4), ``res3`` (8), ``res5`` (16).
         freeze_at: as detectron2 (1 = stem, 2 = stem + res2, ...).
-        weights: optional ImageNet weight file (see :func:`load_imagenet_weights`), loaded after
-            construction and before freezing.
-        extra_channel_init: "mean" or "zero", the stem filter of input channels beyond RGB.
+
+    Weights are not loaded here: ``train.init_checkpoint`` names an ImageNet file, which
+    :class:`uvmos.engine.checkpoint.AtomicCheckpointer` loads into every ResNet it fits (a 4-channel
+    SGM stem gets the RGB filters plus their mean, :func:`load_imagenet_weights`).
 
     ``build_dilated_resnet(cfg, input_shape)`` (detectron2's yacs signature) is also accepted.
     Returns: ResNet; ``forward(x: (N, in_channels, H, W)) -> {name: (N, C, H/s, W/s)}``.
@@ -212,12 +211,8 @@ def build_dilated_resnet(
         stages.append(ResNet.make_stage(**kw))
         in_ch, out_ch, bottleneck = out_ch, out_ch * 2, bottleneck * 2
 
-    # Freeze after loading: FrozenBN conversion must see the loaded statistics.
-    model = ResNet(stem, stages, out_features=list(out_features), freeze_at=0)
-    if weights:
-        load_imagenet_weights(model, weights, extra_channel_init=extra_channel_init)
-    model.freeze(freeze_at)
-    return model
+    # Weights loaded later land in the FrozenBN buffers that freeze() creates (as in detectron2).
+    return ResNet(stem, stages, out_features=list(out_features), freeze_at=freeze_at)
 
 
 # ----------------------------------------------------------------------------------------------

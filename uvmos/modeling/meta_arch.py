@@ -19,6 +19,8 @@ from uvmos.data.folder import iter_frames
 from uvmos.data.video_dict import instances_from_id_map
 from uvmos.registry import META_ARCH_REGISTRY
 
+from .proposers.video import frame_tensor
+
 __all__ = ["VideoSegmenter"]
 
 
@@ -30,7 +32,9 @@ class VideoSegmenter(nn.Module):
     Args:
         proposer: ``proposer(List[dict]) -> List[dict]`` (conventions: image at the test size,
             outputs at the frame size). If it has a ``test_size`` attribute, that size is used.
-        associator: stateful ``reset(video_meta)`` / ``step(frame, proposals)``.
+        associator: an ``nn.Module`` with stateful ``reset(video_meta)`` / ``step(frame, proposals)``;
+            its own modules (a trained re-ID head, a tracker backbone) are in the state dict, so
+            one checkpoint restores the whole model.
         test_size: (H', W') frames are resized to (paper: 480x854) when the proposer has no
             ``test_size`` of its own; None keeps each frame's own size.
         input_format: channel order the proposer expects ("BGR" or "RGB"); frames arrive BGR.
@@ -42,7 +46,7 @@ class VideoSegmenter(nn.Module):
     def __init__(
         self,
         proposer: nn.Module,
-        associator: Any,
+        associator: nn.Module,
         test_size: Optional[Sequence[int]] = (480, 854),
         input_format: str = "BGR",
         timer: Any = None,
@@ -51,30 +55,12 @@ class VideoSegmenter(nn.Module):
         if input_format not in ("BGR", "RGB"):
             raise ValueError(f"VideoSegmenter: input_format must be BGR or RGB, got {input_format!r}")
         self.proposer = proposer
+        if not isinstance(associator, nn.Module):
+            raise TypeError(f"VideoSegmenter: the associator must be an nn.Module, got {type(associator).__name__}")
         self.associator = associator
-        # modules held by the associator (e.g. a trained re-ID head, a tracker backbone) join the
-        # state dict, so one checkpoint restores the whole model
-        self.associator_modules = nn.ModuleDict(
-            {k: v for k, v in vars(associator).items() if isinstance(v, nn.Module)}
-            if not isinstance(associator, nn.Module)
-            else {}
-        )
         self.test_size = None if test_size is None else tuple(int(s) for s in test_size)
         self.input_format = input_format
         self.timer = timer
-        self._register_load_state_dict_pre_hook(self._accept_proposer_checkpoint)
-
-    def _accept_proposer_checkpoint(self, state_dict, prefix, *args, **kwargs):
-        """Let a checkpoint of the proposer alone (e.g. a trained D-Net's ``model_final.pth``) load
-        into the whole model, so ``train.init_checkpoint`` works: its keys get ``proposer.``."""
-        own = {k for k, _ in self.proposer.state_dict().items()}
-        keys = [k for k in state_dict if k.startswith(prefix)]
-        if not keys or any(k[len(prefix):].startswith(("proposer.", "associator", "associator_modules.")) for k in keys):
-            return
-        bare = [k for k in keys if k[len(prefix):] in own]
-        if len(bare) >= max(1, len(keys) // 2):
-            for k in bare:
-                state_dict[prefix + "proposer." + k[len(prefix):]] = state_dict.pop(k)
 
     @property
     def device(self) -> torch.device:
@@ -114,10 +100,7 @@ class VideoSegmenter(nn.Module):
             with self._frame():
                 H, W = frame.shape[:2]
                 Hs, Ws = self._size((H, W))
-                img = frame if (H, W) == (Hs, Ws) else cv2.resize(frame, (Ws, Hs), interpolation=cv2.INTER_LINEAR)
-                if self.input_format == "RGB":
-                    img = img[:, :, ::-1]
-                image = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).to(device)
+                image = frame_tensor(frame, (Hs, Ws), self.input_format, device)
                 inp = {"image": image, "height": H, "width": W, "video_id": video_id, "frame_idx": t}
                 if prev_image is not None:
                     inp["prev_image"] = prev_image

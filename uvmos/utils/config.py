@@ -10,8 +10,8 @@ fails at once with a one-line :class:`ConfigError` instead of being silently add
   argument, e.g. ``model.proposer.score_thresh``) is accepted;
 * a value whose type does not fit the current one (``train.max_iter=abc``) is an error; an
   integral float for an int is converted, a number for a string becomes the string;
-* after the overrides, every ``init_checkpoint`` / ``weights`` entry that names a local file must
-  exist (:func:`check_weight_files`).
+* after the overrides, every local file ``train.init_checkpoint`` names must exist
+  (:func:`check_weight_files`).
 
 Parts are picked by registered name (MMEngine's ``type=`` idea, on detectron2's LazyConfig):
 
@@ -48,7 +48,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-WEIGHT_KEYS = ("init_checkpoint", "weights")
 
 
 class ConfigError(ValueError):
@@ -339,17 +338,15 @@ def _is_local(path: str) -> bool:
 
 
 def check_weight_files(cfg: DictConfig) -> None:
-    """Every ``init_checkpoint`` / ``weights`` entry naming a local path must be an existing file."""
-    for key in config_keys(cfg):
-        if key.rpartition(".")[2] not in WEIGHT_KEYS:
-            continue
-        try:
-            value = OmegaConf.select(cfg, key)
-        except Exception:
-            continue
-        if isinstance(value, str) and value and _is_local(value) and not os.path.isfile(os.path.expanduser(value)):
-            what = "a folder, not a checkpoint file" if os.path.isdir(value) else "no such file"
-            raise ConfigError(f"{key}={value}: {what}")
+    """Every local path ``train.init_checkpoint`` names (a path, or ``{submodule: path}``) must be
+    an existing file."""
+    value = OmegaConf.select(cfg, "train.init_checkpoint", default=None)
+    items = value.items() if isinstance(value, DictConfig) else [(None, value)]
+    for part, path in items:
+        key = "train.init_checkpoint" + (f"[{part!r}]" if part is not None else "")
+        if isinstance(path, str) and path and _is_local(path) and not os.path.isfile(os.path.expanduser(path)):
+            what = "a folder, not a checkpoint file" if os.path.isdir(path) else "no such file"
+            raise ConfigError(f"{key}={path}: {what}")
 
 
 def load_config(path: str, overrides: Sequence[str] = (), check_files: bool = True) -> DictConfig:

@@ -2,10 +2,9 @@
 SGM branch (4-channel dilated R-50 + ASPP) with two SE fusions, salient and instance heads.
 
 Pixel statistics and ``stride_in_1x1`` follow detectron2's MSRA ImageNet R-50 (BGR, std 1); set
-``model.backbone.weights`` / ``model.sgm_backbone.weights`` to an ImageNet file to start from it
-(see uvmos/modeling/backbone.py for the accepted layouts). Norms: SyncBN (paper silent; per-GPU
-batches of 640x640 crops are small). Not ``train.init_checkpoint``: detectron2's name-matching
-loader cannot tell the two backbones apart.
+``train.init_checkpoint`` to an ImageNet file to start from it: uvmos's checkpointer loads it into
+both backbones, the SGM's 4-channel stem included (see uvmos/modeling/backbone.py for the accepted
+layouts). Norms: SyncBN (paper silent; per-GPU batches of 640x640 crops are small).
 """
 from detectron2.config import LazyCall as L
 
@@ -30,7 +29,6 @@ model = L(DNet)(
         res5_dilation=2,
         out_features=("res2", "res3", "res5"),
         freeze_at=0,
-        weights=None,
     ),
     sal_neck=L(ASPPNeck)(in_channels=2048, out_channels=256, dilations=(6, 12, 18), norm="SyncBN"),
     ins_neck=L(ASPPNeck)(in_channels=2048, out_channels=256, dilations=(6, 12, 18), norm="SyncBN"),
@@ -59,8 +57,6 @@ model = L(DNet)(
         res5_dilation=2,
         out_features=("res5",),
         freeze_at=0,
-        weights=None,
-        extra_channel_init="mean",
     ),
     sgm_neck=L(ASPPNeck)(in_channels=2048, out_channels=256, dilations=(6, 12, 18), norm="SyncBN"),
     sal_fusion=L(SEGuidanceFusion)(channels="${..sal_neck.out_channels}", reduction=16, descriptors="task_guide"),

@@ -2,7 +2,8 @@
 
 Features default to the proposer's (``ProposerFeatures``); ``tnet_r101_features`` is the paper's
 separate tracker backbone (ResNet-101 at 473x473, res4 = stride 16, 1024 channels, as FRTM),
-for which users supply ImageNet weights (``.features.weights = "R-101.pkl"``).
+for which users supply ImageNet weights (``train.init_checkpoint = {"associator.features.backbone":
+"R-101.pkl", ...}``).
 """
 from detectron2.config import LazyCall as L
 
@@ -40,7 +41,7 @@ tnet = L(TNetTracker)(
 
 tnet_r101_features = L(BackboneFeatures)(
     backbone=L(build_dilated_resnet)(
-        depth=101, norm="FrozenBN", stride_in_1x1=True, res5_dilation=1, out_features=("res4",), weights=None
+        depth=101, norm="FrozenBN", stride_in_1x1=True, res5_dilation=1, out_features=("res4",)
     ),
     input_size=(473, 473),
     pixel_mean=(103.530, 116.280, 123.675),

@@ -35,7 +35,6 @@ model.backbone.bottom_up = L(build_dilated_resnet)(
     res2_out_channels=WIDTH,
     res5_dilation=1,
     out_features=("res2", "res3", "res4", "res5"),
-    weights=None,
 )
 model.backbone.out_channels = FPN_C
 model.backbone.norm = ""

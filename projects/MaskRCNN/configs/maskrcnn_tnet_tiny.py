@@ -6,6 +6,7 @@ Proposals scoring >= 0.5 enter the tracker (the proposer's default; not tuned).
 """
 from ....configs.common.models.tnet import use_fpn_features
 from ....configs.uvmos.tiny_cpu import dataloader, model, train
+from .maskrcnn_proposer_tiny import WEIGHTS
 from .maskrcnn_proposer_tiny import model as proposer
 
 model.proposer = proposer
@@ -13,5 +14,5 @@ model.proposer.score_thresh = 0.5
 model.proposer.max_proposals = 50
 model.proposer.return_features = True
 use_fpn_features(model.associator)
-train.init_checkpoint = ""  # the proposer loads its own weights
+train.init_checkpoint = {"proposer.model": WEIGHTS}
 train.output_dir = "output/maskrcnn_tnet_tiny"

@@ -16,8 +16,8 @@ from .solov2_tiny_cpu import train
 
 WEIGHTS = "output/solov2_tiny_cpu/model_final.pth"
 
-model = L(SOLOProposer)(model=_solo, weights=WEIGHTS, score_thresh=0.05, max_proposals=100, return_features=False)
+model = L(SOLOProposer)(model=_solo, score_thresh=0.05, max_proposals=100, return_features=False)
 dataloader = OmegaConf.create()
 dataloader.test = L(build_video_test_loader)(dataset_name="uvmos_synth_val")
 dataloader.evaluator = L(FrameAPEvaluator)(dataset_name="${..test.dataset_name}", class_agnostic=True)
-train.init_checkpoint = ""
+train.init_checkpoint = {"model": WEIGHTS}  # the SOLOv2 inside this proposer

@@ -5,6 +5,7 @@ R-CNN's: they are multiplied by the mask's mean probability; not tuned).
 """
 from ....configs.common.models.tnet import use_fpn_features
 from ....configs.uvmos.tiny_cpu import dataloader, model, train
+from .solo_proposer_tiny import WEIGHTS
 from .solo_proposer_tiny import model as proposer
 
 model.proposer = proposer
@@ -12,5 +13,5 @@ model.proposer.score_thresh = 0.3
 model.proposer.max_proposals = 50
 model.proposer.return_features = True
 use_fpn_features(model.associator)
-train.init_checkpoint = ""  # the proposer loads its own weights
+train.init_checkpoint = {"proposer.model": WEIGHTS}
 train.output_dir = "output/solo_tnet_tiny"

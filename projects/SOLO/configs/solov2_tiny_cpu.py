@@ -33,7 +33,7 @@ model = L(SOLOv2)(
     backbone=L(FPN)(
         bottom_up=L(build_dilated_resnet)(
             depth=18, norm="BN", stem_out_channels=WIDTH, res2_out_channels=WIDTH, res5_dilation=1,
-            out_features=("res2", "res3", "res4", "res5"), weights=None,
+            out_features=("res2", "res3", "res4", "res5"),
         ),
         in_features=("res2", "res3", "res4", "res5"),
         out_channels=FPN_C,

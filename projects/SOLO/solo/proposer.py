@@ -18,26 +18,22 @@ class SOLOProposer(nn.Module):
     """Class-agnostic SOLOv2 proposals (masks, Matrix-NMS scores) for the video pipeline.
 
     Args:
-        model: a :class:`SOLOv2`.
-        weights: optional checkpoint of the SOLOv2 model (``tools/train_net.py`` output), loaded
-            with ``DetectionCheckpointer``.
+        model: a :class:`SOLOv2`; its trained weights (``tools/train_net.py`` output) come through
+            ``train.init_checkpoint = {"proposer.model": ".../model_final.pth"}`` (or ``{"model": ...}``
+            for this proposer alone).
         score_thresh / max_proposals: keep proposals scoring at least this, at most this many.
         class_agnostic: ``pred_classes`` set to 0.
         return_features: also return the FPN maps as ``features`` (for an associator's re-ID).
         test_size: optional (H', W') the video meta-arch resizes frames to.
     """
 
-    def __init__(self, model: SOLOv2, weights: Optional[str] = None, score_thresh: float = 0.3,
+    def __init__(self, model: SOLOv2, score_thresh: float = 0.3,
                  max_proposals: int = 50, class_agnostic: bool = True, return_features: bool = True,
                  test_size: Optional[Sequence[int]] = None):
         super().__init__()
         if not isinstance(model, SOLOv2):
             raise TypeError(f"SOLOProposer: model must be a SOLOv2, got {type(model)}")
         self.model = model
-        if weights:
-            from detectron2.checkpoint import DetectionCheckpointer
-
-            DetectionCheckpointer(self.model).load(weights)
         self.score_thresh = score_thresh
         self.max_proposals = max_proposals
         self.class_agnostic = class_agnostic

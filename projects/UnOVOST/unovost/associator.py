@@ -41,6 +41,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import torch
+from torch import nn
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
@@ -162,7 +163,7 @@ def select_tracks(
 
 
 @ASSOCIATOR_REGISTRY.register()
-class UnOVOSTAssociator:
+class UnOVOSTAssociator(nn.Module):
     """UnOVOST-style tracker: flow-warped IoU tracklets, re-ID merging, selection (module doc).
     Offline over the whole video: ``step`` per frame, then ``finalize`` (see ``UnOVOSTSegmenter``).
 
@@ -190,6 +191,7 @@ class UnOVOSTAssociator:
         max_tracks: Optional[int] = 20,
         input_format: str = "BGR",
     ):
+        super().__init__()
         if reid not in ("color", "features"):
             raise ValueError(f"UnOVOSTAssociator: reid must be 'color' or 'features', got {reid!r}")
         self.proposal_score_thresh = proposal_score_thresh

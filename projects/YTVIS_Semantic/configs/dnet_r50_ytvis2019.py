@@ -1,6 +1,6 @@
 """Semantic D-Net (§4.3) at the paper's scale on YouTube-VIS 2019: R-50 + SGM, salient head with
 40 + 1 classes, §4.1 training. Needs ``$UVMOS_DATASETS/ytvis_2019`` (docs/datasets.md), ImageNet
-weights in both backbones (``model.backbone.weights=... model.sgm_backbone.weights=...``) and GPUs.
+weights (``train.init_checkpoint=/path/R-50.pkl``, loaded into both backbones) and GPUs.
 
 YouTube-VIS has no public validation ground truth: per-frame AP is measured on a held-out part of
 train (register it with ``uvmos.data.builtin.register_ytvis``); the video-level results of the

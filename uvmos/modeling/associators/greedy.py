@@ -9,6 +9,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+from torch import nn
 from scipy.optimize import linear_sum_assignment
 
 from uvmos.registry import ASSOCIATOR_REGISTRY
@@ -28,7 +29,7 @@ class _Track:
 
 
 @ASSOCIATOR_REGISTRY.register()
-class GreedyAssociator:
+class GreedyAssociator(nn.Module):
     """IoU (+ embedding) association of proposals to tracks.
 
     Affinity a(track, p) = (1 - embed_weight) * IoU(last mask, p) + embed_weight * cos(emb, p);
@@ -53,6 +54,7 @@ class GreedyAssociator:
         max_tracks: int = 20,
         max_lost_frames: Optional[int] = 50,
     ):
+        super().__init__()
         if embed_weight > 0 and (embedder is None or features is None):
             raise ValueError("GreedyAssociator: embed_weight > 0 needs an embedder and a feature source")
         self.match_thresh = match_thresh

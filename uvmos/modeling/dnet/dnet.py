@@ -62,7 +62,7 @@ class DNet(nn.Module):
         pixel_mean / pixel_std / input_format: as detectron2 models (image channels in that format).
         size_divisibility: inputs are padded to a multiple of this.
         test_size: (H', W') frames are resized to before inference by the video runners
-            (``VideoSegmenter``, ``uvmos.evaluation.frame_ap.propose_video``); None keeps the
+            (``VideoSegmenter``, ``uvmos.modeling.proposers.video.propose_video``); None keeps the
             frame size. Paper §4.1: 480 x 854.
         first_frame: "two_pass" or "zero" (see module doc).
         ignore_value: ignored label in ``sem_seg``.
@@ -260,12 +260,12 @@ class DNet(nn.Module):
         """Proposals for a batch of frame dicts (docs/dev_conventions.md, "Proposer").
 
         Video dicts instead of frame dicts (what ``build_video_test_loader`` yields, a single dict or
-        a list) are run frame by frame with :func:`uvmos.evaluation.frame_ap.propose_videos`.
+        a list) are run frame by frame with :func:`uvmos.modeling.proposers.video.propose_videos`.
         """
         if isinstance(batched_inputs, Mapping):
             batched_inputs = [batched_inputs]
         if batched_inputs and "image" not in batched_inputs[0]:
-            from uvmos.evaluation.frame_ap import propose_videos  # video items from the test loader
+            from ..proposers.video import propose_videos  # video items from the test loader
 
             return propose_videos(self, batched_inputs)
         images = self._images(batched_inputs, "image")

@@ -41,10 +41,11 @@ class MaskRCNNProposer(nn.Module):
     """Wrap a ``GeneralizedRCNN`` into the proposer interface (docs/dev_conventions.md).
 
     Args:
-        model: the GeneralizedRCNN (e.g. ``instantiate(mask_rcnn_fpn_config(1))``).
-        weights: optional checkpoint path loaded with ``DetectionCheckpointer`` (model-zoo .pkl or
-            a detectron2 .pth); shape-mismatched heads (e.g. 80-class weights into a 1-class
-            model) are skipped with detectron2's warning.
+        model: the GeneralizedRCNN (e.g. ``instantiate(mask_rcnn_fpn_config(1))``). Its weights
+            come through ``train.init_checkpoint``: a whole-model checkpoint, or
+            ``{"proposer.model": "model_final.pkl"}`` for a Mask R-CNN trained on its own
+            (detectron2 model-zoo .pkl or .pth; shape-mismatched heads, e.g. 80-class weights
+            into a 1-class model, are skipped with detectron2's warning).
         score_thresh: keep detections scoring at least this.
         max_proposals: keep at most this many (highest scores).
         class_agnostic: merge classes (agnostic NMS) and set ``pred_classes`` to 0.
@@ -56,7 +57,6 @@ class MaskRCNNProposer(nn.Module):
     def __init__(
         self,
         model: GeneralizedRCNN,
-        weights: Optional[str] = None,
         score_thresh: float = 0.5,
         max_proposals: int = 50,
         class_agnostic: bool = True,
@@ -70,10 +70,6 @@ class MaskRCNNProposer(nn.Module):
         if not getattr(model.roi_heads, "mask_on", False):
             raise ValueError("MaskRCNNProposer: the GeneralizedRCNN has no mask head (mask_on=False)")
         self.model = model
-        if weights:
-            from detectron2.checkpoint import DetectionCheckpointer
-
-            DetectionCheckpointer(self.model).load(weights)
         self.score_thresh = score_thresh
         self.max_proposals = max_proposals
         self.class_agnostic = class_agnostic

@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import load_weights
 from .mask_ops import crop_padding
 
 __all__ = ["BackboneFeatures", "ProposerFeatures"]
@@ -115,9 +114,9 @@ class BackboneFeatures(nn.Module):
         pixel_mean, pixel_std: normalisation in ``input_format`` channel order, 0-255 scale.
         input_format: "BGR" or "RGB": the order the backbone expects; frames arrive as BGR.
         out_features: names to return (None: all the backbone returns).
-        weights: optional checkpoint (detectron2 .pkl/.pth: ``R-101.pkl``, a torchvision
-            ``resnet101`` converted with detectron2's tools, or a uvmos checkpoint) loaded with
-            ``DetectionCheckpointer`` (suffix matching, so ``backbone.``-prefixed keys work).
+
+    Its ImageNet weights (paper: R-101) come through ``train.init_checkpoint``, e.g.
+    ``{"": "model_final.pth", "associator.features.backbone": "R-101.pkl"}``.
     """
 
     def __init__(
@@ -128,7 +127,6 @@ class BackboneFeatures(nn.Module):
         pixel_std: Sequence[float] = (57.375, 57.120, 58.395),
         input_format: str = "BGR",
         out_features: Optional[Sequence[str]] = None,
-        weights: Optional[str] = None,
     ):
         super().__init__()
         if input_format not in ("BGR", "RGB"):
@@ -139,8 +137,6 @@ class BackboneFeatures(nn.Module):
         self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(3, 1, 1), False)
         self.input_format = input_format
         self.out_features = None if out_features is None else tuple(out_features)
-        if weights:
-            load_weights(self, weights)
         self.eval()
 
     @torch.no_grad()

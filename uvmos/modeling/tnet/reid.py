@@ -21,7 +21,6 @@ from torch import nn
 
 from uvmos.registry import REID_REGISTRY
 
-from .checkpoint import load_weights
 from .mask_ops import downsample_masks
 
 __all__ = ["mask_pool", "MaskPooledEmbedder", "ReIDHead", "reid_losses", "embed_all"]
@@ -128,9 +127,10 @@ class ReIDHead(nn.Module):
         hidden_dim, embed_dim: MLP widths (D = ``embed_dim``).
         loss, temperature, margin: see :func:`reid_losses`.
         center: subtract the frame mean before pooling.
-        weights: optional checkpoint path (a ReIDTrainer / VideoSegmenter checkpoint or this head's
-            own state dict) loaded with detectron2's ``DetectionCheckpointer`` (keys are matched by
-            suffix, so ``reid.mlp.0.weight`` or ``head.mlp.0.weight`` both land).
+
+    Trained weights come through ``train.init_checkpoint``, e.g. ``{"associator.reid":
+    "output/reid_tiny_cpu/model_final.pth"}``: a ReIDTrainer checkpoint lands by key suffix
+    (``head.mlp.0.weight`` -> ``mlp.0.weight``).
     """
 
     def __init__(
@@ -143,7 +143,6 @@ class ReIDHead(nn.Module):
         temperature: float = 0.1,
         margin: float = 0.3,
         center: bool = True,
-        weights: Optional[str] = None,
     ):
         super().__init__()
         self.in_features = tuple(in_features)
@@ -153,8 +152,6 @@ class ReIDHead(nn.Module):
         self.temperature = temperature
         self.margin = margin
         self.center = center
-        if weights:
-            load_weights(self, weights)
 
     def forward(self, features: Dict[str, torch.Tensor], masks: torch.Tensor) -> torch.Tensor:
         pooled = _pool_levels(features, self.in_features, masks, self.center)

@@ -8,7 +8,7 @@ embeds them with a :class:`~uvmos.modeling.tnet.reid.ReIDHead` and applies its m
 loss, positives being the same ``gt_ids`` of the same sample across the two frames (objects of
 other samples in the batch are negatives; two samples of one video may hold the same object, a
 rare false negative we accept). Its checkpoint loads into the tracker's head by suffix matching
-(``ReIDHead(weights=...)``).
+(``train.init_checkpoint={"associator.reid": ...}`` in the tracker's config).
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from torch import nn
 
 from uvmos.registry import META_ARCH_REGISTRY
 
-from .checkpoint import load_weights
 from .reid import ReIDHead
 
 __all__ = ["ReIDTrainer"]
@@ -36,8 +35,9 @@ class ReIDTrainer(nn.Module):
             ``freeze_backbone=False``.
         head: the :class:`ReIDHead` to train.
         pixel_mean, pixel_std: normalisation (the backbone's), BGR 0-255.
-        backbone_weights: optional checkpoint for the backbone (e.g. a trained D-Net), loaded with
-            :func:`~uvmos.modeling.tnet.checkpoint.load_weights` (``backbone.`` prefixes match).
+
+    The backbone's weights (e.g. a trained D-Net's) come through ``train.init_checkpoint =
+    {"backbone": "output/dnet_tiny_cpu/model_final.pth"}`` (keys matched by suffix).
     """
 
     def __init__(
@@ -47,7 +47,6 @@ class ReIDTrainer(nn.Module):
         pixel_mean: Sequence[float] = (103.530, 116.280, 123.675),
         pixel_std: Sequence[float] = (1.0, 1.0, 1.0),
         freeze_backbone: bool = True,
-        backbone_weights: str = "",
     ):
         super().__init__()
         self.backbone = backbone
@@ -55,8 +54,6 @@ class ReIDTrainer(nn.Module):
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean, dtype=torch.float32).view(3, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(3, 1, 1), False)
         self.freeze_backbone = freeze_backbone
-        if backbone_weights:
-            load_weights(self.backbone, backbone_weights)
         if freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad_(False)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import torch
+from torch import nn
 import torch.nn.functional as F
 
 from uvmos.registry import ASSOCIATOR_REGISTRY
@@ -99,7 +100,7 @@ class _Frame:
 
 
 @ASSOCIATOR_REGISTRY.register()
-class TNetTracker:
+class TNetTracker(nn.Module):
     """The T-Net tracker (§3.2): online target models + verification + adaptive memory.
 
     Args:
@@ -154,6 +155,7 @@ class TNetTracker:
         work_max_side: Optional[int] = 400,
         seed: int = 0,
     ):
+        super().__init__()
         if result_mode not in ("threshold", "proposal"):
             raise ValueError(f"TNetTracker: result_mode must be 'threshold' or 'proposal', got {result_mode!r}")
         if pixel_weighting not in ("hinge", "none"):

@@ -1,0 +1,59 @@
+"""What every command-line tool shares (as detectron2's ``engine.defaults``).
+
+One convention for all of ``tools/``:
+
+* ``--config-file FILE`` names a LazyConfig; options come next; the **trailing** ``KEY=VALUE``
+  pairs override the config (detectron2's lazyconfig tools do the same), e.g.
+  ``python tools/run_dataset.py --config-file configs/uvmos/tiny_cpu.py --dataset uvmos_synth_val
+  --output out model.associator.memory.update_every=4``;
+* weights are named one way, ``train.init_checkpoint=PATH`` (or ``{submodule: PATH}`` for parts),
+  and loaded by :func:`build_model` through uvmos's checkpointer; a model that would run with
+  random weights is refused unless ``--allow-random-weights``.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Optional
+
+import torch
+
+__all__ = ["default_argument_parser", "build_model", "pick_device"]
+
+OVERRIDES_HELP = (
+    "config overrides, KEY=VALUE, after every option (e.g. train.init_checkpoint=PATH "
+    "model.associator.memory.update_every=4); a part by its registered name: "
+    "custom_imports.imports=[my_pkg] model.associator._target_=MyTracker"
+)
+
+
+def default_argument_parser(description: Optional[str] = None, config_required: bool = True,
+                            weights_flag: bool = True) -> argparse.ArgumentParser:
+    """``--config-file``, ``--allow-random-weights`` and the trailing ``KEY=VALUE`` overrides
+    (``args.opts``); a tool adds its own options to the parser it gets."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config-file", required=config_required, metavar="FILE", help="a LazyConfig (.py or .yaml)")
+    if weights_flag:
+        p.add_argument("--allow-random-weights", action="store_true",
+                       help="run even when (part of) the model has no trained weights")
+    p.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY=VALUE", help=OVERRIDES_HELP)
+    return p
+
+
+def pick_device(device: Optional[str] = None) -> str:
+    """``device`` or, when None, "cuda" if available else "cpu"."""
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_model(cfg, device: Optional[str] = None, allow_random_weights: bool = False, eval_mode: bool = True):
+    """Instantiate ``cfg.model``, load ``cfg.train.init_checkpoint`` through the checkpointer and
+    return the model on ``device`` (in eval mode unless ``eval_mode=False``). The checkpoint
+    loaded is ``model.checkpoint`` (None when none)."""
+    from detectron2.config import instantiate
+
+    from .checkpoint import load_inference_weights
+
+    model = instantiate(cfg.model)
+    model.to(pick_device(device))
+    ckpt = cfg.get("train", {}).get("init_checkpoint", "")
+    model.checkpoint = load_inference_weights(model, ckpt, allow_random=allow_random_weights)
+    return model.eval() if eval_mode else model
