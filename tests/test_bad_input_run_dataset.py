@@ -9,7 +9,7 @@ import torch
 
 from tests.conftest import REPO, load_tool
 
-run_dataset = load_tool("run_dataset")
+import run_dataset  # noqa: E402  (tools/ is on the path: pytest.ini)
 pytestmark = pytest.mark.timeout(90)
 CONFIG = str(REPO / "configs" / "uvmos" / "tiny_cpu.py")
 NAME = "uvmos_synth_val_badinput"
@@ -34,19 +34,18 @@ def dataset(tmp_path_factory):
 
 
 def _run(out, *extra, opts=()):
-    return run_dataset.main(["--config-file", CONFIG, "--dataset", NAME, "--output", str(out), *extra,
-                             "--opts", *opts])
+    return run_dataset.main(["--config-file", CONFIG, "--dataset", NAME, "--output", str(out), *extra, *opts])
 
 
 def _built(monkeypatch):
     built = []
-    orig = run_dataset.instantiate
+    orig = run_dataset.build_model
 
     def spy(*a, **k):
         built.append(1)
         return orig(*a, **k)
 
-    monkeypatch.setattr(run_dataset, "instantiate", spy)
+    monkeypatch.setattr(run_dataset, "build_model", spy)
     return built
 
 
@@ -161,3 +160,32 @@ def test_make_synthetic_bad_counts(tmp_path, capsys, args, needle):
     msg = capsys.readouterr().err
     assert needle in msg, msg
     assert not (tmp_path / "ds" / "JPEGImages").exists()
+
+
+def test_two_processes_give_the_same_masks_as_one(tmp_path, monkeypatch):
+    """--num-processes 2 (detectron2's launch, GLOO on CPU) shards the videos; the masks are the
+    ones a single process writes, and rank 0 evaluates all of them."""
+    import numpy as np
+
+    from uvmos.data.builtin import register_all
+    from uvmos.data.io import read_id_maps
+    from uvmos.data.synthetic import SyntheticConfig, make_synthetic_dataset
+
+    root = tmp_path / "datasets"
+    make_synthetic_dataset(str(root / "uvmos_synth"), SyntheticConfig(height=64, width=96, length=3, max_objects=2),
+                           num_train=0, num_val=3, num_test=0, progress=False)
+    monkeypatch.setenv("UVMOS_DATASETS", str(root))  # the spawned processes register the same root
+    register_all(str(root))
+    try:
+        args = ["--config-file", CONFIG, "--dataset", "uvmos_synth_val"]
+        one = run_dataset.main([*args, "--output", str(tmp_path / "one")])
+        run_dataset.main([*args, "--output", str(tmp_path / "two"), "--num-processes", "2"])
+        videos = _videos(tmp_path / "one")
+        assert len(videos) == 3 and _videos(tmp_path / "two") == videos
+        for v in videos:
+            a, b = read_id_maps(str(tmp_path / "one" / v)), read_id_maps(str(tmp_path / "two" / v))
+            assert len(a) == len(b) == 3 and all(np.array_equal(x, y) for x, y in zip(a, b)), v
+        with open(tmp_path / "two" / "davis.json") as f:  # written by rank 0 after both shards
+            assert abs(json.load(f)["global"]["J&F-Mean"] - one["J&F-Mean"]) < 1e-9
+    finally:
+        register_all()

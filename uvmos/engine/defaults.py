@@ -13,11 +13,13 @@ One convention for all of ``tools/``:
 from __future__ import annotations
 
 import argparse
-from typing import Optional
+import re
+import sys
+from typing import List, Optional
 
 import torch
 
-__all__ = ["default_argument_parser", "build_model", "pick_device"]
+__all__ = ["default_argument_parser", "OverridesArgumentParser", "build_model", "pick_device"]
 
 OVERRIDES_HELP = (
     "config overrides, KEY=VALUE, after every option (e.g. train.init_checkpoint=PATH "
@@ -26,11 +28,37 @@ OVERRIDES_HELP = (
 )
 
 
+_OVERRIDE = re.compile(r"^[A-Za-z_][\w.\-\[\]]*=")  # KEY=..., KEY a dotted config key
+
+
+class OverridesArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` that first splits off the trailing ``KEY=VALUE`` overrides into
+    ``args.opts`` (when the parser has ``opts``), so that an option taking several values
+    (``--dataset A B``, ``--frames 0 8 16``) does not swallow them. A ``KEY=VALUE`` right after an
+    option that takes one value is that option's value."""
+
+    def _split_overrides(self, args: List[str]):
+        one_value = {s for a in self._actions for s in a.option_strings if a.nargs in (None, 1)}
+        i = len(args)
+        while i > 0 and _OVERRIDE.match(args[i - 1]) and not (i > 1 and args[i - 2] in one_value):
+            i -= 1
+        return args[:i], args[i:]
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        if not any(a.dest == "opts" for a in self._actions):
+            return super().parse_known_args(args, namespace)
+        args, overrides = self._split_overrides(args)
+        namespace, extra = super().parse_known_args(args, namespace)
+        namespace.opts = list(namespace.opts or []) + overrides
+        return namespace, extra
+
+
 def default_argument_parser(description: Optional[str] = None, config_required: bool = True,
                             weights_flag: bool = True) -> argparse.ArgumentParser:
     """``--config-file``, ``--allow-random-weights`` and the trailing ``KEY=VALUE`` overrides
     (``args.opts``); a tool adds its own options to the parser it gets."""
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OverridesArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", required=config_required, metavar="FILE", help="a LazyConfig (.py or .yaml)")
     if weights_flag:
         p.add_argument("--allow-random-weights", action="store_true",

@@ -11,6 +11,12 @@ redoes any other (e.g. PNGs deleted, killed between rename and manifest), and di
 temporary folders of interrupted runs. With a ``fingerprint`` (config + weights + dataset, see
 :func:`run_fingerprint`) stored in ``output_dir/uvmos_run.json``, a rerun with other settings is
 refused (:class:`OutputMismatchError`) unless ``overwrite=True``, which clears the old results.
+
+Scales out: ``shard=(rank, world_size)`` runs every ``world_size``-th video (the processes of
+``tools/run_dataset.py --num-processes N [--num-machines M]``, started by detectron2's ``launch``).
+Rank 0 alone prepares the folder (stale temporary folders, fingerprint) before the others start,
+and every rank returns the result folders of all videos once all are written. Progress: tqdm bars
+over videos and over each video's frames (frames per second and ETA) on rank 0.
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from detectron2.data import DatasetCatalog
+from detectron2.utils import comm
+from tqdm import tqdm
 
 from uvmos.data.folder import frame_names, iter_frames
 from uvmos.data.io import read_id_map, write_palette_png
@@ -33,7 +41,7 @@ from uvmos.utils.file_io import atomic_write_json, replace_folder
 
 __all__ = [
     "run_on_dataset", "collect_ytvis_results", "VideoListLoader", "YTVIS_FILE", "RUN_FILE",
-    "run_fingerprint", "OutputMismatchError",
+    "run_fingerprint", "OutputMismatchError", "prepare_output",
 ]
 
 YTVIS_FILE = "ytvis_results.json"  # per-video YouTube-VIS results inside its result folder
@@ -171,16 +179,20 @@ def _limit_ids(folder: str, stems: Sequence[str], max_ids: int = 20) -> None:
 
 
 def _segment_video(model, video: Dict[str, Any], names: List[str], tmp: str, ytvis: bool,
-                   category_map: Optional[Mapping[int, int]]) -> int:
+                   category_map: Optional[Mapping[int, int]], progress: bool = False) -> int:
     """Write one video's id-map PNGs (and YouTube-VIS results) into the folder ``tmp``; the frame count."""
     n = max_id = 0
     writer = YTVISResultsWriter() if ytvis else None
+    bar = tqdm(total=len(names), desc=str(video["video_id"]), unit="frame", leave=False, disable=not progress,
+               dynamic_ncols=True)
     for res in model.run_video((f for _, f in iter_frames(video)), video):
+        bar.update(1)
         write_palette_png(os.path.join(tmp, names[res["frame_idx"]] + ".png"), res["id_map"])
         max_id = max(max_id, int(res["id_map"].max()))
         if writer is not None:
             writer.add_frame(res["frame_idx"], _numpy(res["id_map"]), res.get("track_scores"), res.get("track_classes"))
         n += 1
+    bar.close()
     if max_id > 20:
         _limit_ids(tmp, [names[t] for t in range(n)])
     if writer is not None:
@@ -193,11 +205,11 @@ def _segment_video(model, video: Dict[str, Any], names: List[str], tmp: str, ytv
 
 
 def _select_videos(output_dir: str, dataset_name: str, videos: Optional[Sequence[str]],
-                   fingerprint: Optional[Dict[str, Any]], overwrite: bool) -> List[Dict[str, Any]]:
-    """The dataset's videos to run (``videos`` subset); clears stale temporary folders and, with
-    ``overwrite``, the older results."""
+                   fingerprint: Optional[Dict[str, Any]], overwrite: bool, prepare: bool = True) -> List[Dict[str, Any]]:
+    """The dataset's videos to run (``videos`` subset); with ``prepare``, clears stale temporary
+    folders and, with ``overwrite``, the older results."""
     os.makedirs(output_dir, exist_ok=True)
-    for stale in os.listdir(output_dir):
+    for stale in os.listdir(output_dir) if prepare else []:
         if stale.startswith(".tmp-"):
             shutil.rmtree(os.path.join(output_dir, stale), ignore_errors=True)
     all_videos = DatasetCatalog.get(dataset_name)
@@ -208,12 +220,21 @@ def _select_videos(output_dir: str, dataset_name: str, videos: Optional[Sequence
             raise KeyError(f"run_on_dataset: videos {sorted(unknown)} are not in {dataset_name}")
         all_videos = [v for v in all_videos if v["video_id"] in wanted]
     ids = [str(v["video_id"]) for v in all_videos]
+    if not prepare:
+        return all_videos
     if fingerprint is not None:
         _check_fingerprint(output_dir, fingerprint, ids, overwrite)
     elif overwrite:
         for v in ids:
             shutil.rmtree(os.path.join(output_dir, v), ignore_errors=True)
     return all_videos
+
+
+def prepare_output(output_dir: str, dataset_name: str, fingerprint: Optional[Dict[str, Any]] = None,
+                   overwrite: bool = False) -> None:
+    """Check (and record) the run's ``fingerprint`` in ``output_dir`` before any process writes to
+    it: another run's results are refused unless ``overwrite``, which removes them."""
+    _select_videos(output_dir, dataset_name, None, fingerprint, overwrite)
 
 
 def _is_done(final: str, manifest: str, names: List[str], ytvis: bool, where: str) -> bool:
@@ -239,6 +260,8 @@ def run_on_dataset(
     category_map: Optional[Mapping[int, int]] = None,
     fingerprint: Optional[Dict[str, Any]] = None,
     overwrite: bool = False,
+    shard: Optional[Sequence[int]] = None,
+    progress: bool = True,
 ) -> Dict[str, str]:
     """Segment every video of ``dataset_name`` (a DatasetCatalog entry of video dicts) with
     ``model`` (a ``VideoSegmenter`` or anything with ``run_video(frames, video)``) and write DAVIS
@@ -254,18 +277,30 @@ def run_on_dataset(
         fingerprint: :func:`run_fingerprint` of this run; another run's results in ``output_dir``
             are refused unless ``overwrite``.
         overwrite: redo every video (removing the older results).
+        shard: ``(rank, world_size)``: this process runs videos ``rank::world_size`` (default: the
+            ranks of ``detectron2.utils.comm``; all processes must call this function).
+        progress: tqdm bars on rank 0.
     Returns:
         {video_id: result folder} for every video of the run (written now or found complete).
     """
-    all_videos = _select_videos(output_dir, dataset_name, videos, fingerprint, overwrite)
+    rank, world = (comm.get_rank(), comm.get_world_size()) if shard is None else (int(shard[0]), int(shard[1]))
+    if rank == 0:
+        all_videos = _select_videos(output_dir, dataset_name, videos, fingerprint, overwrite)
+    if world > 1 and shard is None:
+        comm.synchronize()  # the folder is prepared (stale temporaries gone, fingerprint checked)
+    if rank != 0:
+        all_videos = _select_videos(output_dir, dataset_name, videos, None, False, prepare=False)
     if timer is not None and hasattr(model, "timer"):
         model.timer = timer
     if hasattr(model, "eval"):
         model.eval()
-    out: Dict[str, str] = {}
-    for i, video in enumerate(all_videos):
+    out = {str(v["video_id"]): os.path.join(output_dir, str(v["video_id"])) for v in all_videos}
+    mine = list(enumerate(all_videos))[rank::world]
+    show = progress and rank == 0
+    for i, video in tqdm(mine, desc=f"videos (rank 0 of {world})" if world > 1 else "videos", unit="video",
+                         disable=not show, dynamic_ncols=True):
         vid = str(video["video_id"])
-        final = out[vid] = os.path.join(output_dir, vid)
+        final = out[vid]
         manifest = os.path.join(output_dir, MANIFEST_DIR, vid + ".json")
         names = frame_names(video)
         if _is_done(final, manifest, names, ytvis, f"[{i + 1}/{len(all_videos)}] {vid}"):
@@ -273,7 +308,7 @@ def run_on_dataset(
         tmp = tempfile.mkdtemp(prefix=f".tmp-{vid}-", dir=output_dir)
         try:
             t0 = time.perf_counter()
-            n = _segment_video(model, video, names, tmp, ytvis, category_map)
+            n = _segment_video(model, video, names, tmp, ytvis, category_map, progress=show)
             replace_folder(tmp, final)
             atomic_write_json(manifest, {"video_id": vid, "frames": n, "names": names})
         except BaseException:
@@ -281,4 +316,6 @@ def run_on_dataset(
             raise
         logger.info("[%d/%d] %s: %d frames, %.2f s/frame", i + 1, len(all_videos), vid, n,
                     (time.perf_counter() - t0) / max(n, 1))
+    if world > 1 and shard is None:
+        comm.synchronize()  # every video is written
     return out
