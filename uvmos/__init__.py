@@ -3,6 +3,7 @@
 Importing ``uvmos`` registers every built-in component (see ``uvmos.registry``) and every
 built-in dataset (see ``uvmos.data.builtin``).
 """
+
 __version__ = "0.1.0"
 
 import warnings

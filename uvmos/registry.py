@@ -9,6 +9,7 @@ take plain constructor arguments, so each one can be built two ways:
 
 A new part is one file, one ``@XXX_REGISTRY.register()`` and one config line.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict

@@ -1,4 +1,5 @@
 """FRTM's memory instead of the adaptive one: every result stored, refit every 8 frames, no doubling."""
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.tnet import FixedRateMemory

@@ -1,4 +1,5 @@
 """T-Net with steepest descent instead of Gauss-Newton-CG for eq. 9 (same steps as GN)."""
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.tnet import GradientDescent

@@ -1,4 +1,5 @@
 """Table 4, "w/o memory updating": each target model keeps the fit on its pseudo label y0."""
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.tnet import NoUpdateMemory

@@ -1,4 +1,5 @@
 """Table 4, "w/o target verification": tracking results are never checked against proposals."""
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.tnet import NoVerifier

@@ -1,4 +1,5 @@
 """The greedy IoU associator on the tiny D-Net's proposals (the Table 4 comparison on CPU)."""
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.associators import GreedyAssociator

@@ -5,6 +5,7 @@ trained on the video frames, or 80-class COCO weights with
 ``model.proposer.model.roi_heads.num_classes=80``, whose classes are merged by the proposer's
 class-agnostic NMS).
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.associators import GreedyAssociator

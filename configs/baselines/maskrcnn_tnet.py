@@ -1,4 +1,5 @@
 """Mask R-CNN proposals tracked by T-Net on the Mask R-CNN's own FPN maps (p3: stride 8, p4: 16)."""
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.tnet import MaskPooledEmbedder, ProposerFeatures

@@ -4,6 +4,7 @@ The oracle has no backbone, so T-Net computes its own features (ResNet-50 res3/r
 size; give ImageNet R-50 weights with ``train.init_checkpoint={associator.features.backbone:/path/R-50.pkl}``;
 random weights say little and are refused unless ``--allow-random-weights``). Noise knobs: see ``OracleProposer``.
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.backbone import build_dilated_resnet

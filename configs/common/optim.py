@@ -5,6 +5,7 @@
 (lr = base_lr * (1 - iter / max_iter) ** 0.9, the DeepLab "poly" rule; power and base LR are not
 given in the paper). Norm and bias parameters get no weight decay (detectron2's default).
 """
+
 import torch
 from detectron2.config import LazyCall as L
 from detectron2.solver import WarmupParamScheduler

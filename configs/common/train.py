@@ -1,4 +1,5 @@
 """Training defaults for tools/train_net.py (detectron2's configs/common/train.py fields)."""
+
 train = dict(
     output_dir="./output",
     # The one way weights enter a model (uvmos.engine.checkpoint.AtomicCheckpointer): a checkpoint

@@ -1,4 +1,5 @@
 """Table 3 ablation "D-Net w/o SGM": tiny_cpu without the segmentation guidance branch."""
+
 from .tiny_cpu import dataloader, lr_multiplier, model, optimizer, train  # noqa: F401
 
 model.use_sgm = False

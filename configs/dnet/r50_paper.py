@@ -14,6 +14,7 @@ torchvision's resnet50 .pth also set ``stride_in_1x1=False`` on both, ``input_fo
 torchvision's pixel_mean / pixel_std, and the mapper's ``image_format="RGB"``. Building the model
 reads no file: weights are loaded by the tools, after ``instantiate``.
 """
+
 from ..common.data.synth_pairs import dataloader
 from ..common.models.dnet import model
 from ..common.optim import SGD as optimizer

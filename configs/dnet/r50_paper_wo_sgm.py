@@ -1,4 +1,5 @@
 """Table 3 ablation "D-Net w/o SGM" at paper scale: r50_paper without the guidance branch."""
+
 from .r50_paper import dataloader, lr_multiplier, model, optimizer, train  # noqa: F401
 
 model.use_sgm = False

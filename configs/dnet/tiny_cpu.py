@@ -17,6 +17,7 @@ with a second training on the other core. With two threads on the shared machine
 videos, where a 3000-iteration model's frame AP was 51.7 / 53.7 / 54.1 at 0.1 / 0.05 / 0.02 (val was not
 used to choose); the narrow model's heatmap peaks are low, and AP rewards the recall.
 """
+
 from ..common.data.synth_pairs import dataloader
 from ..common.models.dnet import model
 from ..common.optim import SGD as optimizer

@@ -6,9 +6,10 @@ and long occlusions make identity matter (docs/tnet.md, "Re-identification").
 Frame pairs (t, t-k) with k up to 30 frames (an occlusion of the hard split lasts 10-40), on the
 frozen backbone of the embedded tiny D-Net; InfoNCE over instance ids.
 """
+
 from uvmos.model_zoo import embedded_weights
 
-from .reid_tiny_cpu import dataloader, model, optimizer, lr_multiplier, train
+from .reid_tiny_cpu import dataloader, lr_multiplier, model, optimizer, train
 
 dataloader.train.dataset_names = ("uvmos_synth_hard_train",)
 dataloader.train.mapper.max_gap = 30

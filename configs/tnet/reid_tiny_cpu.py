@@ -8,6 +8,7 @@ frames t and t-1. Use the result in the tracker with
 ``model.associator.reid=L(ReIDHead)(...)`` and ``train.init_checkpoint={..., "associator.reid":
 "output/reid_tiny_cpu/model_final.pth"}`` (configs/uvmos/tiny_cpu_reid.py).
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.tnet import ReIDHead

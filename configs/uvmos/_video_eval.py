@@ -1,4 +1,5 @@
 """Shared video evaluation pieces for the uvmos/baselines/ablations configs (DAVIS J&F, unsupervised)."""
+
 from detectron2.config import LazyCall as L
 from omegaconf import OmegaConf
 

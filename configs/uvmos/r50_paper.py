@@ -7,6 +7,7 @@ checkpoint; the tracker backbone from ImageNet R-101, e.g.
 Evaluated on DAVIS-2017
 val (unsupervised): ``python tools/train_net.py --config-file configs/uvmos/r50_paper.py --eval-only``.
 """
+
 from ..common.models.dnet import model as dnet_model
 from ..common.models.tnet import tnet_r101_features
 from ..common.models.video import model

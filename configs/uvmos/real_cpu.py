@@ -6,6 +6,7 @@ inside-outside maps, GrabCut) + greedy IoU association. No downloaded or embedde
 
 Every setting here was chosen on the 16 shared DAVIS-2016 train sequences (docs/real_video.md).
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.associators import GreedyAssociator

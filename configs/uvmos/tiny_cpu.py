@@ -8,6 +8,7 @@ the J&F CSVs/JSON go to ``train.output_dir``. Several configs at once: tools/tab
 T-Net reuses D-Net's maps (computed once per frame): res3 + res2 + the frame's colours on the
 stride-8 grid for the target models, res3 + res5 pooled for the parameter-free re-ID embedding.
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.model_zoo import embedded_weights

@@ -1,5 +1,6 @@
 """configs/uvmos/tiny_cpu.py with the trained re-ID head (configs/tnet/reid_tiny_cpu.py) in eq. 10
 instead of the parameter-free mask-pooled features."""
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.tnet import ReIDHead

@@ -2,6 +2,7 @@
 frame folders and video files, built-in ``DatasetCatalog`` registrations, the frame-pair training
 mapper and the loaders. Importing this package registers the built-in datasets (lazily).
 """
+
 from . import builtin  # noqa: F401  (registers datasets)
 from .build import build_frame_pair_train_loader, build_video_test_loader, get_frame_pair_dicts
 from .davis import load_davis_videos

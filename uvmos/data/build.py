@@ -1,4 +1,5 @@
 """Data loaders: frame pairs for training (detectron2's train loader), whole videos for inference."""
+
 from __future__ import annotations
 
 import logging
@@ -164,11 +165,17 @@ def check_dataset_name(name: str, flag: str = "dataset") -> None:
     if name not in registered:
         close = difflib.get_close_matches(name, registered, n=1, cutoff=0.5)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise DatasetFormatError(None, f"{flag} {name!r}: unknown dataset; {hint}(tools/list_components.py lists them; "
-                                       f"built-in ones are read from UVMOS_DATASETS={root_env})")
+        raise DatasetFormatError(
+            None,
+            f"{flag} {name!r}: unknown dataset; {hint}(tools/list_components.py lists them; "
+            f"built-in ones are read from UVMOS_DATASETS={root_env})",
+        )
     meta = MetadataCatalog.get(name)
     for key in ("json_file", "root"):
         path = getattr(meta, key, None) if key in meta.as_dict() else None
         if path and not os.path.exists(path):
-            raise DatasetFormatError(path, f"{flag} {name}: not found (its {key}; built-in datasets are read from "
-                                           f"UVMOS_DATASETS={root_env}, see docs/datasets.md)")
+            raise DatasetFormatError(
+                path,
+                f"{flag} {name}: not found (its {key}; built-in datasets are read from "
+                f"UVMOS_DATASETS={root_env}, see docs/datasets.md)",
+            )

@@ -23,6 +23,7 @@ missing dataset fails only when used, with its path in the message. Metadata key
 synthetic sets: every object of any frame is scored; unset = the official DAVIS rule, see
 :func:`uvmos.evaluation.davis.evaluate_davis`).
 """
+
 from __future__ import annotations
 
 import os
@@ -80,7 +81,11 @@ def register_davis(
     ``evaluate_davis(DatasetCatalog.get(name), ...)`` picks it up too.
     """
     kw = dict(
-        image_set=image_set, annotations=annotations, resolution=resolution, binary=binary, year=year,
+        image_set=image_set,
+        annotations=annotations,
+        resolution=resolution,
+        binary=binary,
+        year=year,
         annotated_frames=annotated_frames,
     )
     meta = {**_DAVIS_META, **metadata}
@@ -93,8 +98,14 @@ def register_davis(
         return videos
 
     _register(
-        name, load, evaluator_type=evaluator_type, root=root,
-        protocol=protocol, eval_objects=eval_objects, **kw, **meta,
+        name,
+        load,
+        evaluator_type=evaluator_type,
+        root=root,
+        protocol=protocol,
+        eval_objects=eval_objects,
+        **kw,
+        **meta,
     )
 
 
@@ -115,8 +126,12 @@ def register_ytvis(
     _register(
         name,
         lambda: load_ytvis_json(json_file, image_root, dataset_name=name, extra_categories=categories),
-        evaluator_type=evaluator_type, json_file=json_file, image_root=image_root, protocol="vis",
-        **cat_meta, **metadata,
+        evaluator_type=evaluator_type,
+        json_file=json_file,
+        image_root=image_root,
+        protocol="vis",
+        **cat_meta,
+        **metadata,
     )
 
 
@@ -140,7 +155,10 @@ def register_all(root: Optional[str] = None) -> None:
     davis = os.path.join(root, "DAVIS")
     for split in ("train", "val", "test-dev"):
         register_davis(
-            f"davis2017_{split}", davis, split, annotations="Annotations",
+            f"davis2017_{split}",
+            davis,
+            split,
+            annotations="Annotations",
             annotated_frames="first" if split == "test-dev" else "all",
             protocol="semi-supervised",
         )
@@ -150,31 +168,54 @@ def register_all(root: Optional[str] = None) -> None:
         register_davis(f"davis2016_{split}", os.path.join(root, "DAVIS2016"), split, binary=True, year="2016")
 
     y19 = os.path.join(root, "ytvis_2019")
-    register_ytvis("ytvis_2019_train", os.path.join(y19, "train.json"), os.path.join(y19, "train/JPEGImages"),
-                   categories=YTVIS_2019_CATEGORIES)
-    register_ytvis("ytvis_2019_val", os.path.join(y19, "valid.json"), os.path.join(y19, "valid/JPEGImages"),
-                   categories=YTVIS_2019_CATEGORIES)
+    register_ytvis(
+        "ytvis_2019_train",
+        os.path.join(y19, "train.json"),
+        os.path.join(y19, "train/JPEGImages"),
+        categories=YTVIS_2019_CATEGORIES,
+    )
+    register_ytvis(
+        "ytvis_2019_val",
+        os.path.join(y19, "valid.json"),
+        os.path.join(y19, "valid/JPEGImages"),
+        categories=YTVIS_2019_CATEGORIES,
+    )
     y21 = os.path.join(root, "ytvis_2021")
     for split, folder in (("train", "train"), ("val", "valid")):
-        register_ytvis(f"ytvis_2021_{split}", os.path.join(y21, folder, "instances.json"),
-                       os.path.join(y21, folder, "JPEGImages"), categories=YTVIS_2021_CATEGORIES)
+        register_ytvis(
+            f"ytvis_2021_{split}",
+            os.path.join(y21, folder, "instances.json"),
+            os.path.join(y21, folder, "JPEGImages"),
+            categories=YTVIS_2021_CATEGORIES,
+        )
 
     # Synthetic benchmark (uvmos/data/synthetic.py writes it): the folder name "480p" is kept
     # whatever resolution the generator used, so one layout serves every size.
     # Objects may enter after frame 0, so every object is scored (eval_objects="all").
-    for folder, ytvis_prefix, splits in (("uvmos_synth", "uvmos_synth_ytvis", SYNTH_SPLITS),
-                                         ("uvmos_synth_hard", "uvmos_synth_hard_ytvis", SYNTH_HARD_SPLITS)):
+    for folder, ytvis_prefix, splits in (
+        ("uvmos_synth", "uvmos_synth_ytvis", SYNTH_SPLITS),
+        ("uvmos_synth_hard", "uvmos_synth_hard_ytvis", SYNTH_HARD_SPLITS),
+    ):
         synth = os.path.join(root, folder)
         for split in splits:
             register_davis(f"{folder}_{split}", synth, split, synthetic=True, eval_objects="all")
-            register_ytvis(f"{ytvis_prefix}_{split}", os.path.join(synth, "ytvis", f"{split}.json"),
-                           os.path.join(synth, "JPEGImages", "480p"), synthetic=True)
+            register_ytvis(
+                f"{ytvis_prefix}_{split}",
+                os.path.join(synth, "ytvis", f"{split}.json"),
+                os.path.join(synth, "JPEGImages", "480p"),
+                synthetic=True,
+            )
 
     shared = shared_data_root()
     for split in ("train", "val"):
         register_davis(f"davis2016_shared_{split}", os.path.join(shared, "davis2016"), split, binary=True, year="2016")
-    register_ytvis("ytvis_2019_shared_sample", os.path.join(shared, "ytvis-sample", "instances.json"),
-                   os.path.join(shared, "ytvis-sample"), categories=YTVIS_2019_CATEGORIES, has_frames=False)
+    register_ytvis(
+        "ytvis_2019_shared_sample",
+        os.path.join(shared, "ytvis-sample", "instances.json"),
+        os.path.join(shared, "ytvis-sample"),
+        categories=YTVIS_2019_CATEGORIES,
+        has_frames=False,
+    )
     register_video_folder("bedroom_shared", os.path.join(shared, "bedroom-video", "frames"))
 
 

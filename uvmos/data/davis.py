@@ -12,6 +12,7 @@ Layout (``resolution`` is usually "480p")::
 DAVIS objects are class-agnostic: every instance gets ``category_id`` 0. Palette value 255 is
 "void" (ignored in training and evaluation) and is stored as the per-frame ``void`` RLE.
 """
+
 from __future__ import annotations
 
 import logging
@@ -210,6 +211,10 @@ def load_davis_videos(
     ]
     logger.info(
         "Loaded %d DAVIS videos (%d frames) from %s [%s] in %.2fs",
-        len(videos), sum(v["length"] for v in videos), root, image_set, timer.seconds(),
+        len(videos),
+        sum(v["length"] for v in videos),
+        root,
+        image_set,
+        timer.seconds(),
     )
     return videos

@@ -3,6 +3,7 @@
 Frames are streamed by :func:`iter_frames` (one decoded frame at a time), so a long video never
 sits in memory. Folder and glob frames are ordered naturally (``2.jpg`` before ``10.jpg``).
 """
+
 from __future__ import annotations
 
 import glob

@@ -11,6 +11,7 @@ Masks stay RLE, so the mapper needs ``instance_mask_format="bitmask"``. DAVIS vo
 carried over (no detectron2 mapper reads them); they are only ignored at evaluation
 (``FrameAPEvaluator``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,8 +63,17 @@ def get_frame_instance_dicts(
                 ]
                 if drop_empty and not insts:
                     continue
-                out.append({"file_name": fn, "height": v["height"], "width": v["width"], "image_id": len(out),
-                            "video_id": v["video_id"], "frame_idx": t, "annotations": insts})
+                out.append(
+                    {
+                        "file_name": fn,
+                        "height": v["height"],
+                        "width": v["width"],
+                        "image_id": len(out),
+                        "video_id": v["video_id"],
+                        "frame_idx": t,
+                        "annotations": insts,
+                    }
+                )
     if not out:
         raise ValueError(f"No annotated frames in datasets {names}")
     logger.info("%d annotated frames from %s", len(out), names)

@@ -6,6 +6,7 @@ an (H, W) array whose pixel value is an object / track id (0 background, 255 DAV
 stored as a DAVIS palette PNG (:func:`write_palette_png`) and read back by :func:`read_id_map`
 (annotations, with their range checks: :func:`read_annotation_png`).
 """
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,9 @@ def _wide_gray_to_8bit(path: str, im: Image.Image) -> np.ndarray:
         return np.round(arr.astype(np.float64) / 257.0).astype(np.uint8)
     if im.mode == "F" and arr.size and np.nanmin(arr) >= 0 and np.nanmax(arr) <= 1.0:
         return np.round(np.nan_to_num(arr) * 255.0).astype(np.uint8)
-    raise DatasetFormatError(path, f"{im.mode} image with values {arr.min()}..{arr.max()}: expected 8- or 16-bit frames")
+    raise DatasetFormatError(
+        path, f"{im.mode} image with values {arr.min()}..{arr.max()}: expected 8- or 16-bit frames"
+    )
 
 
 def image_size(path: str) -> Tuple[int, int]:

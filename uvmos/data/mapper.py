@@ -15,6 +15,7 @@ Choices (also in docs/datasets.md):
 * Masks travel through the transforms as one uint8 label map per frame (0 background, 1..K
   instances, 255 void), resized with nearest-neighbour; crop padding is 255 (ignore).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple

@@ -23,6 +23,7 @@ Presets: ``SyntheticConfig`` renders the default scenes (videos ``synth_<split>_
 seed offsets + 5*10**6). Split ``test_seed<N>`` is the test split of dataset seed N, written next to
 the others by ``make_synthetic_dataset(..., test_seeds=[...])``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -83,7 +84,7 @@ def preset_of(cfg: SyntheticConfig) -> str:
 
 
 def base_split(split: str) -> str:
-    """"train" | "val" | "test" of a split name; ``test_seed<N>`` is the test split generated
+    """ "train" | "val" | "test" of a split name; ``test_seed<N>`` is the test split generated
     from dataset seed N (the hard preset's extra test seeds)."""
     m = _SPLIT_RE.match(split)
     if m is None:
@@ -114,7 +115,8 @@ def generate_video(seed: int, cfg: Optional[SyntheticConfig] = None, name: Optio
 def ytvis_categories() -> List[Dict[str, Any]]:
     """``[{"id": k + 1, "name", "supercategory": shape family, "texture"}]`` for the JSON."""
     return [
-        {"id": k + 1, "name": c.name, "supercategory": c.shape, "texture": c.texture} for k, c in enumerate(CATEGORY_SPECS)
+        {"id": k + 1, "name": c.name, "supercategory": c.shape, "texture": c.texture}
+        for k, c in enumerate(CATEGORY_SPECS)
     ]
 
 
@@ -142,7 +144,13 @@ def _video_record(video: SyntheticVideo, split: str, index: int) -> Dict[str, An
             areas.append(int(m.sum()))
             boxes.append([float(x0), float(y0), float(xs.max() + 1 - x0), float(ys.max() + 1 - y0)])
         tracks.append(
-            {"instance_id": iid, "category_id": video.categories[iid] + 1, "segmentations": segs, "areas": areas, "bboxes": boxes}
+            {
+                "instance_id": iid,
+                "category_id": video.categories[iid] + 1,
+                "segmentations": segs,
+                "areas": areas,
+                "bboxes": boxes,
+            }
         )
     return {
         "name": video.name,
@@ -219,12 +227,19 @@ def _load_manifest(root: str, cfg: SyntheticConfig) -> Dict[str, Any]:
     """The root's manifest, or a fresh one for an empty/new root. A manifest from another config
     (or a non-empty root without one) is an error: nothing is overwritten."""
     path = _manifest_path(root)
-    fresh = {"generator": "uvmos.data.synthetic", "format_version": FORMAT_VERSION, "config": cfg.to_dict(),
-             "categories": ytvis_categories(), "splits": {}}
+    fresh = {
+        "generator": "uvmos.data.synthetic",
+        "format_version": FORMAT_VERSION,
+        "config": cfg.to_dict(),
+        "categories": ytvis_categories(),
+        "splits": {},
+    }
     if not os.path.isfile(path):
         if os.path.isdir(root) and [n for n in os.listdir(root) if not n.startswith(".")]:
-            raise SyntheticRootError(root, "is not empty and has no manifest.json (not a synthetic dataset); "
-                                     "pick another output root or empty it")
+            raise SyntheticRootError(
+                root,
+                "is not empty and has no manifest.json (not a synthetic dataset); pick another output root or empty it",
+            )
         return fresh
     try:
         with open(path) as f:
@@ -268,14 +283,30 @@ def _ytvis_json(records: List[Dict[str, Any]], split: str) -> Dict[str, Any]:
     for vid, rec in enumerate(records, start=1):
         T, H, W = rec["length"], rec["height"], rec["width"]
         videos.append(
-            {"id": vid, "name": rec["name"], "width": W, "height": H, "length": T,
-             "file_names": [f"{rec['name']}/{t:05d}.jpg" for t in range(T)]}
+            {
+                "id": vid,
+                "name": rec["name"],
+                "width": W,
+                "height": H,
+                "length": T,
+                "file_names": [f"{rec['name']}/{t:05d}.jpg" for t in range(T)],
+            }
         )
         for tr in rec["tracks"]:
             annotations.append(
-                {"id": len(annotations) + 1, "video_id": vid, "instance_id": tr["instance_id"],
-                 "category_id": tr["category_id"], "segmentations": tr["segmentations"], "areas": tr["areas"],
-                 "bboxes": tr["bboxes"], "iscrowd": 0, "height": H, "width": W, "length": T}
+                {
+                    "id": len(annotations) + 1,
+                    "video_id": vid,
+                    "instance_id": tr["instance_id"],
+                    "category_id": tr["category_id"],
+                    "segmentations": tr["segmentations"],
+                    "areas": tr["areas"],
+                    "bboxes": tr["bboxes"],
+                    "iscrowd": 0,
+                    "height": H,
+                    "width": W,
+                    "length": T,
+                }
             )
     return {
         "info": {"description": f"uvmos synthetic benchmark, split {split}", "version": FORMAT_VERSION},
@@ -320,8 +351,12 @@ def write_split(
     manifest = _load_manifest(root, cfg)
     _check_split(manifest, root, split, num_videos, seed_base)
     os.makedirs(root, exist_ok=True)
-    manifest["splits"][split] = {"seed_base": seed_base, "num_videos": num_videos,
-                                 "video_seed": "seed_base + index", "names": f"{PRESETS[preset][1]}_{split}_<index:04d>"}
+    manifest["splits"][split] = {
+        "seed_base": seed_base,
+        "num_videos": num_videos,
+        "video_seed": "seed_base + index",
+        "names": f"{PRESETS[preset][1]}_{split}_<index:04d>",
+    }
     atomic_write_json(_manifest_path(root), manifest)
 
     names, records, skipped = [], [], 0
@@ -359,8 +394,12 @@ def make_synthetic_dataset(
     """
     cfg = cfg or SyntheticConfig()
     preset = preset_of(cfg)
-    jobs = [(split, n, split_seed_base(seed, split, preset)) for split, n in zip(SPLITS, (num_train, num_val, num_test))]
-    jobs += [(f"test_seed{s}", num_test, split_seed_base(s, "test", preset)) for s in dict.fromkeys(test_seeds) if s != seed]
+    jobs = [
+        (split, n, split_seed_base(seed, split, preset)) for split, n in zip(SPLITS, (num_train, num_val, num_test))
+    ]
+    jobs += [
+        (f"test_seed{s}", num_test, split_seed_base(s, "test", preset)) for s in dict.fromkeys(test_seeds) if s != seed
+    ]
     manifest = _load_manifest(os.path.abspath(os.path.expanduser(root)), cfg)  # check all before writing
     for split, n, base in jobs:
         _check_split(manifest, root, split, n, base)

@@ -16,6 +16,7 @@ Two disjoint pools (docs/synthetic.md explains the choice):
 A category is a (shape family, texture source) pair. Two categories share a shape family and two
 share a texture, so a classifier needs both the outline and the colours (the YouTube-VIS variant).
 """
+
 from __future__ import annotations
 
 import functools

@@ -31,6 +31,7 @@ object has a run of frames entirely outside the frame between visible frames, an
 visible in at least ``visible_frames_needed`` frames. A failing role is resampled (the rng keeps
 running, so a seed still fixes every byte). ``stats`` records the roles and measured gaps.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,7 +55,13 @@ from .synthetic_render import (
     render_frames,
 )
 
-__all__ = ["HardSyntheticConfig", "generate_hard_video", "TWIN_CATEGORY_PAIRS", "longest_hidden_run", "out_of_view_runs"]
+__all__ = [
+    "HardSyntheticConfig",
+    "generate_hard_video",
+    "TWIN_CATEGORY_PAIRS",
+    "longest_hidden_run",
+    "out_of_view_runs",
+]
 
 # category index pairs sharing a shape family with different textures (synthetic_assets.CATEGORY_SPECS)
 TWIN_CATEGORY_PAIRS: Tuple[Tuple[int, int], ...] = ((1, 6), (0, 7))  # ellipse: cat/cells; star: astronaut/cat
@@ -88,15 +95,19 @@ class HardSyntheticConfig(SyntheticConfig):
         if self.preset != "hard":
             raise ValueError(f"HardSyntheticConfig.preset must be 'hard', got {self.preset!r}")
         if self.min_objects < 4:
-            raise ValueError(f"the hard preset needs min_objects >= 4 (twins, occluded, exit-return), got {self.min_objects}")
+            raise ValueError(
+                f"the hard preset needs min_objects >= 4 (twins, occluded, exit-return), got {self.min_objects}"
+            )
         for name in ("occlusion_frames", "out_of_view_frames", "speed", "segment_frames"):
             lo, hi = getattr(self, name)
             if not 0 < lo <= hi:
                 raise ValueError(f"{name} must be a range 0 < lo <= hi, got {(lo, hi)}")
             object.__setattr__(self, name, (type(lo)(lo), type(hi)(hi)))
         if self.length < self.occlusion_frames[1] + 16:
-            raise ValueError(f"length {self.length} is too short for occlusions of {self.occlusion_frames} frames "
-                             f"(need >= {self.occlusion_frames[1] + 16})")
+            raise ValueError(
+                f"length {self.length} is too short for occlusions of {self.occlusion_frames} frames "
+                f"(need >= {self.occlusion_frames[1] + 16})"
+            )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -147,7 +158,9 @@ class _Scene:
         scene = np.stack([np.interp(t, ts, ps[:, 0]), np.interp(t, ts, ps[:, 1])], 1)
         return scene - self.cam
 
-    def walk(self, p0: np.ndarray, t0: float, t_stop: float, margin: float, direction: int) -> List[Tuple[float, np.ndarray]]:
+    def walk(
+        self, p0: np.ndarray, t0: float, t_stop: float, margin: float, direction: int
+    ) -> List[Tuple[float, np.ndarray]]:
         """Random waypoints from scene point ``p0`` at ``t0`` on to ``t_stop`` (``direction`` +1
         forwards, -1 backwards in time): per segment a new speed and a 45-180 degree turn; the
         screen position is reflected into the frame shrunk by ``margin``."""
@@ -161,7 +174,11 @@ class _Scene:
             heading += rng.choice([-1.0, 1.0]) * rng.uniform(np.pi / 4, np.pi)
             v = rng.uniform(*cfg.speed) * self.unit
             t_next = t + direction * d
-            q = p - self.cam[int(np.clip(round(t), 0, self.T - 1))] + v * d * np.array([np.cos(heading), np.sin(heading)])
+            q = (
+                p
+                - self.cam[int(np.clip(round(t), 0, self.T - 1))]
+                + v * d * np.array([np.cos(heading), np.sin(heading)])
+            )
             for _ in range(3):  # reflect into [lo, hi]
                 q = np.where(q < lo, 2 * lo - q, q)
                 q = np.where(q > hi, 2 * hi - q, q)
@@ -247,8 +264,15 @@ def _make_wall(sc: _Scene, p: _Primary, thickness: int):
     hw, hh = (half_thin, half_long) if vertical else (half_long, half_thin)
     hw, hh = min(hw, 0.38 * sc.W), min(hh, 0.45 * sc.H)
     tm = sc.T / 2
-    c = sc.to_scene(tm, np.array([rng.uniform(hw + 0.1 * sc.W, sc.W - hw - 0.1 * sc.W),
-                                  rng.uniform(max(hh, 0.3 * sc.H), sc.H - max(hh, 0.3 * sc.H))]))
+    c = sc.to_scene(
+        tm,
+        np.array(
+            [
+                rng.uniform(hw + 0.1 * sc.W, sc.W - hw - 0.1 * sc.W),
+                rng.uniform(max(hh, 0.3 * sc.H), sc.H - max(hh, 0.3 * sc.H)),
+            ]
+        ),
+    )
     return np.array([c[0] - hw, c[1] - hh, c[0] + hw, c[1] + hh]), vertical
 
 
@@ -328,14 +352,18 @@ def _wall_layer(sc: _Scene, wall: np.ndarray, canvas_shape, bg_name: str, rng) -
     shade = np.linspace(rng.uniform(0.8, 1.0), rng.uniform(0.8, 1.0), x1 - x0, dtype=np.float32)
     tex *= shade[None, :, None]
     rim = max(1, int(round(sc.unit / 150)))
-    cv2.rectangle(tex, (0, 0), (x1 - x0 - 1, y1 - y0 - 1), tuple(float(c) for c in tex.reshape(-1, 3).mean(0) * 0.35), rim)
+    cv2.rectangle(
+        tex, (0, 0), (x1 - x0 - 1, y1 - y0 - 1), tuple(float(c) for c in tex.reshape(-1, 3).mean(0) * 0.35), rim
+    )
     colour[y0:y1, x0:x1] = tex
     mask[y0:y1, x0:x1] = True
     return colour, mask
 
 
 # ------------------------------------------------------------------------------------------------
-def generate_hard_video(seed: int, cfg: Optional[HardSyntheticConfig] = None, name: Optional[str] = None) -> SyntheticVideo:
+def generate_hard_video(
+    seed: int, cfg: Optional[HardSyntheticConfig] = None, name: Optional[str] = None
+) -> SyntheticVideo:
     """Render one hard-preset video; identical output for identical ``(seed, cfg)``.
 
     ``stats`` adds to the default preset's: ``roles`` {id: "twin" | "occluded" | "exit_return" |
@@ -402,7 +430,7 @@ def generate_hard_video(seed: int, cfg: Optional[HardSyntheticConfig] = None, na
     z_order = [int(k) for k in rng.permutation(K)]
     placements = [place(k) for k in range(K)]
     need, min_area = cfg.visible_frames_needed, max(1, int(cfg.min_visible_area * H * W))
-    for attempt in range(60):
+    for _attempt in range(60):
         amodal, visible = _visible_areas(placements, z_order, cfg, occluders)
         ok = (visible >= min_area).sum(1) >= need
         gap = longest_hidden_run(amodal[2], visible[2])
@@ -448,7 +476,9 @@ def generate_hard_video(seed: int, cfg: Optional[HardSyntheticConfig] = None, na
         "occlusion_gap": {new_id(2): longest_hidden_run(amodal[2], visible[2])},
         "out_of_view": {new_id(3): max(out_of_view_runs(amodal[3], visible[3]))},
         "wall": tuple(float(v) for v in wall),
-        "waypoints": {new_id(k): [(float(t), tuple(float(v) for v in q)) for t, q in prims[k].waypoints] for k in range(K)},
+        "waypoints": {
+            new_id(k): [(float(t), tuple(float(v) for v in q)) for t, q in prims[k].waypoints] for k in range(K)
+        },
         "centers": np.stack([prims[k].center for k in inv]),
     }
     return SyntheticVideo(

@@ -17,6 +17,7 @@ motion         own trajectory + scale + rotation          none: moves only with 
 shape          the six shape families                     the same six families (shape is no cue)
 =============  =========================================  ==========================================
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,11 +62,15 @@ class SyntheticConfig:
 
     def __post_init__(self):
         if self.height < 16 or self.width < 16 or self.length < 1:
-            raise ValueError(f"frame size must be >= 16x16 and length >= 1, got {self.height}x{self.width}x{self.length}")
+            raise ValueError(
+                f"frame size must be >= 16x16 and length >= 1, got {self.height}x{self.width}x{self.length}"
+            )
         if not 1 <= self.min_objects <= self.max_objects <= 254:
             raise ValueError(f"need 1 <= min_objects <= max_objects <= 254, got {self.min_objects}, {self.max_objects}")
         if not 0 <= self.min_distractors <= self.max_distractors:
-            raise ValueError(f"need 0 <= min_distractors <= max_distractors, got {self.min_distractors}, {self.max_distractors}")
+            raise ValueError(
+                f"need 0 <= min_distractors <= max_distractors, got {self.min_distractors}, {self.max_distractors}"
+            )
         for name in ("object_radius", "scale_change"):
             lo, hi = getattr(self, name)
             if not 0 < lo <= hi:
@@ -244,7 +249,7 @@ def _sample_motion(p: _Primary, cfg: SyntheticConfig, cam: np.ndarray, rng, forc
         if not force_inside and rng.random() < cfg.enter_leave_prob:
             kind = ("enter", "leave", "cross")[int(rng.integers(3))]
         m = 0.6 * p.radius
-        inside = lambda: np.array([rng.uniform(m, W - m), rng.uniform(m, H - m)])  # noqa: E731
+        inside = lambda m=m: np.array([rng.uniform(m, W - m), rng.uniform(m, H - m)])  # noqa: E731
         out = lambda: rmax * rng.uniform(1.05, 2.0)  # noqa: E731
         s0, s1 = int(rng.integers(4)), int(rng.integers(4))
         if kind == "cross" and s1 == s0:
@@ -327,8 +332,18 @@ def _visible_areas(placements, z_order, cfg, occluders=None) -> Tuple[np.ndarray
     return amodal, visible
 
 
-def render_frames(canvas, dmask, cam, prims, placements, z_order, cfg: SyntheticConfig, rng, thickness: int,
-                  overlay: Optional[Tuple[np.ndarray, np.ndarray]] = None):
+def render_frames(
+    canvas,
+    dmask,
+    cam,
+    prims,
+    placements,
+    z_order,
+    cfg: SyntheticConfig,
+    rng,
+    thickness: int,
+    overlay: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+):
     """Draw the T frames: camera window on ``canvas``, primaries back to front (drop shadow,
     warped texture, outline), then the optional unannotated ``overlay`` = (float32 (Hc, Wc, 3)
     colours, bool (Hc, Wc) mask) in canvas coordinates, drawn over everything (the hard preset's
@@ -360,7 +375,11 @@ def render_frames(canvas, dmask, cam, prims, placements, z_order, cfg: Synthetic
             # the object: affine-warped texture inside the polygon, dark outline on its border
             roi = frame[y0 : y0 + h, x0 : x0 + w]
             tex = cv2.warpAffine(
-                p.sprite, _sprite_affine(p, t, x0, y0), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+                p.sprite,
+                _sprite_affine(p, t, x0, y0),
+                (w, h),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REFLECT_101,
             )
             cv2.polylines(tex, [poly], True, p.outline_color.tolist(), thickness, cv2.LINE_8, 4)
             roi[m] = tex[m]

@@ -4,6 +4,7 @@ detectron2's ``ResizeScale`` scales relative to a fixed *target* size; the paper
 factor of its *own* size, hence the small :class:`RandomScale` below. Flip and crop (with padding)
 are detectron2's ``RandomFlip`` and ``FixedSizeCrop``.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple

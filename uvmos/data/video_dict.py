@@ -28,6 +28,7 @@ and each instance ``inst``::
 Instance masks of one frame never overlap. Masks travel between stages as boolean arrays at the
 frame's resolution and as RLE when stored (ARCHITECTURE.md).
 """
+
 from __future__ import annotations
 
 import os

@@ -24,6 +24,7 @@ Choices (also in docs/datasets.md):
 :func:`parse_ytvis` is the one reader of both layouts; the YouTube-VIS evaluation
 (``uvmos.evaluation.ytvis.load_ytvis_gt``) uses it too and keeps the tracks as in the JSON.
 """
+
 from __future__ import annotations
 
 import logging
@@ -191,8 +192,12 @@ def _parse_ytvis(json_file: Optional[str], data: Mapping, image_root: str) -> Tu
 
 
 def _track(a: Mapping[str, Any]) -> Dict[str, Any]:
-    return {"category_id": a["category_id"], "segmentations": a.get("segmentations"),
-            "iscrowd": int(a.get("iscrowd", 0)), "areas": a.get("areas")}
+    return {
+        "category_id": a["category_id"],
+        "segmentations": a.get("segmentations"),
+        "iscrowd": int(a.get("iscrowd", 0)),
+        "areas": a.get("areas"),
+    }
 
 
 def _cocovid_videos(json_file: Optional[str], data: Mapping, image_root: str) -> Tuple[List[Dict], Dict[Any, tuple]]:
@@ -249,7 +254,9 @@ def _parse_cocovid(json_file: Optional[str], data: Mapping, image_root: str) -> 
         if tr["segmentations"][t] is not None:
             raise DatasetFormatError(json_file, f"instance {iid} annotated twice on image {a['image_id']}")
         if a["category_id"] != tr["category_id"]:
-            raise DatasetFormatError(json_file, f"instance {iid} changes category ({tr['category_id']} -> {a['category_id']})")
+            raise DatasetFormatError(
+                json_file, f"instance {iid} changes category ({tr['category_id']} -> {a['category_id']})"
+            )
         tr["segmentations"][t] = a["segmentation"]
         tr["areas"][t] = a.get("area")
         tr["iscrowd"] = max(tr["iscrowd"], int(a.get("iscrowd", 0)))
@@ -367,7 +374,10 @@ def load_ytvis_json(
     if dataset_name is not None:
         _set_metadata(json_file, dataset_name, meta)
     logger.info(
-        "Loaded %d videos (%s layout) from %s in %.2fs", len(videos), "CocoVID" if is_cocovid else "YTVIS",
-        json_file, timer.seconds(),
+        "Loaded %d videos (%s layout) from %s in %.2fs",
+        len(videos),
+        "CocoVID" if is_cocovid else "YTVIS",
+        json_file,
+        timer.seconds(),
     )
     return videos

@@ -24,6 +24,7 @@
   a model that would run (partly) with random weights unless ``allow_random`` (paper-free
   choice: a random model gives plausible-looking but meaningless masks).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,8 @@ import numpy as np
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling.backbone import ResNet
-from torch import nn
 from detectron2.utils.events import EventWriter, get_event_storage
+from torch import nn
 
 from uvmos.utils.file_io import atomic_write, atomic_write_bytes
 
@@ -72,8 +73,10 @@ def _imagenet_state(path: str):
     except ValueError:
         return None
     except Exception as e:  # a URL that cannot be fetched (offline), ...
-        raise CheckpointError(f"{path}: cannot be read ({type(e).__name__}: {e}); download it where the "
-                              "network is reachable and give its local path") from None
+        raise CheckpointError(
+            f"{path}: cannot be read ({type(e).__name__}: {e}); download it where the "
+            "network is reachable and give its local path"
+        ) from None
 
 
 def _resnets(module: nn.Module, prefix: str = ""):
@@ -141,8 +144,9 @@ class AtomicCheckpointer(DetectionCheckpointer):
         except CheckpointError:
             raise
         except Exception as e:  # truncated zip, pickle garbage, not a checkpoint ...
-            raise CheckpointError(f"{filename}: unreadable checkpoint ({type(e).__name__}: {e}); "
-                                  "was it written completely?") from None
+            raise CheckpointError(
+                f"{filename}: unreadable checkpoint ({type(e).__name__}: {e}); was it written completely?"
+            ) from None
         if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
             raise CheckpointError(f"{filename}: not a model checkpoint (no 'model' state dict)")
         return data
@@ -195,8 +199,10 @@ class AtomicCheckpointer(DetectionCheckpointer):
                 continue
             loaded |= {f"{name}.{k}" if name else k for k, _ in resnet.named_parameters()}
         if not loaded:
-            raise CheckpointError(f"{path}: ImageNet ResNet weights, but no ResNet of {prefix or 'the model'} "
-                                  f"takes them ({'; '.join(tried) or 'it has none'})")
+            raise CheckpointError(
+                f"{path}: ImageNet ResNet weights, but no ResNet of {prefix or 'the model'} "
+                f"takes them ({'; '.join(tried) or 'it has none'})"
+            )
         return loaded
 
     def _load_part(self, prefix: str, path: str) -> None:
@@ -207,8 +213,9 @@ class AtomicCheckpointer(DetectionCheckpointer):
             part = self.model.get_submodule(prefix)
         except AttributeError:
             names = [n for n, _ in self.model.named_children()]
-            raise CheckpointError(f"train.init_checkpoint: the model has no submodule {prefix!r} "
-                                  f"(its top-level parts: {names})") from None
+            raise CheckpointError(
+                f"train.init_checkpoint: the model has no submodule {prefix!r} (its top-level parts: {names})"
+            ) from None
         if "://" not in path and not os.path.isfile(path):
             raise CheckpointError(f"{path}: checkpoint file not found (train.init_checkpoint[{prefix!r}])")
         if _imagenet_state(path) is not None:
@@ -238,10 +245,16 @@ class AtomicCheckpointer(DetectionCheckpointer):
     def _remap(self, state: Dict[str, Any]) -> Dict[str, Any]:
         """Older and partial checkpoints: ``associator_modules.`` (before associators were modules)
         -> ``associator.``; a proposer's own checkpoint loaded into a video model -> ``proposer.``."""
-        state = {("associator." + k[len("associator_modules."):] if k.startswith("associator_modules.") else k): v
-                 for k, v in state.items()}
+        state = {
+            ("associator." + k[len("associator_modules.") :] if k.startswith("associator_modules.") else k): v
+            for k, v in state.items()
+        }
         proposer = getattr(self.model, "proposer", None)
-        if isinstance(proposer, nn.Module) and state and not any(k.startswith(("proposer.", "associator.")) for k in state):
+        if (
+            isinstance(proposer, nn.Module)
+            and state
+            and not any(k.startswith(("proposer.", "associator.")) for k in state)
+        ):
             own = set(proposer.state_dict())
             if sum(k in own for k in state) >= max(1, len(state) // 2):
                 state = {("proposer." + k if k in own else k): v for k, v in state.items()}
@@ -258,8 +271,14 @@ class AtomicCheckpointer(DetectionCheckpointer):
         n_model = len(self.model.state_dict())
         unused = len(incompatible.unexpected_keys) + len(incompatible.incorrect_shapes)
         path = getattr(self, "_loading", None) or "checkpoint"
-        self.logger.info("Loaded %s: %d of its %d tensors used; %d of the model's %d tensors not in it",
-                         path, n_ckpt - unused, n_ckpt, len(incompatible.missing_keys), n_model)
+        self.logger.info(
+            "Loaded %s: %d of its %d tensors used; %d of the model's %d tensors not in it",
+            path,
+            n_ckpt - unused,
+            n_ckpt,
+            len(incompatible.missing_keys),
+            n_model,
+        )
         if n_ckpt and (n_ckpt - unused) < self.min_matched_fraction * n_ckpt:
             example = (incompatible.unexpected_keys or [k for k, *_ in incompatible.incorrect_shapes])[:2]
             raise CheckpointError(
@@ -288,9 +307,11 @@ class AtomicCheckpointer(DetectionCheckpointer):
             except CheckpointError as e:
                 os.replace(final, final + ".corrupt")
                 logger.warning("%s (renamed to %s.corrupt; it is rewritten when training finishes)", e, final)
-        others = sorted((p for p in self.get_all_checkpoint_files() if os.path.abspath(p) != os.path.abspath(last)),
-                        key=lambda p: (_iteration_of(p) if not p.endswith("model_final.pth") else 1 << 62,
-                                       os.path.getmtime(p)), reverse=True)
+        others = sorted(
+            (p for p in self.get_all_checkpoint_files() if os.path.abspath(p) != os.path.abspath(last)),
+            key=lambda p: (_iteration_of(p) if not p.endswith("model_final.pth") else 1 << 62, os.path.getmtime(p)),
+            reverse=True,
+        )
         errors: List[str] = []
         for candidate in ([last] if last else []) + others:
             try:
@@ -389,5 +410,7 @@ def load_inference_weights(
             f"{{{tops[0]}: FILE}}), or pass --allow-random-weights"
         )
     if random_params:
-        logger.warning("running with %d of %d parameters random (--allow-random-weights)", len(random_params), len(params))
+        logger.warning(
+            "running with %d of %d parameters random (--allow-random-weights)", len(random_params), len(params)
+        )
     return _describe(checkpoint) if checkpoint else None

@@ -10,6 +10,7 @@ One convention for all of ``tools/``:
   and loaded by :func:`build_model` through uvmos's checkpointer; a model that would run with
   random weights is refused unless ``--allow-random-weights``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,15 +55,19 @@ class OverridesArgumentParser(argparse.ArgumentParser):
         return namespace, extra
 
 
-def default_argument_parser(description: Optional[str] = None, config_required: bool = True,
-                            weights_flag: bool = True) -> argparse.ArgumentParser:
+def default_argument_parser(
+    description: Optional[str] = None, config_required: bool = True, weights_flag: bool = True
+) -> argparse.ArgumentParser:
     """``--config-file``, ``--allow-random-weights`` and the trailing ``KEY=VALUE`` overrides
     (``args.opts``); a tool adds its own options to the parser it gets."""
     p = OverridesArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", required=config_required, metavar="FILE", help="a LazyConfig (.py or .yaml)")
     if weights_flag:
-        p.add_argument("--allow-random-weights", action="store_true",
-                       help="run even when (part of) the model has no trained weights")
+        p.add_argument(
+            "--allow-random-weights",
+            action="store_true",
+            help="run even when (part of) the model has no trained weights",
+        )
     p.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY=VALUE", help=OVERRIDES_HELP)
     return p
 

@@ -1,4 +1,5 @@
 """Training hooks beyond detectron2's: CPU-time accounting (budgets in the issues are CPU-minutes)."""
+
 import os
 import time
 from pathlib import Path
@@ -56,7 +57,9 @@ class CPUTimeHook(HookBase):
         self._t0 = cpu_seconds()
         # a resumed run starts from the CPU time restored by load_state_dict (the checkpoint's);
         # a storage that already holds a figure (a trainer reused in-process) may be later still
-        hist = self.trainer.storage.history("cpu_minutes") if "cpu_minutes" in self.trainer.storage.histories() else None
+        hist = (
+            self.trainer.storage.history("cpu_minutes") if "cpu_minutes" in self.trainer.storage.histories() else None
+        )
         self._offset = max(self._offset, hist.latest() if hist is not None else 0.0)
 
     def _used(self) -> float:

@@ -4,20 +4,22 @@ Builds the model of a LazyConfig (a ``VideoSegmenter``), loads its weights, and 
 (file, frame folder, glob, list of frame files, (T, H, W, 3) array or video dict) through it frame
 by frame: nothing but the tracker state and frame t-1 is kept, so memory does not grow with the
 video's length. A model that would run with random weights is refused unless
-``allow_random_weights=True`` (:func:`uvmos.engine.checkpoint.load_inference_weights`).
+``allow_random_weights=True`` (:func:`uvmos.engine.defaults.build_model`).
 """
+
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from detectron2.config import instantiate
+from omegaconf import OmegaConf
 
 from ..data.folder import _from_frames, iter_frames, load_video_source
 from ..data.video_dict import DatasetFormatError
-from .checkpoint import load_inference_weights
+from .defaults import build_model, pick_device
 
 __all__ = ["VideoPredictor"]
 
@@ -40,8 +42,11 @@ def _check_dict(video: Dict[str, Any]) -> Dict[str, Any]:
     missing = [k for k in ("height", "width", "length") if k not in video]
     src = video.get("video_id", "video dict")
     if missing:
-        raise DatasetFormatError(src, f"video dict lacks {missing} (needs height, width, length and file_names or "
-                                      "video_file); or pass a path and let VideoPredictor build it")
+        raise DatasetFormatError(
+            src,
+            f"video dict lacks {missing} (needs height, width, length and file_names or "
+            "video_file); or pass a path and let VideoPredictor build it",
+        )
     if not video.get("file_names") and not video.get("video_file"):
         raise DatasetFormatError(src, "video dict has neither file_names nor video_file")
     if video.get("file_names") and len(video["file_names"]) != video["length"]:
@@ -78,17 +83,16 @@ class VideoPredictor:
         allow_random_weights: run even when (part of) the model has no trained weights.
     """
 
-    def __init__(self, cfg, checkpoint: Optional[str] = None, device: Optional[str] = None,
-                 allow_random_weights: bool = False):
+    def __init__(
+        self, cfg, checkpoint: Optional[str] = None, device: Optional[str] = None, allow_random_weights: bool = False
+    ):
+        if checkpoint is not None:  # instead of cfg.train.init_checkpoint (the caller's cfg is left as it is)
+            cfg = copy.deepcopy(cfg)
+            OmegaConf.update(cfg, "train.init_checkpoint", checkpoint, merge=False)
         self.cfg = cfg
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = device
-        self.model = instantiate(cfg.model)
-        self.model.to(device)
-        self.model.eval()
-        ckpt = checkpoint if checkpoint is not None else cfg.train.get("init_checkpoint", "")
-        self.checkpoint = load_inference_weights(self.model, ckpt, allow_random=allow_random_weights)
+        self.device = pick_device(device)
+        self.model = build_model(cfg, device=self.device, allow_random_weights=allow_random_weights)
+        self.checkpoint = self.model.checkpoint
 
     def __call__(self, source: Source) -> Iterator[Tuple[np.ndarray, Dict[str, Any]]]:
         """Yield ``(frame_bgr, output)`` per frame; ``output`` has ``frame_idx``, ``id_map``
@@ -102,7 +106,7 @@ class VideoPredictor:
                     last["frame"] = frame
                     yield np.ascontiguousarray(frame)
                 return
-            for t, frame in iter_frames(video):
+            for _, frame in iter_frames(video):
                 last["frame"] = frame
                 yield frame
 

@@ -18,6 +18,7 @@ Rank 0 alone prepares the folder (stale temporary folders, fingerprint) before t
 and every rank returns the result folders of all videos once all are written. Progress: tqdm bars
 over videos and over each video's frames (frames per second and ETA) on rank 0.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,14 @@ from uvmos.engine.writers import YTVISResultsWriter
 from uvmos.utils.file_io import atomic_write_json, replace_folder
 
 __all__ = [
-    "run_on_dataset", "collect_ytvis_results", "VideoListLoader", "YTVIS_FILE", "RUN_FILE",
-    "run_fingerprint", "OutputMismatchError", "prepare_output",
+    "run_on_dataset",
+    "collect_ytvis_results",
+    "VideoListLoader",
+    "YTVIS_FILE",
+    "RUN_FILE",
+    "run_fingerprint",
+    "OutputMismatchError",
+    "prepare_output",
 ]
 
 YTVIS_FILE = "ytvis_results.json"  # per-video YouTube-VIS results inside its result folder
@@ -178,13 +185,26 @@ def _limit_ids(folder: str, stems: Sequence[str], max_ids: int = 20) -> None:
             write_palette_png(p, m)
 
 
-def _segment_video(model, video: Dict[str, Any], names: List[str], tmp: str, ytvis: bool,
-                   category_map: Optional[Mapping[int, int]], progress: bool = False) -> int:
+def _segment_video(
+    model,
+    video: Dict[str, Any],
+    names: List[str],
+    tmp: str,
+    ytvis: bool,
+    category_map: Optional[Mapping[int, int]],
+    progress: bool = False,
+) -> int:
     """Write one video's id-map PNGs (and YouTube-VIS results) into the folder ``tmp``; the frame count."""
     n = max_id = 0
     writer = YTVISResultsWriter() if ytvis else None
-    bar = tqdm(total=len(names), desc=str(video["video_id"]), unit="frame", leave=False, disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(names),
+        desc=str(video["video_id"]),
+        unit="frame",
+        leave=False,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     for res in model.run_video((f for _, f in iter_frames(video)), video):
         bar.update(1)
         write_palette_png(os.path.join(tmp, names[res["frame_idx"]] + ".png"), res["id_map"])
@@ -204,8 +224,14 @@ def _segment_video(model, video: Dict[str, Any], names: List[str], tmp: str, ytv
     return n
 
 
-def _select_videos(output_dir: str, dataset_name: str, videos: Optional[Sequence[str]],
-                   fingerprint: Optional[Dict[str, Any]], overwrite: bool, prepare: bool = True) -> List[Dict[str, Any]]:
+def _select_videos(
+    output_dir: str,
+    dataset_name: str,
+    videos: Optional[Sequence[str]],
+    fingerprint: Optional[Dict[str, Any]],
+    overwrite: bool,
+    prepare: bool = True,
+) -> List[Dict[str, Any]]:
     """The dataset's videos to run (``videos`` subset); with ``prepare``, clears stale temporary
     folders and, with ``overwrite``, the older results."""
     os.makedirs(output_dir, exist_ok=True)
@@ -230,8 +256,9 @@ def _select_videos(output_dir: str, dataset_name: str, videos: Optional[Sequence
     return all_videos
 
 
-def prepare_output(output_dir: str, dataset_name: str, fingerprint: Optional[Dict[str, Any]] = None,
-                   overwrite: bool = False) -> None:
+def prepare_output(
+    output_dir: str, dataset_name: str, fingerprint: Optional[Dict[str, Any]] = None, overwrite: bool = False
+) -> None:
     """Check (and record) the run's ``fingerprint`` in ``output_dir`` before any process writes to
     it: another run's results are refused unless ``overwrite``, which removes them."""
     _select_videos(output_dir, dataset_name, None, fingerprint, overwrite)
@@ -297,8 +324,13 @@ def run_on_dataset(
     out = {str(v["video_id"]): os.path.join(output_dir, str(v["video_id"])) for v in all_videos}
     mine = list(enumerate(all_videos))[rank::world]
     show = progress and rank == 0
-    for i, video in tqdm(mine, desc=f"videos (rank 0 of {world})" if world > 1 else "videos", unit="video",
-                         disable=not show, dynamic_ncols=True):
+    for i, video in tqdm(
+        mine,
+        desc=f"videos (rank 0 of {world})" if world > 1 else "videos",
+        unit="video",
+        disable=not show,
+        dynamic_ncols=True,
+    ):
         vid = str(video["video_id"])
         final = out[vid]
         manifest = os.path.join(output_dir, MANIFEST_DIR, vid + ".json")
@@ -314,8 +346,14 @@ def run_on_dataset(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        logger.info("[%d/%d] %s: %d frames, %.2f s/frame", i + 1, len(all_videos), vid, n,
-                    (time.perf_counter() - t0) / max(n, 1))
+        logger.info(
+            "[%d/%d] %s: %d frames, %.2f s/frame",
+            i + 1,
+            len(all_videos),
+            vid,
+            n,
+            (time.perf_counter() - t0) / max(n, 1),
+        )
     if world > 1 and shard is None:
         comm.synchronize()  # every video is written
     return out

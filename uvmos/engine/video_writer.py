@@ -4,6 +4,7 @@ OpenCV's writer in the pip wheels only offers MPEG-4 Part 2 (``mp4v``/``FMP4``),
 browsers do not play; PyAV's wheel ships FFmpeg with libx264. The file is written under a temporary
 name in the destination folder and renamed on :meth:`H264Writer.close` (atomic).
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -62,7 +63,9 @@ class H264Writer:
         import av
 
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
-            raise ValueError(f"{self.path}: frames must be (H, W, 3) uint8 BGR, got {frame_bgr.shape} {frame_bgr.dtype}")
+            raise ValueError(
+                f"{self.path}: frames must be (H, W, 3) uint8 BGR, got {frame_bgr.shape} {frame_bgr.dtype}"
+            )
         if self._container is None:
             self._open(frame_bgr.shape[1], frame_bgr.shape[0])
         if frame_bgr.shape[:2] != self._size:

@@ -4,6 +4,7 @@ Each writer writes to a temporary name in the destination folder and renames on 
 (:mod:`uvmos.utils.file_io`), so an interrupted run never leaves a half-written file under the
 final name. Id-map PNGs: :func:`uvmos.data.io.write_palette_png`.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,13 @@ class OverlayVideoWriter:
         if not self._writer.isOpened():
             raise RuntimeError(f"{self.path}: OpenCV cannot open a video writer with codec {self.codec!r}")
 
-    def render(self, frame_bgr: np.ndarray, id_map: np.ndarray, scores: Optional[Dict[int, float]] = None,
-               labels: Optional[Dict[int, str]] = None) -> np.ndarray:
+    def render(
+        self,
+        frame_bgr: np.ndarray,
+        id_map: np.ndarray,
+        scores: Optional[Dict[int, float]] = None,
+        labels: Optional[Dict[int, str]] = None,
+    ) -> np.ndarray:
         """Return the BGR overlay of one frame (also usable alone, e.g. for docs figures)."""
         from detectron2.utils.visualizer import Visualizer
 
@@ -71,8 +77,10 @@ class OverlayVideoWriter:
                     t += f" {scores[i]:.2f}"
                 text.append(t)
             vis.overlay_instances(
-                masks=[id_map == i for i in ids], labels=text,
-                assigned_colors=[track_color(i) for i in ids], alpha=self.alpha,
+                masks=[id_map == i for i in ids],
+                labels=text,
+                assigned_colors=[track_color(i) for i in ids],
+                alpha=self.alpha,
             )
         return vis.get_output().get_image()[:, :, ::-1]
 

@@ -27,6 +27,7 @@ detectron2 ``DatasetEvaluator`` for video-level outputs), here; one sequence's i
 :class:`uvmos.evaluation.davis_report.DAVISResult`; folders, PNGs and model outputs:
 :mod:`uvmos.evaluation.davis_io`; per-frame J/F: :mod:`uvmos.evaluation.davis_metrics`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -118,8 +119,9 @@ def _check_result_folders(res_root: str, seqs: Sequence[str]) -> None:
         raise DatasetFormatError(os.path.join(res_root, absent[0]), "result folder of the sequence not found")
 
 
-def _evaluate_folders(ann_dir: str, seqs: List[str], res_root: str, task: str, kw: Dict, num_workers: int,
-                      subset: str, notes: List[str]) -> DAVISResult:
+def _evaluate_folders(
+    ann_dir: str, seqs: List[str], res_root: str, task: str, kw: Dict, num_workers: int, subset: str, notes: List[str]
+) -> DAVISResult:
     """Ground truth and results both on disk: each worker reads its own sequence."""
     _check_result_folders(res_root, seqs)
     jobs = [(s, os.path.join(ann_dir, s), os.path.join(res_root, s), task, kw) for s in seqs]
@@ -166,8 +168,18 @@ def _sequence_results(s: str, names: List[str], results: Any, task: str, max_pro
     return res
 
 
-def _evaluate_arrays(gt_arrays: Dict, names: Dict, modes: Dict, results: Any, task: str, kw: Dict,
-                     objects: Optional[str], num_workers: int, subset: str, notes: List[str]) -> DAVISResult:
+def _evaluate_arrays(
+    gt_arrays: Dict,
+    names: Dict,
+    modes: Dict,
+    results: Any,
+    task: str,
+    kw: Dict,
+    objects: Optional[str],
+    num_workers: int,
+    subset: str,
+    notes: List[str],
+) -> DAVISResult:
     jobs = []
     for s, g in gt_arrays.items():
         res = _sequence_results(s, names[s], results, task, kw["max_proposals"], notes)
@@ -230,8 +242,9 @@ def evaluate_davis(
     selected = _select(seqs, sequences, ann_dir)
     if isinstance(results, (str, os.PathLike)):
         seqs = [s for s in seqs if s in set(selected)]
-        return _evaluate_folders(ann_dir, seqs, os.fspath(results), task, dict(kw, objects=objects), num_workers,
-                                 subset, notes)
+        return _evaluate_folders(
+            ann_dir, seqs, os.fspath(results), task, dict(kw, objects=objects), num_workers, subset, notes
+        )
     gt_arrays, names = OrderedDict(), {}
     for s in selected:
         names[s] = sequence_frame_ids(os.path.join(ann_dir, s))
@@ -322,7 +335,9 @@ class DAVISEvaluator(DatasetEvaluator):
             H, W = gt.shape[1:]
             maps = output_id_maps(out, H, W)
             if max(frame_idx) >= len(maps):
-                raise DatasetFormatError(video_id, f"{len(maps)} output frames but ground truth up to frame {max(frame_idx)}")
+                raise DatasetFormatError(
+                    video_id, f"{len(maps)} output frames but ground truth up to frame {max(frame_idx)}"
+                )
             res = [maps[t] for t in frame_idx]
             objects = self._objects or (self._videos or {}).get(video_id, {}).get("eval_objects") or "first_frame"
             r = evaluate_sequence(gt, res, self._task, name=video_id, objects=objects, **self._kw)

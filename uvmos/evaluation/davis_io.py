@@ -1,6 +1,7 @@
 """DAVIS id maps in and out of the evaluation: the ground-truth folders of a DAVIS root, result
 folders ``<results>/<seq>/<frame>.png``, id maps of video dicts and of model outputs, and the
 unsupervised format's limit on result ids. PNGs are read by :func:`uvmos.data.io.read_id_map`."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,10 @@ def _annotation_dir(root: str, task: str, resolution: str) -> Tuple[str, Optiona
     semi_dir = os.path.join(root, "Annotations", resolution)
     if task == "unsupervised" and not os.path.isdir(ann_dir) and os.path.isdir(semi_dir):
         # e.g. the synthetic benchmark: one annotation set serves both tasks
-        return semi_dir, (f"{ann_dir} not found: scoring against {semi_dir} (for DAVIS-2017 itself the "
-                          "unsupervised figures need Annotations_unsupervised)")
+        return semi_dir, (
+            f"{ann_dir} not found: scoring against {semi_dir} (for DAVIS-2017 itself the "
+            "unsupervised figures need Annotations_unsupervised)"
+        )
     return ann_dir, None
 
 
@@ -209,8 +212,10 @@ def output_id_maps(output: Mapping[str, Any], height: int, width: int) -> List[O
     schema), or ``segmentations`` (per-frame dicts {instance_id: RLE}).
     """
     if "id_maps" in output:
-        return [None if m is None else np.asarray(m.detach().cpu().numpy() if hasattr(m, "detach") else m)
-                for m in output["id_maps"]]
+        return [
+            None if m is None else np.asarray(m.detach().cpu().numpy() if hasattr(m, "detach") else m)
+            for m in output["id_maps"]
+        ]
     if "annotations" in output:
         frames = [{int(i["instance_id"]): i["segmentation"] for i in f} for f in output["annotations"]]
     elif "segmentations" in output:

@@ -20,6 +20,7 @@ The definitions are those of the DAVIS-2017 toolkit (davis2017-evaluation, ``met
 All arithmetic on the figures (integer counts, float64 divisions in the same order) matches the
 toolkit, so per-frame values are bit-identical.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -70,8 +71,13 @@ class Boundaries:
         if len(present):
             st = self.starts[present]
             self.boxes[present] = np.stack(
-                [np.minimum.reduceat(self.ys, st), np.maximum.reduceat(self.ys, st),
-                 np.minimum.reduceat(self.xs, st), np.maximum.reduceat(self.xs, st)], axis=1
+                [
+                    np.minimum.reduceat(self.ys, st),
+                    np.maximum.reduceat(self.ys, st),
+                    np.minimum.reduceat(self.xs, st),
+                    np.maximum.reduceat(self.xs, st),
+                ],
+                axis=1,
             )
 
     def of(self, k: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -275,7 +281,7 @@ def db_statistics(values: np.ndarray) -> Tuple[float, float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         M = np.nanmean(values)
-        O = np.nanmean(values > 0.5)
+        O = np.nanmean(values > 0.5)  # noqa: E741 (the paper's name: J-Recall "O")
         e = decay_bin_edges(len(values))
         bins = [values[e[i] : e[i + 1] + 1] for i in range(4)]
         D = np.nanmean(bins[0]) - np.nanmean(bins[3])

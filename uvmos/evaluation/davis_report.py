@@ -1,5 +1,6 @@
 """The figures of a DAVIS evaluation: global and per-object J&F (and identity) figures, the
 official tool's two CSVs, a JSON dump and console tables."""
+
 from __future__ import annotations
 
 import csv
@@ -94,7 +95,8 @@ class DAVISResult:
         self.notes = list(notes)
         self.per_object: "OrderedDict[str, Dict[str, float]]" = OrderedDict(
             (o["name"], {k: o[k] for k in OBJECT_STATS} | {"proposal_id": o["proposal_id"]})
-            for seq in sequences for o in seq["objects"]
+            for seq in sequences
+            for o in seq["objects"]
         )
         self.global_figures = _global_figures(sequences)
         self.identity = {seq["name"]: seq["identity"] for seq in sequences if seq.get("identity") is not None}

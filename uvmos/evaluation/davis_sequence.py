@@ -1,6 +1,7 @@
 """DAVIS-2017 J&F of one sequence: which ids are objects, per-frame J/F of every (proposal, object)
 pair (:func:`uvmos.evaluation.davis_metrics.frame_scores`), the proposal-object assignment and
 the per-object statistics (protocol: :mod:`uvmos.evaluation.davis`)."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -81,8 +82,14 @@ def _select_objects(gt: np.ndarray, objects: str) -> Tuple[np.ndarray, List[int]
 
 
 def _result_limits(
-    res_frames: Sequence[Optional[np.ndarray]], frames: Sequence[int], name: str, shape: Tuple[int, int],
-    task: str, num_gt: int, max_proposals: int, extra_ids: str,
+    res_frames: Sequence[Optional[np.ndarray]],
+    frames: Sequence[int],
+    name: str,
+    shape: Tuple[int, int],
+    task: str,
+    num_gt: int,
+    max_proposals: int,
+    extra_ids: str,
 ) -> Tuple[int, int, int]:
     """Check the result frames; (largest result id, largest id scored, proposal rows)."""
     for t, r in zip(frames, res_frames):
@@ -131,8 +138,16 @@ def _frame_labels(
 
 
 def _score_frames(
-    gt: np.ndarray, res_frames: Sequence[Optional[np.ndarray]], frames: Sequence[int], name: str,
-    task: str, num_gt: int, res_limit: int, num_rows: int, void: str, bound_th: float,
+    gt: np.ndarray,
+    res_frames: Sequence[Optional[np.ndarray]],
+    frames: Sequence[int],
+    name: str,
+    task: str,
+    num_gt: int,
+    res_limit: int,
+    num_rows: int,
+    void: str,
+    bound_th: float,
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(J, F) as (proposals, objects, frames) arrays, and the per-frame presence of each object
     and proposal (unsupervised only; for the identity measures)."""
@@ -172,8 +187,13 @@ def _object_figures(
     for k, oid in enumerate(object_ids):
         j = np.ascontiguousarray(Jall[assigned[k], k])
         f = np.ascontiguousarray(Fall[assigned[k], k])
-        obj = {"name": f"{name}_{oid}", "object_id": oid, "proposal_id": int(assigned[k]) + 1,
-               "J_frames": j, "F_frames": f}
+        obj = {
+            "name": f"{name}_{oid}",
+            "object_id": oid,
+            "proposal_id": int(assigned[k]) + 1,
+            "J_frames": j,
+            "F_frames": f,
+        }
         obj.update(stats_dict(j, f))
         objects.append(obj)
     return objects

@@ -22,6 +22,7 @@ FrameAPEvaluator(name))`` (D-Net's eval forward turns video dicts into per-frame
 :func:`uvmos.modeling.proposers.video.propose_videos`), or for any registered proposer with
 :func:`evaluate_proposer`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -62,8 +63,14 @@ def instances_to_coco(instances: Instances, image_id: int, class_agnostic: bool 
     out = []
     for rle, s, c in zip(rles, scores, classes):
         rle["counts"] = rle["counts"].decode("ascii")
-        out.append({"image_id": image_id, "category_id": 1 if class_agnostic else int(c) + 1,
-                    "segmentation": rle, "score": float(s)})
+        out.append(
+            {
+                "image_id": image_id,
+                "category_id": 1 if class_agnostic else int(c) + 1,
+                "segmentation": rle,
+                "score": float(s),
+            }
+        )
     return out
 
 
@@ -153,21 +160,35 @@ class FrameAPEvaluator(DatasetEvaluator):
             for t in self._annotated_frames(v):
                 image_id = self._image_ids[(vid, t)]
                 images.append({"id": image_id, "height": v["height"], "width": v["width"]})
-                regions = [(inst["segmentation"], inst.get("category_id", 0), inst.get("iscrowd", 0))
-                           for inst in v["annotations"][t]]
+                regions = [
+                    (inst["segmentation"], inst.get("category_id", 0), inst.get("iscrowd", 0))
+                    for inst in v["annotations"][t]
+                ]
                 if self.void_as_crowd and voids[t] is not None:
                     regions.append((voids[t], 0, 1))
                 for seg, cat, crowd in regions:
                     rle = seg if not isinstance(seg.get("counts"), list) else mask_util.frPyObjects(seg, *seg["size"])
-                    rle = {"size": rle["size"], "counts": rle["counts"] if isinstance(rle["counts"], str)
-                           else rle["counts"].decode("ascii")}
+                    rle = {
+                        "size": rle["size"],
+                        "counts": rle["counts"] if isinstance(rle["counts"], str) else rle["counts"].decode("ascii"),
+                    }
                     area = float(mask_util.area({"size": rle["size"], "counts": rle["counts"].encode("ascii")}))
                     if area == 0:
                         continue
-                    x, y, w, h = mask_util.toBbox({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).tolist()
-                    anns.append({"id": len(anns) + 1, "image_id": image_id, "segmentation": rle, "area": area,
-                                 "bbox": [x, y, w, h], "iscrowd": int(crowd),
-                                 "category_id": 1 if self.class_agnostic else int(cat) + 1})
+                    x, y, w, h = mask_util.toBbox(
+                        {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
+                    ).tolist()
+                    anns.append(
+                        {
+                            "id": len(anns) + 1,
+                            "image_id": image_id,
+                            "segmentation": rle,
+                            "area": area,
+                            "bbox": [x, y, w, h],
+                            "iscrowd": int(crowd),
+                            "category_id": 1 if self.class_agnostic else int(cat) + 1,
+                        }
+                    )
         cats = sorted({a["category_id"] for a in anns} | {1})
         return {"images": images, "annotations": anns, "categories": [{"id": c, "name": str(c)} for c in cats]}
 
@@ -183,8 +204,10 @@ class FrameAPEvaluator(DatasetEvaluator):
         gt = self._ground_truth(seen)
         results = OrderedDict(frame_ap=self._coco_ap(gt, preds))
         n_gt = sum(1 for a in gt["annotations"] if not a["iscrowd"])
-        logger.info(f"Frame AP over {len(gt['images'])} frames of {len(seen)} videos ({n_gt} instances, "
-                    f"{len(preds)} proposals): {dict(results['frame_ap'])}")
+        logger.info(
+            f"Frame AP over {len(gt['images'])} frames of {len(seen)} videos ({n_gt} instances, "
+            f"{len(preds)} proposals): {dict(results['frame_ap'])}"
+        )
         return results
 
     def _coco_ap(self, gt: Dict[str, Any], preds: List[Dict[str, Any]]) -> Dict[str, float]:

@@ -1,4 +1,5 @@
 """Results of every process on the main one (detectron2 ``comm``), for the evaluators."""
+
 from __future__ import annotations
 
 from typing import Any, List, Optional

@@ -15,6 +15,7 @@ not counted. These figures count it. They are computed by ``trackeval`` (``metri
   to objects over the sequence; combined over sequences by summing IDTP/IDFP/IDFN;
 * **MOTA** = (TP - FP - IDSW) / (TP + FN), CLEAR's, with the same sums.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Mapping, Sequence
@@ -27,7 +28,9 @@ ID_MEASURES = ("IDF1", "IDSW", "MOTA")
 ID_COUNTS = ("IDTP", "IDFP", "IDFN", "IDSW", "CLR_TP", "CLR_FN", "CLR_FP")
 
 
-def identity_counts(J: np.ndarray, gt_present: np.ndarray, res_present: np.ndarray, threshold: float = 0.5) -> Dict[str, int]:
+def identity_counts(
+    J: np.ndarray, gt_present: np.ndarray, res_present: np.ndarray, threshold: float = 0.5
+) -> Dict[str, int]:
     """trackeval's CLEAR and Identity counts of one sequence.
 
     Args:

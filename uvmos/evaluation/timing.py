@@ -16,6 +16,7 @@ is its own wall time (a nested part is also included in its parent's). Without a
 block, frames are counted with :meth:`PartTimer.add_frames` and FPS uses the sum of the top-level
 parts' times.
 """
+
 from __future__ import annotations
 
 import time
@@ -114,6 +115,8 @@ class PartTimer:
         """One line per part (ms/frame) and the FPS, for logs and tools/benchmark.py."""
         per_part, fps = self.summary()
         lines = [f"{k:>14s}: {1000 * v:9.2f} ms/frame" for k, v in per_part.items()]
-        lines.append(f"{'total':>14s}: {1000 * self.total_seconds() / max(self.num_frames, 1):9.2f} ms/frame"
-                     f"  ({self.num_frames} frames, {fps:.2f} FPS)")
+        lines.append(
+            f"{'total':>14s}: {1000 * self.total_seconds() / max(self.num_frames, 1):9.2f} ms/frame"
+            f"  ({self.num_frames} frames, {fps:.2f} FPS)"
+        )
         return "\n".join(lines)

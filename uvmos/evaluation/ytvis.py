@@ -22,6 +22,7 @@ the JSON, unlike the training loader). Results are the YouTube-VIS results JSON
 (:mod:`uvmos.evaluation.ytvis_results`): a list of ``{"video_id", "category_id", "score",
 "segmentations": [RLE | None, ...]}``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -112,7 +113,11 @@ def _iou_matrix(ds: Sequence[Sequence], gs: Sequence[Sequence]) -> np.ndarray:
         frame_inter = np.zeros((D, G))
         if dt and gt:
             # boxes first: only overlapping boxes need an RLE intersection
-            ov = mask_util.iou([mask_util.toBbox(r).tolist() for _, r in dt], [mask_util.toBbox(r).tolist() for _, r in gt], [0] * len(gt))
+            ov = mask_util.iou(
+                [mask_util.toBbox(r).tolist() for _, r in dt],
+                [mask_util.toBbox(r).tolist() for _, r in gt],
+                [0] * len(gt),
+            )
             ov = np.atleast_2d(ov)
             for a, b in zip(*np.nonzero(ov > 0)):
                 kd, rd = dt[a]
@@ -138,8 +143,14 @@ def _gt_track(
     rles = [to_coco_rle(seg, h, w, f"{where} {t}", path) for t, seg in enumerate(tr["segmentations"])]
     given = tr["areas"] if tr["areas"] and len(tr["areas"]) == len(rles) else [None] * len(rles)
     areas = [a if a is not None else (None if r is None else float(mask_util.area(r))) for a, r in zip(given, rles)]
-    return {"id": track_id, "video_id": video["id"], "category_id": tr["category_id"], "iscrowd": int(tr["iscrowd"]),
-            "segmentations": rles, "area": _mean_area(areas)}
+    return {
+        "id": track_id,
+        "video_id": video["id"],
+        "category_id": tr["category_id"],
+        "iscrowd": int(tr["iscrowd"]),
+        "segmentations": rles,
+        "area": _mean_area(areas),
+    }
 
 
 def load_ytvis_gt(src: Union[PathLike, Mapping[str, Any]]) -> Dict[str, Any]:
@@ -156,8 +167,16 @@ def load_ytvis_gt(src: Union[PathLike, Mapping[str, Any]]) -> Dict[str, Any]:
     if data.get("annotations") is None:
         raise DatasetFormatError(path, "the JSON has no annotations (a split without ground truth)")
     parsed, tracks_by_video, _ = parse_ytvis(data, path)
-    videos = [{"id": v["json_video_id"], "name": v["video_id"], "height": v["height"], "width": v["width"],
-               "length": v["length"]} for v in parsed]
+    videos = [
+        {
+            "id": v["json_video_id"],
+            "name": v["video_id"],
+            "height": v["height"],
+            "width": v["width"],
+            "length": v["length"],
+        }
+        for v in parsed
+    ]
     tracks: List[Dict[str, Any]] = []
     for v in videos:
         for source_id, tr in tracks_by_video.get(v["id"], []):
@@ -196,34 +215,61 @@ class YTVISeval(COCOeval):
         class_agnostic: ignore categories when matching (``useCats = 0``).
     """
 
-    def __init__(self, gt: Mapping[str, Any], results: Sequence[Mapping[str, Any]], class_agnostic: bool = False,
-                 results_source: Optional[str] = None):
+    def __init__(
+        self,
+        gt: Mapping[str, Any],
+        results: Sequence[Mapping[str, Any]],
+        class_agnostic: bool = False,
+        results_source: Optional[str] = None,
+    ):
         videos = {v["id"]: v for v in gt["videos"]}
         src = results_source
         known_cats = {c["id"] for c in gt["categories"]}
         gt_anns = []
         for tr in gt["tracks"]:
             gt_anns.append(
-                {"id": tr["id"], "image_id": tr["video_id"], "category_id": tr["category_id"], "iscrowd": int(tr["iscrowd"]),
-                 "area": tr["area"], "segmentation": tr["segmentations"], "bbox": [0, 0, 0, 0]}
+                {
+                    "id": tr["id"],
+                    "image_id": tr["video_id"],
+                    "category_id": tr["category_id"],
+                    "iscrowd": int(tr["iscrowd"]),
+                    "area": tr["area"],
+                    "segmentation": tr["segmentations"],
+                    "bbox": [0, 0, 0, 0],
+                }
             )
         dt_anns = []
         for k, r in enumerate(results, start=1):
             v = videos.get(r["video_id"])
             if v is None:
-                raise DatasetFormatError(src, f"result {k - 1}: video_id {r['video_id']!r} is not in the ground truth {gt.get('source')}")
+                raise DatasetFormatError(
+                    src, f"result {k - 1}: video_id {r['video_id']!r} is not in the ground truth {gt.get('source')}"
+                )
             if not class_agnostic and r["category_id"] not in known_cats:
-                raise DatasetFormatError(src, f"result {k - 1}: category_id {r['category_id']!r} is not a category of the "
-                                              f"ground truth {gt.get('source')} ({sorted(known_cats)[:10]}...)")
+                raise DatasetFormatError(
+                    src,
+                    f"result {k - 1}: category_id {r['category_id']!r} is not a category of the "
+                    f"ground truth {gt.get('source')} ({sorted(known_cats)[:10]}...)",
+                )
             segs = r["segmentations"]
             if len(segs) != v["length"]:
-                raise DatasetFormatError(src, f"result {k - 1}: {len(segs)} segmentations for {v['length']} frames of video {r['video_id']}")
+                raise DatasetFormatError(
+                    src, f"result {k - 1}: {len(segs)} segmentations for {v['length']} frames of video {r['video_id']}"
+                )
             h, w = v["height"], v["width"]
             rles = [to_coco_rle(s, h, w, f"result {k - 1} frame {t}", src) for t, s in enumerate(segs)]
             areas = [None if s is None else float(mask_util.area(s)) for s in rles]
             dt_anns.append(
-                {"id": k, "image_id": r["video_id"], "category_id": r["category_id"], "score": float(r["score"]), "iscrowd": 0,
-                 "area": _mean_area(areas), "segmentation": rles, "bbox": [0, 0, 0, 0]}
+                {
+                    "id": k,
+                    "image_id": r["video_id"],
+                    "category_id": r["category_id"],
+                    "score": float(r["score"]),
+                    "iscrowd": 0,
+                    "area": _mean_area(areas),
+                    "segmentation": rles,
+                    "bbox": [0, 0, 0, 0],
+                }
             )
         images = [{"id": v["id"]} for v in gt["videos"]]
         coco_gt = _VideoCOCO({"images": images, "categories": gt["categories"], "annotations": gt_anns})
@@ -257,7 +303,9 @@ class YTVISeval(COCOeval):
             self.evaluate()
             self.accumulate()
             self.summarize()
-        self.summary_text = "\n".join(line for line in buf.getvalue().splitlines() if line.lstrip().startswith("Average"))
+        self.summary_text = "\n".join(
+            line for line in buf.getvalue().splitlines() if line.lstrip().startswith("Average")
+        )
         if verbose:
             print(self.summary_text)
         return OrderedDict((k, float(s) if s >= 0 else float("nan")) for k, s in zip(YTVIS_METRICS, self.stats))

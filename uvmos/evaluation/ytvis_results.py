@@ -5,6 +5,7 @@ A result track is ``{"video_id", "category_id", "score", "segmentations": [RLE |
 (one entry per frame of the video, ``None`` where the track is absent); :func:`ytvis_tracks` adds
 ``"track_id"``, which the JSON writer drops.
 """
+
 from __future__ import annotations
 
 import os
@@ -145,11 +146,18 @@ def _json_rle(seg: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
 
 def write_ytvis_results(results: Sequence[Mapping[str, Any]], path: PathLike) -> None:
     """Write a results list as the YouTube-VIS results JSON (RLE counts as str; temp file + rename)."""
-    atomic_write_json(path, [
-        {"video_id": r["video_id"], "category_id": int(r["category_id"]), "score": float(r["score"]),
-         "segmentations": [_json_rle(s) for s in r["segmentations"]]}
-        for r in results
-    ])
+    atomic_write_json(
+        path,
+        [
+            {
+                "video_id": r["video_id"],
+                "category_id": int(r["category_id"]),
+                "score": float(r["score"]),
+                "segmentations": [_json_rle(s) for s in r["segmentations"]],
+            }
+            for r in results
+        ],
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -165,7 +173,8 @@ def id_map_tracks(
     ids = np.flatnonzero(np.bincount(m.ravel(), minlength=1)) if m.dtype == np.uint8 else np.unique(m)
     return {
         int(i): (mask_to_rle(m == i), float(scores.get(int(i), 1.0)), int(classes.get(int(i), 0)))
-        for i in ids if i != 0
+        for i in ids
+        if i != 0
     }
 
 
@@ -217,7 +226,12 @@ def ytvis_tracks(
             scores.setdefault(i, []).append(float(score))
             classes[i] = int(cls)
     return [
-        {"video_id": video_id, "category_id": _category(video_id, classes[i], category_map, category_offset),
-         "score": float(np.mean(scores[i])), "segmentations": segs[i], "track_id": i}
+        {
+            "video_id": video_id,
+            "category_id": _category(video_id, classes[i], category_map, category_offset),
+            "score": float(np.mean(scores[i])),
+            "segmentations": segs[i],
+            "track_id": i,
+        }
         for i in sorted(segs)
     ]

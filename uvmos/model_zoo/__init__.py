@@ -8,6 +8,7 @@ MODEL_CARD.md next to this file and docs/model_zoo.md).
 Configs are read from the source checkout's ``configs/`` (in-place installs, which ``make install``
 does) or from ``uvmos/model_zoo/configs`` (a copy that ``setup.py`` puts into built wheels).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,7 @@ def embedded_weights(name: str = "uvmos_tiny_cpu.pth") -> str:
 
 def get_config_file(config_path: str) -> str:
     """Absolute path of a packaged config, e.g. ``get_config_file("uvmos/tiny_cpu.py")``."""
-    rel = config_path[len("configs/"):] if config_path.startswith("configs/") else config_path
+    rel = config_path[len("configs/") :] if config_path.startswith("configs/") else config_path
     for root in _CONFIG_ROOTS:
         if (root / rel).is_file():
             return str(root / rel)
@@ -47,8 +48,9 @@ def get_config(config_path: str, overrides: Sequence[str] = ()):
     return load_config(get_config_file(config_path), overrides)
 
 
-def get(config_path: str, overrides: Sequence[str] = (), device: Optional[str] = None,
-        allow_random_weights: bool = False):
+def get(
+    config_path: str, overrides: Sequence[str] = (), device: Optional[str] = None, allow_random_weights: bool = False
+):
     """A :class:`uvmos.engine.VideoPredictor` for a packaged config (weights: its
     ``train.init_checkpoint``), e.g. ``get("uvmos/tiny_cpu.py")(video_path)``."""
     from uvmos.engine import VideoPredictor

@@ -41,6 +41,7 @@ from the file; the mask channel's filter is initialised by ``extra_channel_init`
   image of it: the branch is mask-sensitive from the first iteration, which is what it exists for.
 * ``"zero"``: the branch starts exactly as the pretrained RGB network and learns to use the mask.
 """
+
 from __future__ import annotations
 
 import logging
@@ -332,7 +333,9 @@ def load_imagenet_weights(resnet: ResNet, path: str, extra_channel_init: str = "
         raise ValueError(f"{path}: no weight matches this ResNet ({layout} layout)")
     resnet.load_state_dict(loadable, strict=False)
     # Affine-only (Caffe2) norms have no statistics: BN/FrozenBN keep their 0/1 defaults, which is exact.
-    missing = [k for k in own if k not in loadable and not k.endswith(("num_batches_tracked", "running_mean", "running_var"))]
+    missing = [
+        k for k in own if k not in loadable and not k.endswith(("num_batches_tracked", "running_mean", "running_var"))
+    ]
     unused = sorted(k for k in sd if k not in own)
     if layout == "caffe2" or layout == "torchvision":
         _check_stride_convention(resnet, layout, path)

@@ -5,6 +5,7 @@ with frame t-1 and the foreground of S_{t-1} -> proposer -> associator -> non-ov
 whose foreground becomes ``prev_mask`` for frame t+1. Streaming: it keeps frame t-1 and its mask
 only, so memory does not grow with the video length.
 """
+
 from __future__ import annotations
 
 import contextlib

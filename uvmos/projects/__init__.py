@@ -11,6 +11,7 @@ A config selects such a part by its registered name once the project is imported
 ``custom_imports = dict(imports=["uvmos.projects.SOLO"])`` and ``model.proposer = L("SOLOProposer")(...)``
 (see :func:`uvmos.utils.config.resolve_registered_targets` and docs/configs_and_registries.md).
 """
+
 from __future__ import annotations
 
 import importlib.abc

@@ -27,6 +27,7 @@ Parts are picked by registered name (MMEngine's ``type=`` idea, on detectron2's 
   sub-parts (LazyCall nodes) built for the old part, are dropped and logged; the new part's
   defaults apply, except for keys that the same command line sets.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -41,13 +42,23 @@ from typing import Any, Iterable, List, Optional, Sequence
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 __all__ = [
-    "ToolExit", "ConfigError", "load_config", "apply_overrides", "check_weight_files", "config_keys", "check_output_dir",
-    "check_output_file", "check_device", "check_video_config", "import_custom_modules", "custom_imports", "locate_target",
+    "ToolExit",
+    "ConfigError",
+    "load_config",
+    "apply_overrides",
+    "check_weight_files",
+    "config_keys",
+    "check_output_dir",
+    "check_output_file",
+    "check_device",
+    "check_video_config",
+    "import_custom_modules",
+    "custom_imports",
+    "locate_target",
     "resolve_registered_targets",
 ]
 
 logger = logging.getLogger(__name__)
-
 
 
 class ConfigError(ValueError):
@@ -120,7 +131,9 @@ def _check_key(cfg: DictConfig, key: str, override: str):
         path = ".".join(parts[: i + 1])
         if isinstance(node, ListConfig):
             if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"{override}: {'.'.join(parts[:i])} is a list of {len(node)}; {part!r} is no index in it")
+                raise ConfigError(
+                    f"{override}: {'.'.join(parts[:i])} is a list of {len(node)}; {part!r} is no index in it"
+                )
             node = node[int(part)]
             continue
         if not isinstance(node, DictConfig):
@@ -255,7 +268,7 @@ def _drop_foreign_keys(node: DictConfig, key: str, target: Any, explicit: Iterab
     except (TypeError, ValueError):
         return
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    keep = {k.split(".")[0] for k in (e[len(key) + 1:] for e in explicit if e.startswith(key + "."))}
+    keep = {k.split(".")[0] for k in (e[len(key) + 1 :] for e in explicit if e.startswith(key + "."))}
     dropped = []
     for k in [k for k in node.keys() if k != "_target_" and k not in keep]:
         child = node._get_node(k)
@@ -263,11 +276,15 @@ def _drop_foreign_keys(node: DictConfig, key: str, target: Any, explicit: Iterab
             del node[k]
             dropped.append(str(k))
     if dropped:
-        logger.warning(f"{key}._target_={getattr(target, '__name__', target)}: dropped the keys of the part it replaces: "
-                       f"{', '.join(dropped)}")
+        logger.warning(
+            f"{key}._target_={getattr(target, '__name__', target)}: dropped the keys of the part it replaces: "
+            f"{', '.join(dropped)}"
+        )
 
 
-def resolve_registered_targets(cfg: DictConfig, replaced: Iterable[str] = (), explicit: Iterable[str] = ()) -> DictConfig:
+def resolve_registered_targets(
+    cfg: DictConfig, replaced: Iterable[str] = (), explicit: Iterable[str] = ()
+) -> DictConfig:
     """Import ``cfg.custom_imports``, then turn every registered-name ``_target_`` into its dotted
     path (in place). ``replaced``: keys whose ``_target_`` an override set; ``explicit``: every key
     an override set (see the module doc)."""
@@ -404,7 +421,9 @@ def check_output_file(path: str, flag: str) -> str:
     try:
         check_output_dir(os.path.dirname(os.path.abspath(path)), flag)
     except ConfigError as e:
-        raise ConfigError(str(e).replace(f"{flag} {os.path.dirname(os.path.abspath(path))}", f"{flag} {path}")) from None
+        raise ConfigError(
+            str(e).replace(f"{flag} {os.path.dirname(os.path.abspath(path))}", f"{flag} {path}")
+        ) from None
     return path
 
 
@@ -442,5 +461,7 @@ def check_video_config(cfg: DictConfig, config_file: str) -> None:
         raise ConfigError(f"--config-file {config_file}: has no model = L(...)(...) to build")
     if not hasattr(sig_target, "run_video"):
         name = getattr(sig_target, "__name__", str(sig_target))
-        raise ConfigError(f"--config-file {config_file}: its model ({name}) is a per-frame model, not a video model; "
-                          "use a video config (configs/uvmos/*.py, configs/baselines/*.py)")
+        raise ConfigError(
+            f"--config-file {config_file}: its model ({name}) is a per-frame model, not a video model; "
+            "use a video config (configs/uvmos/*.py, configs/baselines/*.py)"
+        )

@@ -7,6 +7,7 @@ to the file they stand for (``AtomicCheckpointer`` removes ``.tmp-model_*`` left
 save) and ending in the final extension, so writers that pick the format from it (PIL, matplotlib)
 work on them.
 """
+
 from __future__ import annotations
 
 import contextlib

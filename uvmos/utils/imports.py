@@ -1,4 +1,5 @@
 """Import every built-in module so its components land in the registries."""
+
 import importlib
 import logging
 import pkgutil

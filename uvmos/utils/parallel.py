@@ -1,4 +1,5 @@
 """A process pool over independent jobs that never hangs on a failed or killed worker."""
+
 from __future__ import annotations
 
 import multiprocessing as mp

@@ -8,6 +8,7 @@ horizontal flip; masks as bitmasks (the dicts hold RLE). Frames without objects 
 There is no video evaluator here: frame AP is measured by ``tools/eval_frame_ap.py`` on the
 proposer config of each model.
 """
+
 from detectron2.config import LazyCall as L
 from detectron2.data import DatasetMapper, build_detection_train_loader
 from detectron2.data import transforms as T

@@ -5,6 +5,7 @@ augmentation (scale [0.8, 1.5], horizontal flip, crop) and D-Net's target genera
 Test: the videos of ``uvmos_synth_val``, each run frame by frame by D-Net (guided by its own
 previous foreground) and scored by ``FrameAPEvaluator`` (class-agnostic COCO mask AP, Table 3).
 """
+
 from detectron2.config import LazyCall as L
 from omegaconf import OmegaConf
 

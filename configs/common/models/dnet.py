@@ -6,6 +6,7 @@ Pixel statistics and ``stride_in_1x1`` follow detectron2's MSRA ImageNet R-50 (B
 both backbones, the SGM's 4-channel stem included (see uvmos/modeling/backbone.py for the accepted
 layouts). Norms: SyncBN (paper silent; per-GPU batches of 640x640 crops are small).
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.backbone import build_dilated_resnet

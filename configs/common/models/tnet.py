@@ -5,6 +5,7 @@ separate tracker backbone (ResNet-101 at 473x473, res4 = stride 16, 1024 channel
 for which users supply ImageNet weights (``train.init_checkpoint = {"associator.features.backbone":
 "R-101.pkl", ...}``).
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.backbone import build_dilated_resnet
@@ -22,7 +23,9 @@ from uvmos.modeling.tnet import (
 tnet = L(TNetTracker)(
     features=L(ProposerFeatures)(keys=None),
     target_model=L(ConvTargetModel)(hidden_channels=96, kernel_size=3, init="pca"),
-    solver=L(GaussNewtonCG)(init_cg_iters=(5, 10, 10, 10, 10), update_cg_iters=(10,), direct=True),  # FRTM schedule; W2 updates solved exactly
+    solver=L(GaussNewtonCG)(
+        init_cg_iters=(5, 10, 10, 10, 10), update_cg_iters=(10,), direct=True
+    ),  # FRTM schedule; W2 updates solved exactly
     verifier=L(ReIDVerifier)(thr_reid=0.6, iou_thresh=0.5),  # eq. 10
     reid=L(MaskPooledEmbedder)(in_features=("res4",), center=True),
     memory=L(AdaptiveMemory)(gamma=0.1, capacity=80, update_every=8, verified_factor=2.0),

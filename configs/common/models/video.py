@@ -2,6 +2,7 @@
 
 Set ``model.proposer`` in the config that imports this (D-Net, Mask R-CNN or the oracle).
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.meta_arch import VideoSegmenter

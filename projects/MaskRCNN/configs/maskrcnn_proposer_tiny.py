@@ -5,6 +5,7 @@
 Proposals down to score 0.05 (detectron2's test threshold), at most 100 per frame: AP integrates
 over the score ranking, so no working-point threshold is applied here (the video configs use 0.5).
 """
+
 from detectron2.config import LazyCall as L
 from omegaconf import OmegaConf
 
@@ -18,7 +19,11 @@ from .maskrcnn_tiny_cpu import train
 WEIGHTS = "output/maskrcnn_tiny_cpu/model_final.pth"
 
 model = L(MaskRCNNProposer)(
-    model=_rcnn, score_thresh=0.05, max_proposals=100, class_agnostic=True, agnostic_nms=0.5,
+    model=_rcnn,
+    score_thresh=0.05,
+    max_proposals=100,
+    class_agnostic=True,
+    agnostic_nms=0.5,
     return_features=False,
 )
 dataloader = OmegaConf.create()

@@ -14,6 +14,7 @@ the tiny D-Net's budget. The run reported in docs/model_zoo.md is shorter (deadl
 
     OMP_NUM_THREADS=1 python tools/train_net.py --config-file projects/MaskRCNN/configs/maskrcnn_tiny_cpu.py
 """
+
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
 

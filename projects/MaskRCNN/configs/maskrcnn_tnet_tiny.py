@@ -4,6 +4,7 @@ the CPU-scale counterpart of configs/baselines/maskrcnn_tnet.py. DAVIS J&F:
         --dataset uvmos_synth_test
 Proposals scoring >= 0.5 enter the tracker (the proposer's default; not tuned).
 """
+
 from ....configs.common.models.tnet import use_fpn_features
 from ....configs.uvmos.tiny_cpu import dataloader, model, train
 from .maskrcnn_proposer_tiny import WEIGHTS

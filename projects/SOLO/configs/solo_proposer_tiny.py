@@ -4,12 +4,13 @@
         --dataset uvmos_synth_test
 All proposals SOLOv2's inference keeps (score >= 0.05 after Matrix NMS, at most 100 per frame).
 """
+
 from detectron2.config import LazyCall as L
 from omegaconf import OmegaConf
 
-from uvmos.projects.SOLO.solo import SOLOProposer
 from uvmos.data.build import build_video_test_loader
 from uvmos.evaluation.frame_ap import FrameAPEvaluator
+from uvmos.projects.SOLO.solo import SOLOProposer
 
 from .solov2_tiny_cpu import model as _solo
 from .solov2_tiny_cpu import train

@@ -3,6 +3,7 @@
 Proposals scoring >= 0.3 after Matrix NMS enter the tracker (SOLO's scores are lower than Mask
 R-CNN's: they are multiplied by the mask's mean probability; not tuned).
 """
+
 from ....configs.common.models.tnet import use_fpn_features
 from ....configs.uvmos.tiny_cpu import dataloader, model, train
 from .solo_proposer_tiny import WEIGHTS

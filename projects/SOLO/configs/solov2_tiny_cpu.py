@@ -16,11 +16,12 @@ reported in docs/model_zoo.md is shorter (deadline; see there).
 
     OMP_NUM_THREADS=1 python tools/train_net.py --config-file projects/SOLO/configs/solov2_tiny_cpu.py
 """
+
 from detectron2.config import LazyCall as L
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 
-from uvmos.projects.SOLO.solo import SOLOv2, SOLOv2InsHead, SOLOv2MaskHead
 from uvmos.modeling.backbone import build_dilated_resnet
+from uvmos.projects.SOLO.solo import SOLOv2, SOLOv2InsHead, SOLOv2MaskHead
 
 from ....configs.common.data.synth_frames import dataloader
 from ....configs.common.optim import SGD as optimizer
@@ -32,7 +33,11 @@ WIDTH, FPN_C, HEAD_C, MASK_C, E = 16, 64, 64, 32, 64
 model = L(SOLOv2)(
     backbone=L(FPN)(
         bottom_up=L(build_dilated_resnet)(
-            depth=18, norm="BN", stem_out_channels=WIDTH, res2_out_channels=WIDTH, res5_dilation=1,
+            depth=18,
+            norm="BN",
+            stem_out_channels=WIDTH,
+            res2_out_channels=WIDTH,
+            res5_dilation=1,
             out_features=("res2", "res3", "res4", "res5"),
         ),
         in_features=("res2", "res3", "res4", "res5"),

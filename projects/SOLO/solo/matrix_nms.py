@@ -7,6 +7,7 @@ themselves suppressed:
 
 one matrix product for all pairwise IoUs, no sequential loop.
 """
+
 from __future__ import annotations
 
 import torch

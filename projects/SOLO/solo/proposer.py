@@ -1,4 +1,5 @@
 """SOLOv2 as a uvmos frame-level proposer (PROPOSER_REGISTRY, docs/dev_conventions.md)."""
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence
@@ -27,9 +28,15 @@ class SOLOProposer(nn.Module):
         test_size: optional (H', W') the video meta-arch resizes frames to.
     """
 
-    def __init__(self, model: SOLOv2, score_thresh: float = 0.3,
-                 max_proposals: int = 50, class_agnostic: bool = True, return_features: bool = True,
-                 test_size: Optional[Sequence[int]] = None):
+    def __init__(
+        self,
+        model: SOLOv2,
+        score_thresh: float = 0.3,
+        max_proposals: int = 50,
+        class_agnostic: bool = True,
+        return_features: bool = True,
+        test_size: Optional[Sequence[int]] = None,
+    ):
         super().__init__()
         if not isinstance(model, SOLOv2):
             raise TypeError(f"SOLOProposer: model must be a SOLOv2, got {type(model)}")

@@ -19,6 +19,7 @@ detectron2 meta-architecture, written for uvmos (not vendored).
 Sizes are parameters: the tiny config (configs/solov2_tiny_cpu.py) narrows everything and sets
 grids and scale ranges for 192 x 320 frames.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Sequence, Tuple
@@ -63,8 +64,16 @@ def _conv_stack(in_ch: int, ch: int, n: int, norm: str) -> nn.Sequential:
 class SOLOv2InsHead(nn.Module):
     """Kernel and category branches on S x S grids, shared across levels (SOLOv2 §3.2.1)."""
 
-    def __init__(self, in_channels: int, channels: int, num_convs: int, kernel_dim: int, num_classes: int,
-                 norm: str = "GN", prior_prob: float = 0.01):
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        num_convs: int,
+        kernel_dim: int,
+        num_classes: int,
+        norm: str = "GN",
+        prior_prob: float = 0.01,
+    ):
         super().__init__()
         self.kernel_convs = _conv_stack(in_channels + 2, channels, num_convs, norm)
         self.cate_convs = _conv_stack(in_channels, channels, num_convs, norm)
@@ -98,8 +107,17 @@ class SOLOv2MaskHead(nn.Module):
             layers: List[nn.Module] = []
             in_ch = in_channels + (2 if i == num_levels - 1 else 0)
             for j in range(max(i, 1)):
-                layers += [Conv2d(in_ch if j == 0 else channels, channels, 3, padding=1, bias=not norm,
-                                  norm=get_norm(norm, channels)), nn.ReLU()]
+                layers += [
+                    Conv2d(
+                        in_ch if j == 0 else channels,
+                        channels,
+                        3,
+                        padding=1,
+                        bias=not norm,
+                        norm=get_norm(norm, channels),
+                    ),
+                    nn.ReLU(),
+                ]
                 if i > 0:
                     layers.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
             self.levels.append(nn.Sequential(*layers))
@@ -235,8 +253,9 @@ class SOLOv2(nn.Module):
                 cls = torch.zeros(0, dtype=torch.long, device=self.device)
             # mask targets at the mask feature's stride (4): area fraction >= 0.5
             small = F.adaptive_avg_pool2d(m[None].float(), (fh, fw))[0] >= 0.5 if len(m) else m.new_zeros((0, fh, fw))
-            levels = solo_targets(m.cpu(), cls.cpu(), padded_size, self.num_grids, self.scale_ranges, self.sigma,
-                                  self.num_classes)
+            levels = solo_targets(
+                m.cpu(), cls.cpu(), padded_size, self.num_grids, self.scale_ranges, self.sigma, self.num_classes
+            )
             img_cates = []
             for lvl, (cate, ins) in enumerate(levels):
                 img_cates.append(cate.flatten())
@@ -248,9 +267,7 @@ class SOLOv2(nn.Module):
                     mask_targets.append(small[ins.flatten()[pos].to(self.device)])
             cate_targets.append(torch.cat(img_cates))
         # category: per level (N, C, S, S) -> (N * S * S, C) in the targets' order (image, level, cell)
-        logits = torch.cat(
-            [torch.cat([c[b].flatten(1).T for c in cates]) for b in range(len(gt_instances))]
-        )
+        logits = torch.cat([torch.cat([c[b].flatten(1).T for c in cates]) for b in range(len(gt_instances))])
         labels = torch.cat(cate_targets).to(self.device)
         num_pos = int((labels < self.num_classes).sum())
         onehot = F.one_hot(labels, self.num_classes + 1)[:, : self.num_classes].float()
@@ -292,11 +309,23 @@ class SOLOv2(nn.Module):
             if not keep.any():
                 results.append(self._empty(image_sizes[b]))
                 continue
-            probs, seg, areas, labels, cate_scores = probs[keep], seg[keep], areas[keep], labels[keep], cate_scores[keep]
+            probs, seg, areas, labels, cate_scores = (
+                probs[keep],
+                seg[keep],
+                areas[keep],
+                labels[keep],
+                cate_scores[keep],
+            )
             maskness = (probs * seg).flatten(1).sum(1) / areas
             cate_scores = cate_scores * maskness
             order = torch.argsort(cate_scores, descending=True)[: self.pre_nms_topk]
-            probs, seg, areas, labels, cate_scores = probs[order], seg[order], areas[order], labels[order], cate_scores[order]
+            probs, seg, areas, labels, cate_scores = (
+                probs[order],
+                seg[order],
+                areas[order],
+                labels[order],
+                cate_scores[order],
+            )
             cate_scores = matrix_nms(seg, labels, cate_scores, self.nms_kernel, self.nms_sigma, areas)
             keep = cate_scores >= self.update_thresh
             probs, labels, cate_scores = probs[keep], labels[keep], cate_scores[keep]

@@ -10,6 +10,7 @@ class and their mask target is the instance's mask. The grid covers the padded i
 visited from the largest area down) keeps it, so small objects are not hidden by large ones (our
 ordering; SOLO's code visits them in annotation order).
 """
+
 from __future__ import annotations
 
 from typing import List, Sequence, Tuple

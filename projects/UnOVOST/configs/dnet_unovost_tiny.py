@@ -4,6 +4,7 @@ already thresholded by its own post-processor (score threshold 0).
 
     python tools/benchmark.py run --config-file projects/UnOVOST/configs/dnet_unovost_tiny.py --dataset uvmos_synth_test
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.projects.UnOVOST.unovost import UnOVOSTAssociator, UnOVOSTSegmenter

@@ -6,6 +6,7 @@
 Offline over each whole video (``UnOVOSTSegmenter``). Thresholds are the associator's defaults
 (link IoU 0.3, merge cosine 0.8, selection 0.1 score per frame; colour re-ID), not tuned.
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.projects.UnOVOST.unovost import UnOVOSTAssociator, UnOVOSTSegmenter
@@ -18,8 +19,15 @@ proposer.max_proposals = 50
 model = L(UnOVOSTSegmenter)(
     proposer=proposer,
     associator=L(UnOVOSTAssociator)(
-        proposal_score_thresh=0.5, min_area=16, link_iou=0.3, flow_preset="medium", reid="color",
-        merge_sim=0.8, max_gap=None, select_thresh=0.1, max_tracks=20,
+        proposal_score_thresh=0.5,
+        min_area=16,
+        link_iou=0.3,
+        flow_preset="medium",
+        reid="color",
+        merge_sim=0.8,
+        max_gap=None,
+        select_thresh=0.1,
+        max_tracks=20,
     ),
     test_size=None,  # frames at their own size (the tiny models are trained on 192x320 frames)
     input_format="BGR",

@@ -33,6 +33,7 @@ Where we differ from the paper (it is silent on, or needs what we do not have):
   S_{t-1}); ``finalize`` then maps tracklet ids to the final tracks. ``UnOVOSTSegmenter``
   (meta_arch.py) applies that map to every frame before anything is written.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,9 +42,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
+from torch import nn
 
 from uvmos.registry import ASSOCIATOR_REGISTRY
 
@@ -135,7 +136,10 @@ def merge_tracklets(tracklets: Sequence[Tracklet], merge_sim: float, max_gap: Op
 
 
 def select_tracks(
-    tracklets: Sequence[Tracklet], groups: Sequence[Sequence[int]], num_frames: int, select_thresh: float,
+    tracklets: Sequence[Tracklet],
+    groups: Sequence[Sequence[int]],
+    num_frames: int,
+    select_thresh: float,
     max_tracks: Optional[int],
 ) -> Tuple[Dict[int, int], Dict[int, float], Dict[int, int]]:
     """Stage 3: -> (tracklet id -> final id or 0, final id -> score, final id -> category)."""
@@ -222,8 +226,10 @@ class UnOVOSTAssociator(nn.Module):
             return np.stack([color_embedding(image_bgr, m) for m in masks]) if len(masks) else np.zeros((0, 256))
         feats = proposals.get("features") or {}
         if self.reid_feature not in feats:
-            raise KeyError(f"UnOVOSTAssociator: reid='features' needs proposer feature {self.reid_feature!r}; "
-                           f"the proposer returned {sorted(feats)}")
+            raise KeyError(
+                f"UnOVOSTAssociator: reid='features' needs proposer feature {self.reid_feature!r}; "
+                f"the proposer returned {sorted(feats)}"
+            )
         f = feats[self.reid_feature].float().cpu()[0]  # (C, h, w)
         if len(masks) == 0:
             return np.zeros((0, f.shape[0]), dtype=np.float32)

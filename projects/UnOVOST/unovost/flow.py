@@ -8,6 +8,7 @@ Warping is backward: the flow is computed from frame t to frame t-1, so each pix
 looks up where it came from, ``mask_t(x) = mask_{t-1}(x + flow(x))`` (``cv2.remap``, bilinear,
 threshold 0.5). This has no holes, unlike splatting the t-1 mask forward.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -63,6 +64,12 @@ def warp_mask(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
         raise ValueError(f"warp_mask: mask {mask.shape} and flow {flow.shape[:2]} sizes differ")
     H, W = mask.shape
     gx, gy = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
-    out = cv2.remap(mask.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    out = cv2.remap(
+        mask.astype(np.float32),
+        gx + flow[..., 0],
+        gy + flow[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
     return out >= 0.5

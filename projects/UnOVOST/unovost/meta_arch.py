@@ -8,6 +8,7 @@ tracklet -> track map before yielding. Memory grows with the video length (T x H
 which is the price of being offline. The time ``finalize`` takes is charged to the "association"
 part and to the frames' total when a timer is attached (paper Table 5's tracking column).
 """
+
 from __future__ import annotations
 
 import time

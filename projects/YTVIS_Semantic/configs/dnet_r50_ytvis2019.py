@@ -6,6 +6,7 @@ YouTube-VIS has no public validation ground truth: per-frame AP is measured on a
 train (register it with ``uvmos.data.builtin.register_ytvis``); the video-level results of the
 ``valid`` split go to the evaluation server (``uvmos_r50_ytvis2019.py``).
 """
+
 from ....configs.dnet.r50_paper import dataloader, lr_multiplier, model, optimizer, train  # noqa: F401
 
 model.sal_head.num_classes = 41

@@ -10,6 +10,7 @@ The salient loss weighs 4 (binary D-Net: 1): with K + 1 classes the cross-entrop
 and at weight 1 the tiny model collapsed onto 3 of the 8 classes (class-aware AP 8.1; weight 4: 34.0,
 same 4300 iterations; compared on the val split, two runs; README).
 """
+
 from ....configs.dnet.tiny_cpu import dataloader, lr_multiplier, model, optimizer, train  # noqa: F401
 
 model.sal_head.num_classes = 9  # background + uvmos_synth's 8 categories (MetadataCatalog thing_classes)

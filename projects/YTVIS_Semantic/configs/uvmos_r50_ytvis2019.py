@@ -6,6 +6,7 @@ the server's ``results.json`` (tracks with categories and scores) instead of eva
         --output output/ytvis2019_valid --ytvis-results output/ytvis2019_valid/results.json \
         --opts train.init_checkpoint=output/ytvis_semantic_dnet_r50_2019/model_final.pth
 """
+
 from ....configs.uvmos.r50_paper import dataloader, model, train
 from .dnet_r50_ytvis2019 import model as dnet_model
 

@@ -4,6 +4,7 @@ category is the score-weighted vote of its matched proposals' classes; YouTube-V
     python tools/train_net.py --config-file projects/YTVIS_Semantic/configs/uvmos_tiny_synth.py \
         --eval-only train.init_checkpoint=output/ytvis_semantic_dnet_tiny/model_final.pth
 """
+
 from detectron2.config import LazyCall as L
 
 from uvmos.evaluation.ytvis import YTVISEvaluator

@@ -2,6 +2,7 @@
 mask (optionally blended with re-ID cosine), one optimal assignment per frame (Hungarian, scipy).
 No appearance model, no verification, no memory: what T-Net (§3.2) adds is measured against this.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,8 +10,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-from torch import nn
 from scipy.optimize import linear_sum_assignment
+from torch import nn
 
 from uvmos.registry import ASSOCIATOR_REGISTRY
 

@@ -1,4 +1,5 @@
 """D-Net (paper §3.1): dilated ResNet + two ASPP + SGM + salient / instance heads."""
+
 from .aspp import ASPPNeck
 from .dnet import DNet
 from .heads import DNetDecoder, InstanceHead, SalientHead

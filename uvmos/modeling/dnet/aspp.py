@@ -6,6 +6,7 @@ channels at output stride 16. D-Net uses two in parallel (X_SAL, X_INS) and a th
 branch (X_SGM). The module is detectron2's :class:`detectron2.layers.ASPP`; this wrapper only
 picks its input map from the backbone's feature dict.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence, Tuple
@@ -59,7 +60,5 @@ class ASPPNeck(nn.Module):
     def forward(self, features: Dict[str, torch.Tensor]) -> torch.Tensor:
         x = features[self.in_feature]
         if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"ASPPNeck expects {self.in_channels} channels in {self.in_feature!r}, got {x.shape[1]}"
-            )
+            raise ValueError(f"ASPPNeck expects {self.in_channels} channels in {self.in_feature!r}, got {x.shape[1]}")
         return self.aspp(x)

@@ -21,6 +21,7 @@ First frame (no t-1; choice, see docs/dnet.md): ``first_frame="two_pass"`` runs 
 guidance (I_0, empty mask), then again with (I_0, its own predicted foreground);
 ``"zero"`` stops after the first pass. Training shows empty guidance too (``GuidancePerturbation.p_empty``).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence
@@ -99,8 +100,16 @@ class DNet(nn.Module):
         self.sal_head, self.ins_head = sal_head, ins_head
         self.use_sgm = bool(use_sgm)
         if self.use_sgm:
-            missing = [n for n, m in [("sgm_backbone", sgm_backbone), ("sgm_neck", sgm_neck),
-                                      ("sal_fusion", sal_fusion), ("ins_fusion", ins_fusion)] if m is None]
+            missing = [
+                n
+                for n, m in [
+                    ("sgm_backbone", sgm_backbone),
+                    ("sgm_neck", sgm_neck),
+                    ("sal_fusion", sal_fusion),
+                    ("ins_fusion", ins_fusion),
+                ]
+                if m is None
+            ]
             if missing:
                 raise ValueError(f"use_sgm=True needs {', '.join(missing)}")
             self.sgm_backbone, self.sgm_neck = sgm_backbone, sgm_neck
@@ -132,7 +141,10 @@ class DNet(nn.Module):
         for name in ("res2", "res3", "res5"):
             if name not in shapes:
                 raise ValueError(f"D-Net backbone must output {name}; it outputs {sorted(shapes)}")
-        pairs = [("sal_neck", self.sal_neck, shapes["res5"].channels), ("ins_neck", self.ins_neck, shapes["res5"].channels)]
+        pairs = [
+            ("sal_neck", self.sal_neck, shapes["res5"].channels),
+            ("ins_neck", self.ins_neck, shapes["res5"].channels),
+        ]
         if self.use_sgm:
             pairs.append(("sgm_neck", self.sgm_neck, self.sgm_backbone.output_shape()["res5"].channels))
             stem_in = self.sgm_backbone.stem.conv1.in_channels if hasattr(self.sgm_backbone, "stem") else 4
@@ -211,7 +223,11 @@ class DNet(nn.Module):
                 if self.guidance_perturbation is not None:
                     m = self.guidance_perturbation(inst, x["prev_image"].shape[-2:])
                 else:
-                    m = inst.any(dim=0, keepdim=True).float() if len(inst) else torch.zeros(1, *x["prev_image"].shape[-2:])
+                    m = (
+                        inst.any(dim=0, keepdim=True).float()
+                        if len(inst)
+                        else torch.zeros(1, *x["prev_image"].shape[-2:])
+                    )
             else:
                 raise KeyError("D-Net training with SGM needs 'prev_instances' or 'prev_mask'")
             masks.append(m)
@@ -275,12 +291,16 @@ class DNet(nn.Module):
             for i, x in enumerate(batched_inputs):
                 has_prev = "prev_image" in x and "prev_mask" in x
                 prev_imgs.append(x["prev_image"] if has_prev else x["image"])
-                masks.append(x["prev_mask"].float().reshape(1, *x["prev_mask"].shape[-2:]) if has_prev
-                             else torch.zeros(1, *x["image"].shape[-2:]))
+                masks.append(
+                    x["prev_mask"].float().reshape(1, *x["prev_mask"].shape[-2:])
+                    if has_prev
+                    else torch.zeros(1, *x["image"].shape[-2:])
+                )
                 if not has_prev:
                     first.append(i)
             prev = ImageList.from_tensors(
-                [(p.to(self.device).float() - self.pixel_mean) / self.pixel_std for p in prev_imgs], self.size_divisibility
+                [(p.to(self.device).float() - self.pixel_mean) / self.pixel_std for p in prev_imgs],
+                self.size_divisibility,
             )
             guidance = make_guidance_input(prev.tensor, self._pad(masks, prev), float(self.pixel_std.mean()))
         out = self.forward_tensors(images.tensor, guidance)

@@ -15,6 +15,7 @@ models. "x2" is an upsampling to the exact size of res3 / res2, so odd input siz
   regressed to Gaussians by MSE) and an offset field (2 channels, (dy, dx) in stride-4 grid units;
   :class:`~uvmos.modeling.dnet.dnet.DNet` multiplies by 4 when upsampling to the input size).
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence, Tuple

@@ -5,6 +5,7 @@ CE is averaged over non-ignored pixels, MSE over pixels with a non-zero center w
 over dy and dx) over foreground pixels. A batch without any valid pixel gives a zero that still
 depends on the prediction (keeps DDP's graph complete).
 """
+
 from __future__ import annotations
 
 import torch

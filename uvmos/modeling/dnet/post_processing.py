@@ -13,6 +13,7 @@ offset field". Steps (all at the network's input resolution, then resized to the
    non-background argmax labels (K+1-class variant, §4.3), 0 when class-agnostic;
 5. instances smaller than ``min_area`` pixels (at the output size) are dropped.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Tuple
@@ -87,13 +88,17 @@ class DNetPostProcessor:
         prob = sal_logits.float().softmax(dim=0)
         labels = prob.argmax(dim=0)
         fg_prob = 1.0 - prob[0]
-        centers, center_scores = find_instance_centers(center.float(), self.center_threshold, self.nms_kernel, self.top_k)
+        centers, center_scores = find_instance_centers(
+            center.float(), self.center_threshold, self.nms_kernel, self.top_k
+        )
         ids = group_pixels(centers, offset.float(), labels > 0)
 
         resize = (out_h, out_w) != tuple(ids.shape)
         if resize:
             ids = F.interpolate(ids[None, None].float(), size=(out_h, out_w), mode="nearest")[0, 0].long()
-            fg_prob = F.interpolate(fg_prob[None, None], size=(out_h, out_w), mode="bilinear", align_corners=False)[0, 0]
+            fg_prob = F.interpolate(fg_prob[None, None], size=(out_h, out_w), mode="bilinear", align_corners=False)[
+                0, 0
+            ]
             labels = F.interpolate(labels[None, None].float(), size=(out_h, out_w), mode="nearest")[0, 0].long()
 
         num_classes = sal_logits.shape[0]

@@ -23,6 +23,7 @@ Choices where the paper is ambiguous (also in docs/dnet.md):
   :class:`GuidancePerturbation` (instance drop, random dilation/erosion, all-empty) to mimic the
   errors of the predicted S_{t-1} met at inference and the empty guidance of the first frame.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
@@ -119,7 +120,9 @@ class GuidancePerturbation:
             keep = torch.rand(masks.shape[0]) >= self.p_drop_instance
             masks = masks[keep.to(masks.device)]
         h, w = masks.shape[-2:] if image_size is None else image_size
-        union = masks.any(dim=0, keepdim=True).float() if masks.shape[0] else masks.new_zeros((1, h, w), dtype=torch.float)
+        union = (
+            masks.any(dim=0, keepdim=True).float() if masks.shape[0] else masks.new_zeros((1, h, w), dtype=torch.float)
+        )
         if self.p_empty > 0 and torch.rand(()) < self.p_empty:
             return torch.zeros_like(union)
         if self.p_morph > 0 and torch.rand(()) < self.p_morph:

@@ -11,6 +11,7 @@ Used in two places: as the ``target_generator`` of ``uvmos.data.mapper.FramePair
 computed in the data workers) and inside :class:`~uvmos.modeling.dnet.dnet.DNet` for batches
 that lack them.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Union

@@ -1,5 +1,6 @@
 """Frame-level proposers other than D-Net (which registers itself): Mask R-CNN, ground-truth oracle,
 and the weight-free motion proposer for real video."""
+
 from .maskrcnn import MaskRCNNProposer
 from .motion import MotionProposer
 from .oracle import OracleProposer

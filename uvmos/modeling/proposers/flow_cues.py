@@ -9,6 +9,7 @@
   when most rays cast from it cross the motion boundaries an odd number of times (4 directions
   with cumulative sums here; the paper casts 8 rays on the boundary map).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple

@@ -8,6 +8,7 @@ Class-agnostic in either of two ways: a 1-class model (``roi_heads.num_classes=1
 DAVIS), or a multi-class model (e.g. COCO weights) whose detections are merged across classes by a
 class-agnostic NMS (``agnostic_nms``), the top-scoring one surviving, and relabelled 0.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence

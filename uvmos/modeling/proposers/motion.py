@@ -21,6 +21,7 @@ across frames of one video and resets when ``video_id`` changes or ``frame_idx``
 instance serves one video stream at a time. All settings were chosen on the 16 shared DAVIS-2016
 train sequences (docs/real_video.md).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -185,7 +186,9 @@ class MotionProposer(nn.Module):
             sigma = min(sigma, self.rel_sigma * float(np.percentile(mag, 99)))
         sigma = max(sigma, self.noise_k * float(np.median(mag)), self.min_sigma_px)
         speed = 1.0 - np.exp(-((mag / sigma) ** 2))
-        boundary = cv2.dilate((motion_boundaries(res) > self.boundary_thresh).astype(np.uint8), np.ones((3, 3), np.uint8))
+        boundary = cv2.dilate(
+            (motion_boundaries(res) > self.boundary_thresh).astype(np.uint8), np.ones((3, 3), np.uint8)
+        )
         io = cv2.blur(inside_outside(boundary > 0).astype(np.float32), (7, 7))
         ev = 1.0 - (1.0 - speed) * (1.0 - self.io_weight * io)  # noisy-or: either cue suffices
         if self._prev_prob is not None and self.temporal_weight > 0:
@@ -229,8 +232,15 @@ class MotionProposer(nn.Module):
             if self.grabcut_iters > 0 and fg.sum() >= 16 and (~fg).sum() >= 16:
                 bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
                 try:
-                    cv2.grabCut(np.ascontiguousarray(small[y0:y1, x0:x1]), gc, None, bgd, fgd,
-                                self.grabcut_iters, cv2.GC_INIT_WITH_MASK)
+                    cv2.grabCut(
+                        np.ascontiguousarray(small[y0:y1, x0:x1]),
+                        gc,
+                        None,
+                        bgd,
+                        fgd,
+                        self.grabcut_iters,
+                        cv2.GC_INIT_WITH_MASK,
+                    )
                     fg = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_FGD)
                 except cv2.error:  # a colour model with too few samples: keep the motion mask
                     pass

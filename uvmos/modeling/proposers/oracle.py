@@ -11,6 +11,7 @@ The proposer reads the ground truth of the video being processed, so its input d
 * ``false_positives``: Poisson mean of spurious elliptic blobs per frame (score in ``fp_scores``);
 * ``score_noise``: true proposals score 1 - |N(0, score_noise)|.
 """
+
 from __future__ import annotations
 
 import zlib

@@ -5,6 +5,7 @@ own foreground on t-1, the ground truth, or nothing; :func:`propose_video`): wha
 inference and the per-frame AP of ``uvmos.evaluation.frame_ap`` (Table 3, no tracker) run on.
 :func:`frame_tensor` is the frame preparation shared with ``VideoSegmenter``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple

@@ -1,4 +1,5 @@
 """T-Net (paper §3.2): target appearance models, online solvers, verification, re-ID, memory, tracker."""
+
 from .appearance import ConvTargetModel
 from .features import BackboneFeatures, ProposerFeatures
 from .memory import AdaptiveMemory, FixedRateMemory, NoUpdateMemory, SampleMemory
@@ -7,4 +8,26 @@ from .solver import GaussNewtonCG, GradientDescent, TargetObjective, hinge_pixel
 from .tracker import TNetTracker, Tracklet
 from .verifier import NoVerifier, ReIDVerifier, Verification
 
-__all__ = [k for k in globals() if not k.startswith("_")]
+__all__ = [
+    "ConvTargetModel",
+    "BackboneFeatures",
+    "ProposerFeatures",
+    "AdaptiveMemory",
+    "FixedRateMemory",
+    "NoUpdateMemory",
+    "SampleMemory",
+    "MaskPooledEmbedder",
+    "ReIDHead",
+    "mask_pool",
+    "reid_losses",
+    "GaussNewtonCG",
+    "GradientDescent",
+    "TargetObjective",
+    "hinge_pixel_weights",
+    "objective_value",
+    "TNetTracker",
+    "Tracklet",
+    "NoVerifier",
+    "ReIDVerifier",
+    "Verification",
+]

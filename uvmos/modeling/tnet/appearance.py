@@ -4,6 +4,7 @@ The model is *functional*: the architecture lives here, the weights ``[W1, W2]``
 live in that target's tracklet and are fitted online by an ``ONLINE_SOLVER_REGISTRY`` solver on
 eq. 9. Features ``X`` are computed once per frame and shared by every target.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional

@@ -10,6 +10,7 @@ Call: ``source(frame, proposals) -> {name: (1, C, h, w)}`` where ``frame`` is th
 dict (``image`` uint8 (3, H', W')) and ``proposals`` its output dict. Every returned map covers the
 whole frame (padding cropped), so masks map onto it by plain resizing.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence, Tuple
@@ -82,8 +83,10 @@ class ProposerFeatures:
                 f = F.interpolate(f, size=(max(1, int(h * r)), max(1, int(w * r))), mode="area")
             elif self.size is not None and tuple(f.shape[-2:]) != self.size:
                 shrink = f.shape[-2] >= self.size[0] and f.shape[-1] >= self.size[1]
-                f = F.interpolate(f, size=self.size, mode="area") if shrink else F.interpolate(
-                    f, size=self.size, mode="bilinear", align_corners=False
+                f = (
+                    F.interpolate(f, size=self.size, mode="area")
+                    if shrink
+                    else F.interpolate(f, size=self.size, mode="bilinear", align_corners=False)
                 )
             out[k] = f
         for name, names in self.concat.items():
@@ -94,8 +97,11 @@ class ProposerFeatures:
                     m = F.interpolate(frame["image"][None].float(), size=grid, mode="area")
                     m = m - m.mean(dim=(2, 3), keepdim=True)
                 else:
-                    m = out[n] if out[n].shape[-2:] == grid else F.interpolate(
-                        out[n], size=grid, mode="bilinear", align_corners=False)
+                    m = (
+                        out[n]
+                        if out[n].shape[-2:] == grid
+                        else F.interpolate(out[n], size=grid, mode="bilinear", align_corners=False)
+                    )
                 maps.append(m * m.pow(2).mean().clamp_min(1e-12).rsqrt())
             out[name] = torch.cat(maps, dim=1)
         if self.keys is not None:

@@ -1,4 +1,5 @@
 """Small mask operations shared by the associators: IoU matrices, resizing, the id map."""
+
 from __future__ import annotations
 
 from typing import Sequence, Tuple

@@ -18,6 +18,7 @@ Choices where the paper is silent (docs/tnet.md): every frame's final tracking r
 with the lowest weight is replaced (ties: the oldest), which with growing weights is the oldest
 unverified one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -134,7 +135,9 @@ class _GeometricMemory:
         self._insert(mem, slot, x, y, pw, weight=base * factor, base=base, verified=verified)
         self._normalise(mem)
 
-    def step(self, mem: SampleMemory, x, y, pw=None, verified: bool = False, matched: bool = True) -> bool:  # pragma: no cover
+    def step(
+        self, mem: SampleMemory, x, y, pw=None, verified: bool = False, matched: bool = True
+    ) -> bool:  # pragma: no cover
         raise NotImplementedError
 
     def fitted(self, mem: SampleMemory) -> None:

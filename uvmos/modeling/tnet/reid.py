@@ -11,9 +11,10 @@ both ``embedder(features, masks) -> (N, D)`` L2-normalised rows (all-zero for an
 ``features``: dict name -> (1, C, h, w) features of the *current* frame (covering the whole frame);
 ``masks``: (N, H, W) bool at any resolution (area-downsampled to each feature map).
 """
+
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Dict, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -174,4 +175,3 @@ def embed_all(embedder, features: Dict[str, torch.Tensor], masks: torch.Tensor) 
     """Call any embedder without building autograd graphs."""
     with torch.no_grad():
         return embedder(features, masks)
-

@@ -10,6 +10,7 @@ other samples in the batch are negatives; two samples of one video may hold the 
 rare false negative we accept). Its checkpoint loads into the tracker's head by suffix matching
 (``train.init_checkpoint={"associator.reid": ...}`` in the tracker's config).
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Sequence
@@ -90,7 +91,10 @@ class ReIDTrainer(nn.Module):
         for i, x in enumerate(batched_inputs):
             if "prev_image" not in x or "prev_instances" not in x:
                 raise KeyError("ReIDTrainer needs frame pairs ('prev_image', 'prev_instances'): use FramePairMapper")
-            for img, inst, es, ks in ((x["image"], x["instances"], ea, ka), (x["prev_image"], x["prev_instances"], eb, kb)):
+            for img, inst, es, ks in (
+                (x["image"], x["instances"], ea, ka),
+                (x["prev_image"], x["prev_instances"], eb, kb),
+            ):
                 masks = self._masks(inst)
                 keep = masks.flatten(1).any(1) if len(inst) else torch.zeros(0, dtype=torch.bool)
                 if not keep.any():

@@ -15,6 +15,7 @@ Solvers share one interface, ``solve(residual_fn, params, phase="init"|"update",
 * :class:`GradientDescent` -- steepest descent, with the exact step for the local quadratic model
   (``lr=None``) or a fixed learning rate; the comparison baseline.
 """
+
 from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence, Union
@@ -23,7 +24,15 @@ import torch
 
 from uvmos.registry import ONLINE_SOLVER_REGISTRY
 
-__all__ = ["TargetObjective", "LinearFilterObjective", "linearise", "GaussNewtonCG", "GradientDescent", "objective_value", "hinge_pixel_weights"]
+__all__ = [
+    "TargetObjective",
+    "LinearFilterObjective",
+    "linearise",
+    "GaussNewtonCG",
+    "GradientDescent",
+    "objective_value",
+    "hinge_pixel_weights",
+]
 
 ResidualFn = Callable[[List[torch.Tensor]], List[torch.Tensor]]
 
@@ -120,7 +129,11 @@ class LinearFilterObjective:
 
     def _sample_system(self, j: int):
         A = self._patches(j)
-        pw = torch.ones(self.h * self.w, dtype=A.dtype, device=A.device) if self.pixel_weights is None else self.pixel_weights[j].reshape(-1)
+        pw = (
+            torch.ones(self.h * self.w, dtype=A.dtype, device=A.device)
+            if self.pixel_weights is None
+            else self.pixel_weights[j].reshape(-1)
+        )
         P = self.h * self.w
         Aw = A * (pw / P)[:, None]
         return A.T @ Aw, Aw.T @ self.y[j].reshape(-1)

@@ -26,14 +26,15 @@ descending s); W1 is fitted with W2 on y̌_0 and then frozen (FRTM), so memory s
 96-channel samples; a result smaller than ``min_area`` px counts as empty (the target is *lost*
 for that frame: it keeps predicting, its memory is not updated).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from uvmos.registry import ASSOCIATOR_REGISTRY
 
@@ -236,7 +237,16 @@ class TNetTracker(nn.Module):
             S, S_up, Z = X.new_zeros((0, 1) + tuple(X.shape[-2:])), X.new_zeros((0,) + work), None
             results = torch.zeros((0,) + work, dtype=torch.bool, device=X.device)
         return _Frame(
-            t=t, size=(H, W), stride=stride, feats=feats, X=X, props=props, tracks=tracks, S=S, S_up=S_up, Z=Z,
+            t=t,
+            size=(H, W),
+            stride=stride,
+            feats=feats,
+            X=X,
+            props=props,
+            tracks=tracks,
+            S=S,
+            S_up=S_up,
+            Z=Z,
             results=results,
         )
 
@@ -251,7 +261,9 @@ class TNetTracker(nn.Module):
         pm = pm.reshape(-1, H, W)
         n = len(pm)
         ps = inst.scores.float() if inst.has("scores") else torch.ones(n, device=pm.device)
-        pc = inst.pred_classes.long() if inst.has("pred_classes") else torch.zeros(n, dtype=torch.long, device=pm.device)
+        pc = (
+            inst.pred_classes.long() if inst.has("pred_classes") else torch.zeros(n, dtype=torch.long, device=pm.device)
+        )
         o = stride // 2
         return _Proposals(masks=pm, scores=ps, classes=pc, work=pm[:, o::stride, o::stride].contiguous())
 
@@ -294,7 +306,9 @@ class TNetTracker(nn.Module):
         non-overlapping id map (a pixel claimed by several targets: highest track score)."""
         p = f.props
         res_emb = self._embed(f.feats, f.results)
-        first_emb = torch.stack([tr.first_emb for tr in f.tracks]) if f.tracks else res_emb.new_zeros((0, res_emb.shape[1]))
+        first_emb = (
+            torch.stack([tr.first_emb for tr in f.tracks]) if f.tracks else res_emb.new_zeros((0, res_emb.shape[1]))
+        )
         f.ver = self.verifier.verify(p.work, p.emb, f.results, res_emb, first_emb)
         final = f.results.clone()
         for k, tr in enumerate(f.tracks):

@@ -7,6 +7,7 @@ it was started from); cos compares re-ID embeddings. The best proposal replaces 
 s > thr_reid (0.6). Where the paper is silent: a proposal can verify at most one target -- targets
 claim proposals greedily in descending s (docs/tnet.md).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
