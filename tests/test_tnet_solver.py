@@ -6,12 +6,12 @@ from detectron2.config import instantiate
 
 import uvmos  # noqa: F401
 from uvmos.modeling.tnet.appearance import ConvTargetModel
+from uvmos.modeling.tnet.objective import _Linearisation
 from uvmos.modeling.tnet.solver import (
     GaussNewtonCG,
     GradientDescent,
     LinearFilterObjective,
     TargetObjective,
-    _Linearisation,
     hinge_pixel_weights,
     objective_value,
 )

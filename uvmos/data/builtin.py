@@ -146,12 +146,8 @@ def shared_data_root() -> str:
     return os.environ.get("UVMOS_SHARED_DATA", str(repo.parent / "shared" / "data"))
 
 
-def register_all(root: Optional[str] = None) -> None:
-    """Register every built-in dataset under ``root`` (default ``$UVMOS_DATASETS`` or ./datasets)."""
-    if root is None:
-        root = os.environ.get("UVMOS_DATASETS", "./datasets")
-    root = os.path.expanduser(root)
-
+def _register_davis_sets(root: str) -> None:
+    """DAVIS-2017 (semi-supervised and unsupervised annotations) and DAVIS-2016."""
     davis = os.path.join(root, "DAVIS")
     for split in ("train", "val", "test-dev"):
         register_davis(
@@ -167,6 +163,9 @@ def register_all(root: Optional[str] = None) -> None:
     for split in ("train", "val"):
         register_davis(f"davis2016_{split}", os.path.join(root, "DAVIS2016"), split, binary=True, year="2016")
 
+
+def _register_ytvis_sets(root: str) -> None:
+    """YouTube-VIS 2019 and 2021."""
     y19 = os.path.join(root, "ytvis_2019")
     register_ytvis(
         "ytvis_2019_train",
@@ -189,6 +188,9 @@ def register_all(root: Optional[str] = None) -> None:
             categories=YTVIS_2021_CATEGORIES,
         )
 
+
+def _register_synthetic_sets(root: str) -> None:
+    """The synthetic benchmark and its hard preset, as DAVIS and as YouTube-VIS datasets."""
     # Synthetic benchmark (uvmos/data/synthetic.py writes it): the folder name "480p" is kept
     # whatever resolution the generator used, so one layout serves every size.
     # Objects may enter after frame 0, so every object is scored (eval_objects="all").
@@ -206,7 +208,9 @@ def register_all(root: Optional[str] = None) -> None:
                 synthetic=True,
             )
 
-    shared = shared_data_root()
+
+def _register_shared_sets(shared: str) -> None:
+    """The real data of the developers' workspace (:func:`shared_data_root`)."""
     for split in ("train", "val"):
         register_davis(f"davis2016_shared_{split}", os.path.join(shared, "davis2016"), split, binary=True, year="2016")
     register_ytvis(
@@ -217,6 +221,17 @@ def register_all(root: Optional[str] = None) -> None:
         has_frames=False,
     )
     register_video_folder("bedroom_shared", os.path.join(shared, "bedroom-video", "frames"))
+
+
+def register_all(root: Optional[str] = None) -> None:
+    """Register every built-in dataset under ``root`` (default ``$UVMOS_DATASETS`` or ./datasets)."""
+    if root is None:
+        root = os.environ.get("UVMOS_DATASETS", "./datasets")
+    root = os.path.expanduser(root)
+    _register_davis_sets(root)
+    _register_ytvis_sets(root)
+    _register_synthetic_sets(root)
+    _register_shared_sets(shared_data_root())
 
 
 register_all()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from fvcore.common.timer import Timer
@@ -75,30 +75,24 @@ def _void_rle(id_map: np.ndarray) -> Optional[Dict[str, Any]]:
     return mask_to_rle(void) if void.any() else None
 
 
-def _load_sequence(
-    root: str,
-    seq: str,
-    listed_frames: Optional[List[str]],
-    annotations: Optional[str],
-    resolution: str,
-    binary: bool,
-    annotated_frames: str,
-    max_id: int,
-) -> Dict[str, Any]:
-    frame_dir = os.path.join(root, "JPEGImages", resolution, seq)
+def _sequence_frames(root: str, seq: str, listed_frames: Optional[List[str]], frame_dir: str) -> List[str]:
+    """The frame files of ``seq``: every image of its folder, or those its image-set lines list."""
     if listed_frames is None:
         if not os.path.isdir(frame_dir):
             raise DatasetFormatError(frame_dir, f"sequence folder of {seq!r} not found")
         frames = list_images(frame_dir)
         if not frames:
             raise DatasetFormatError(frame_dir, f"sequence folder of {seq!r} holds no images")
-    else:
-        frames = [os.path.join(root, p) for p in listed_frames]
-        for p in frames:
-            if not os.path.isfile(p):
-                raise DatasetFormatError(p, f"frame listed in the image set of {seq!r} not found")
+        return frames
+    frames = [os.path.join(root, p) for p in listed_frames]
+    for p in frames:
+        if not os.path.isfile(p):
+            raise DatasetFormatError(p, f"frame listed in the image set of {seq!r} not found")
+    return frames
 
-    # All frames of a video share one size (checked from the headers, no decoding).
+
+def _frame_size(frames: List[str]) -> Tuple[int, int]:
+    """(height, width) shared by all frames of a video (checked from the headers, no decoding)."""
     height, width = image_size(frames[0])
     for p in frames[1:]:
         hw = image_size(p)
@@ -106,24 +100,19 @@ def _load_sequence(
             raise DatasetFormatError(
                 p, f"frame size {hw[1]}x{hw[0]} differs from {width}x{height} of {frames[0]} (same video)"
             )
+    return height, width
 
-    video: Dict[str, Any] = {
-        "video_id": seq,
-        "file_names": frames,
-        "height": height,
-        "width": width,
-        "length": len(frames),
-        "annotations": None,
-    }
-    if annotations is None:
-        return video
 
-    ann_dir = os.path.join(root, annotations, resolution, seq)
+def _annotation_files(
+    ann_dir: str, seq: str, frames: List[str], frame_dir: str, all_listed: bool, annotated_frames: str
+) -> Dict[str, str]:
+    """``{frame stem: PNG path}`` of ``seq``, checked against the frames (``all_listed``: the frames
+    are the whole folder, so a PNG without a frame is an error)."""
     if not os.path.isdir(ann_dir):
         raise DatasetFormatError(ann_dir, f"annotation folder of {seq!r} not found")
     ann_files = {os.path.splitext(os.path.basename(p))[0]: p for p in list_images(ann_dir, (".png",))}
     stems = [os.path.splitext(os.path.basename(p))[0] for p in frames]
-    if listed_frames is None:
+    if all_listed:
         orphans = sorted(set(ann_files) - set(stems))
         if orphans:
             raise DatasetFormatError(
@@ -140,19 +129,24 @@ def _load_sequence(
         )
     if annotated_frames == "first" and stems[0] in missing:
         raise DatasetFormatError(os.path.join(ann_dir, stems[0] + ".png"), "first-frame annotation not found")
+    return ann_files
 
+
+def _read_annotations(video: Dict[str, Any], ann_files: Dict[str, str], binary: bool, max_id: int) -> None:
+    """Set the video dict's ``annotations``, ``annotated`` and ``void`` from its PNGs."""
     kind = "binary" if binary else "palette"
     per_frame: List[List[Dict[str, Any]]] = []
     annotated: List[bool] = []
     voids: List[Optional[Dict[str, Any]]] = []
-    for stem, frame in zip(stems, frames):
+    for frame in video["file_names"]:
+        stem = os.path.splitext(os.path.basename(frame))[0]
         if stem not in ann_files:
             per_frame.append([])
             annotated.append(False)
             voids.append(None)
             continue
         id_map = read_annotation_png(
-            ann_files[stem], kind=kind, max_id=max_id, expected_size=(height, width), frame_path=frame
+            ann_files[stem], kind=kind, max_id=max_id, expected_size=(video["height"], video["width"]), frame_path=frame
         )
         per_frame.append(instances_from_id_map(id_map, void_value=VOID_ID))
         annotated.append(True)
@@ -160,6 +154,34 @@ def _load_sequence(
     video["annotations"] = per_frame
     video["annotated"] = annotated
     video["void"] = voids
+
+
+def _load_sequence(
+    root: str,
+    seq: str,
+    listed_frames: Optional[List[str]],
+    annotations: Optional[str],
+    resolution: str,
+    binary: bool,
+    annotated_frames: str,
+    max_id: int,
+) -> Dict[str, Any]:
+    frame_dir = os.path.join(root, "JPEGImages", resolution, seq)
+    frames = _sequence_frames(root, seq, listed_frames, frame_dir)
+    height, width = _frame_size(frames)
+    video: Dict[str, Any] = {
+        "video_id": seq,
+        "file_names": frames,
+        "height": height,
+        "width": width,
+        "length": len(frames),
+        "annotations": None,
+    }
+    if annotations is None:
+        return video
+    ann_dir = os.path.join(root, annotations, resolution, seq)
+    ann_files = _annotation_files(ann_dir, seq, frames, frame_dir, listed_frames is None, annotated_frames)
+    _read_annotations(video, ann_files, binary, max_id)
     return video
 
 

@@ -3,8 +3,9 @@
 No real video dataset can be downloaded in the project's workspace, so this renders one
 (docs/synthetic.md): moving textured primary objects, occluding each other, entering and leaving,
 changing scale, over panning real-image backgrounds with static unannotated distractors.
-Rendering lives in :mod:`uvmos.data.synthetic_render`, textures/shapes/categories in
-:mod:`uvmos.data.synthetic_assets`.
+Rendering lives in :mod:`uvmos.data.synthetic_render` (background and camera:
+:mod:`uvmos.data.synthetic_canvas`), textures/shapes/categories in :mod:`uvmos.data.synthetic_assets`,
+the files of one video and a split's JSON in :mod:`uvmos.data.synthetic_files`.
 
 Layout written under ``ROOT`` (read by ``uvmos_synth_{split}`` / ``uvmos_synth_ytvis_{split}``)::
 
@@ -30,25 +31,31 @@ import dataclasses
 import json
 import os
 import re
-import shutil
 from typing import Any, Dict, List, Optional, Sequence
 
-import cv2
-import numpy as np
 from tqdm import tqdm
 
-from uvmos.utils.file_io import atomic_write_json, atomic_write_text, replace_folder
+from uvmos.utils.file_io import atomic_write_json, atomic_write_text
 
-from .io import write_palette_png
-from .synthetic_assets import CATEGORIES, CATEGORY_SPECS
+from .synthetic_assets import CATEGORIES
+from .synthetic_files import (
+    FORMAT_VERSION,
+    RESOLUTION,
+    _is_done,
+    _read_record,
+    _ytvis_json,
+    write_video,
+    ytvis_categories,
+)
 from .synthetic_hard import HardSyntheticConfig, generate_hard_video
 from .synthetic_render import SyntheticConfig, SyntheticVideo
 from .synthetic_render import generate_video as generate_default_video
-from .video_dict import DatasetFormatError, mask_to_rle
+from .video_dict import DatasetFormatError
 
 __all__ = [
     "CATEGORIES",
     "SPLITS",
+    "RESOLUTION",
     "SyntheticConfig",
     "HardSyntheticConfig",
     "PRESETS",
@@ -75,8 +82,6 @@ PRESETS = {
 }
 _SPLIT_RE = re.compile(r"^(train|val|test)(?:_seed(\d+))?$")
 MAX_VIDEOS_PER_SPLIT = 1_000_000
-FORMAT_VERSION = 1
-RESOLUTION = "480p"  # DAVIS folder name, kept for every frame size (the loaders expect it)
 
 
 def preset_of(cfg: SyntheticConfig) -> str:
@@ -112,108 +117,8 @@ def generate_video(seed: int, cfg: Optional[SyntheticConfig] = None, name: Optio
     return generate_default_video(seed, cfg, name)
 
 
-def ytvis_categories() -> List[Dict[str, Any]]:
-    """``[{"id": k + 1, "name", "supercategory": shape family, "texture"}]`` for the JSON."""
-    return [
-        {"id": k + 1, "name": c.name, "supercategory": c.shape, "texture": c.texture}
-        for k, c in enumerate(CATEGORY_SPECS)
-    ]
-
-
 class SyntheticRootError(DatasetFormatError):
     """The output root holds something this run must not overwrite (names the file)."""
-
-
-# ------------------------------------------------------------------------------------------------
-# one video
-# ------------------------------------------------------------------------------------------------
-def _video_record(video: SyntheticVideo, split: str, index: int) -> Dict[str, Any]:
-    """Per-video record: what the YouTube-VIS JSON needs, so it is rebuilt without reading PNGs."""
-    H, W = video.id_maps[0].shape
-    tracks = []
-    for iid in sorted(video.categories):
-        segs, areas, boxes = [], [], []
-        for id_map in video.id_maps:
-            m = id_map == iid
-            if not m.any():
-                segs.append(None), areas.append(None), boxes.append(None)
-                continue
-            ys, xs = np.nonzero(m)
-            x0, y0 = int(xs.min()), int(ys.min())
-            segs.append(mask_to_rle(m))
-            areas.append(int(m.sum()))
-            boxes.append([float(x0), float(y0), float(xs.max() + 1 - x0), float(ys.max() + 1 - y0)])
-        tracks.append(
-            {
-                "instance_id": iid,
-                "category_id": video.categories[iid] + 1,
-                "segmentations": segs,
-                "areas": areas,
-                "bboxes": boxes,
-            }
-        )
-    return {
-        "name": video.name,
-        "split": split,
-        "index": index,
-        "seed": video.seed,
-        "height": H,
-        "width": W,
-        "length": len(video.frames),
-        "tracks": tracks,
-    }
-
-
-def _rmtree(path: str) -> None:
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-
-
-def write_video(root: str, video: SyntheticVideo, split: str, index: int, jpeg_quality: int = 90) -> Dict[str, Any]:
-    """Write one video's frames, palette PNGs and record under ``root``, atomically.
-
-    Frames and annotations go to hidden temp folders renamed into place; the record
-    ``ROOT/records/<name>.json`` is written last and marks the video complete.
-    Returns the record.
-    """
-    name = video.name
-    for sub, ext in (("JPEGImages", "jpg"), ("Annotations", "png")):
-        final = os.path.join(root, sub, RESOLUTION, name)
-        tmp = os.path.join(root, sub, RESOLUTION, f".tmp-{name}")
-        _rmtree(tmp)
-        os.makedirs(tmp)
-        for t, (frame, id_map) in enumerate(zip(video.frames, video.id_maps)):
-            path = os.path.join(tmp, f"{t:05d}.{ext}")
-            if ext == "jpg":
-                if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]):
-                    raise OSError(f"{path}: OpenCV could not write the frame")
-            else:
-                write_palette_png(path, id_map)
-        replace_folder(tmp, final)  # a folder without a record is an interrupted earlier attempt
-    record = _video_record(video, split, index)
-    atomic_write_json(os.path.join(root, "records", f"{name}.json"), record)
-    return record
-
-
-def _read_record(root: str, name: str) -> Optional[Dict[str, Any]]:
-    path = os.path.join(root, "records", f"{name}.json")
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except ValueError:  # cannot happen with atomic writes unless edited by hand: regenerate
-        return None
-
-
-def _is_done(root: str, record: Optional[Dict[str, Any]], seed: int, cfg: SyntheticConfig) -> bool:
-    if record is None or record.get("seed") != seed or record.get("length") != cfg.length:
-        return False
-    for sub, ext in (("JPEGImages", ".jpg"), ("Annotations", ".png")):
-        folder = os.path.join(root, sub, RESOLUTION, record["name"])
-        if not os.path.isdir(folder) or sum(n.endswith(ext) for n in os.listdir(folder)) != cfg.length:
-            return False
-    return True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -278,45 +183,6 @@ def _check_split(manifest: Dict[str, Any], root: str, split: str, num_videos: in
 # ------------------------------------------------------------------------------------------------
 # a split, a dataset
 # ------------------------------------------------------------------------------------------------
-def _ytvis_json(records: List[Dict[str, Any]], split: str) -> Dict[str, Any]:
-    videos, annotations = [], []
-    for vid, rec in enumerate(records, start=1):
-        T, H, W = rec["length"], rec["height"], rec["width"]
-        videos.append(
-            {
-                "id": vid,
-                "name": rec["name"],
-                "width": W,
-                "height": H,
-                "length": T,
-                "file_names": [f"{rec['name']}/{t:05d}.jpg" for t in range(T)],
-            }
-        )
-        for tr in rec["tracks"]:
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "video_id": vid,
-                    "instance_id": tr["instance_id"],
-                    "category_id": tr["category_id"],
-                    "segmentations": tr["segmentations"],
-                    "areas": tr["areas"],
-                    "bboxes": tr["bboxes"],
-                    "iscrowd": 0,
-                    "height": H,
-                    "width": W,
-                    "length": T,
-                }
-            )
-    return {
-        "info": {"description": f"uvmos synthetic benchmark, split {split}", "version": FORMAT_VERSION},
-        "licenses": [],
-        "videos": videos,
-        "annotations": annotations,
-        "categories": ytvis_categories(),
-    }
-
-
 def write_split(
     root: str,
     split: str,

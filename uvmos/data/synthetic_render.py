@@ -28,7 +28,8 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from .synthetic_assets import CATEGORY_SPECS, OBJECT_TEXTURES, SCENE_IMAGES, SHAPE_FAMILIES, load_image, sample_shape
+from .synthetic_assets import CATEGORY_SPECS, OBJECT_TEXTURES, load_image, sample_shape
+from .synthetic_canvas import _random_crop, _video_setup
 
 __all__ = ["SyntheticConfig", "SyntheticVideo", "generate_video", "render_frames"]
 
@@ -108,98 +109,6 @@ class SyntheticVideo:
     categories: Dict[int, int]
     distractor_masks: List[np.ndarray] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
-
-
-# ------------------------------------------------------------------------------------------------
-# background canvas and distractors
-# ------------------------------------------------------------------------------------------------
-def _random_crop(img: np.ndarray, rng, out_hw: Tuple[int, int], frac=(0.5, 1.0), box=(0.0, 1.0, 0.0, 1.0)):
-    """Random axis-aligned crop of ``img`` (within the fractional ``box``) with the aspect of
-    ``out_hw``, randomly flipped/rotated by 90 degrees, resized to ``out_hw``."""
-    if rng.random() < 0.5:
-        img = img.transpose(1, 0, 2)  # with a flip below: all 8 dihedral variants
-    h0, w0 = img.shape[:2]
-    y0, y1, x0, x1 = int(box[0] * h0), int(box[1] * h0), int(box[2] * w0), int(box[3] * w0)
-    img = img[y0:y1, x0:x1]
-    h, w = img.shape[:2]
-    oh, ow = out_hw
-    s = rng.uniform(*frac) * min(h / oh, w / ow)  # source pixels per output pixel
-    ch, cw = max(2, min(h, int(round(oh * s)))), max(2, min(w, int(round(ow * s))))
-    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    crop = img[y : y + ch, x : x + cw]
-    if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    interp = cv2.INTER_AREA if ch > oh else cv2.INTER_LINEAR
-    return cv2.resize(np.ascontiguousarray(crop), (ow, oh), interpolation=interp)
-
-
-def _tint(rng, max_sat: float = 0.22) -> np.ndarray:
-    """A weak colour cast (BGR gains, max 1): saturation of a tinted gray image <= max_sat."""
-    g = 1.0 - rng.uniform(0, max_sat, 3)
-    return (g / g.max()).astype(np.float32)
-
-
-def _video_setup(cfg, seed: int):
-    """What every preset draws first, in this order (the order fixes the random stream): the
-    generator, sizes, outline thickness, the background canvas and the camera path."""
-    rng = np.random.default_rng(int(seed))
-    H, W, T = cfg.height, cfg.width, cfg.length
-    unit = min(H, W)
-    thickness = max(1, int(round(unit / 200)))
-    canvas, dmask, bg_name = _make_canvas(cfg, rng)
-    cam = _camera_path(cfg, rng)
-    return rng, H, W, T, unit, thickness, canvas, dmask, bg_name, cam
-
-
-def _make_canvas(cfg: SyntheticConfig, rng) -> Tuple[np.ndarray, np.ndarray, str]:
-    """Background canvas float32 (Hc, Wc, 3) with distractors; their mask bool (Hc, Wc); its name."""
-    H, W = cfg.height, cfg.width
-    Hc, Wc = H + int(round(cfg.pan_margin * H)), W + int(round(cfg.pan_margin * W))
-    bg_name = SCENE_IMAGES[int(rng.integers(len(SCENE_IMAGES)))]
-    canvas = _random_crop(load_image(bg_name), rng, (Hc, Wc), frac=(0.7, 1.0)).astype(np.float32)
-    mean = canvas.mean()
-    canvas = (canvas - mean) * rng.uniform(0.8, 1.1) + mean * rng.uniform(0.85, 1.1)
-    canvas *= _tint(rng)
-
-    unit = min(H, W)
-    dmask = np.zeros((Hc, Wc), bool)
-    others = [n for n in SCENE_IMAGES if n != bg_name]
-    for _ in range(int(rng.integers(cfg.min_distractors, cfg.max_distractors + 1))):
-        family = list(SHAPE_FAMILIES)[int(rng.integers(len(SHAPE_FAMILIES)))]
-        outline, params = sample_shape(family, rng)
-        r = rng.uniform(*cfg.object_radius) * unit * rng.uniform(0.8, 1.3)
-        ang = rng.uniform(0, 2 * np.pi)
-        c = np.array([rng.uniform(0, Wc), rng.uniform(0, Hc)])
-        rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
-        pts = outline(params, 0.0) @ rot.T * r + c
-        sigma = max(0.8, 0.06 * r)  # feathered edge
-        pad = int(math.ceil(3 * sigma)) + 1
-        x0, y0 = max(0, int(pts[:, 0].min()) - pad), max(0, int(pts[:, 1].min()) - pad)
-        x1, y1 = min(Wc, int(pts[:, 0].max()) + pad + 1), min(Hc, int(pts[:, 1].max()) + pad + 1)
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue
-        tex_name = others[int(rng.integers(len(others)))]
-        tex = _random_crop(load_image(tex_name), rng, (y1 - y0, x1 - x0), frac=(0.3, 0.8))
-        tex = tex.astype(np.float32) * _tint(rng)
-        region = canvas[y0:y1, x0:x1]
-        alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
-        cv2.fillPoly(alpha, [np.round((pts - (x0, y0)) * 16).astype(np.int32)], 1.0, cv2.LINE_8, 4)
-        alpha = cv2.GaussianBlur(alpha, (0, 0), sigma) * rng.uniform(0.85, 1.0)
-        # low contrast: the texture's deviations shrink around the local background mean
-        tex = region.mean((0, 1)) + rng.uniform(0.55, 0.85) * (tex - tex.mean((0, 1)))
-        region += alpha[..., None] * (tex - region)
-        dmask[y0:y1, x0:x1] |= alpha > 0.35
-    return canvas, dmask, bg_name
-
-
-def _camera_path(cfg: SyntheticConfig, rng) -> np.ndarray:
-    """(T, 2) integer (x, y) top-left offsets of the frame in the canvas (smooth-step pan)."""
-    Mx, My = int(round(cfg.pan_margin * cfg.width)), int(round(cfg.pan_margin * cfg.height))
-    c0 = np.array([rng.uniform(0, Mx), rng.uniform(0, My)])
-    c1 = np.array([rng.uniform(0, Mx), rng.uniform(0, My)]) if rng.random() < cfg.pan_prob else c0
-    u = np.linspace(0, 1, cfg.length)[:, None] if cfg.length > 1 else np.zeros((1, 1))
-    u = 3 * u**2 - 2 * u**3
-    return np.round(c0 + (c1 - c0) * u).astype(np.int64)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -332,6 +241,34 @@ def _visible_areas(placements, z_order, cfg, occluders=None) -> Tuple[np.ndarray
     return amodal, visible
 
 
+def _draw_primary(frame, id_map, p: _Primary, obj_id: int, t: int, placement, shadow_off: int, thickness: int):
+    """Draw one primary into ``frame`` (float32, in place) and mark it ``obj_id`` in ``id_map``:
+    a soft drop shadow, the affine-warped texture inside the polygon, a dark outline on its border."""
+    H, W = id_map.shape
+    x0, y0, m, poly = placement
+    h, w = m.shape
+    # soft drop shadow: darkens what is already drawn (background or objects behind)
+    sx0, sy0 = x0 - shadow_off, y0 - shadow_off  # the mask sits at +2*off in `sh`
+    sh = np.zeros((h + 4 * shadow_off, w + 4 * shadow_off), np.float32)
+    sh[2 * shadow_off : 2 * shadow_off + h, 2 * shadow_off : 2 * shadow_off + w] = m
+    sh = cv2.GaussianBlur(sh, (0, 0), shadow_off * 0.8) * 0.45
+    ax0, ay0 = max(0, sx0), max(0, sy0)
+    ax1, ay1 = min(W, sx0 + sh.shape[1]), min(H, sy0 + sh.shape[0])
+    frame[ay0:ay1, ax0:ax1] *= 1 - sh[ay0 - sy0 : ay1 - sy0, ax0 - sx0 : ax1 - sx0, None]
+    # the object: affine-warped texture inside the polygon, dark outline on its border
+    roi = frame[y0 : y0 + h, x0 : x0 + w]
+    tex = cv2.warpAffine(
+        p.sprite,
+        _sprite_affine(p, t, x0, y0),
+        (w, h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
+    cv2.polylines(tex, [poly], True, p.outline_color.tolist(), thickness, cv2.LINE_8, 4)
+    roi[m] = tex[m]
+    id_map[y0 : y0 + h, x0 : x0 + w][m] = obj_id
+
+
 def render_frames(
     canvas,
     dmask,
@@ -359,31 +296,8 @@ def render_frames(
         frame = canvas[cy : cy + H, cx : cx + W].copy()
         id_map = np.zeros((H, W), np.uint8)
         for k in z_order:
-            pl = placements[k][t]
-            if pl is None:
-                continue
-            p, (x0, y0, m, poly) = prims[k], pl
-            h, w = m.shape
-            # soft drop shadow: darkens what is already drawn (background or objects behind)
-            sx0, sy0 = x0 - shadow_off, y0 - shadow_off  # the mask sits at +2*off in `sh`
-            sh = np.zeros((h + 4 * shadow_off, w + 4 * shadow_off), np.float32)
-            sh[2 * shadow_off : 2 * shadow_off + h, 2 * shadow_off : 2 * shadow_off + w] = m
-            sh = cv2.GaussianBlur(sh, (0, 0), shadow_off * 0.8) * 0.45
-            ax0, ay0 = max(0, sx0), max(0, sy0)
-            ax1, ay1 = min(W, sx0 + sh.shape[1]), min(H, sy0 + sh.shape[0])
-            frame[ay0:ay1, ax0:ax1] *= 1 - sh[ay0 - sy0 : ay1 - sy0, ax0 - sx0 : ax1 - sx0, None]
-            # the object: affine-warped texture inside the polygon, dark outline on its border
-            roi = frame[y0 : y0 + h, x0 : x0 + w]
-            tex = cv2.warpAffine(
-                p.sprite,
-                _sprite_affine(p, t, x0, y0),
-                (w, h),
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REFLECT_101,
-            )
-            cv2.polylines(tex, [poly], True, p.outline_color.tolist(), thickness, cv2.LINE_8, 4)
-            roi[m] = tex[m]
-            id_map[y0 : y0 + h, x0 : x0 + w][m] = k + 1
+            if placements[k][t] is not None:
+                _draw_primary(frame, id_map, prims[k], k + 1, t, placements[k][t], shadow_off, thickness)
         if overlay is not None:
             om = overlay[1][cy : cy + H, cx : cx + W]
             frame[om] = overlay[0][cy : cy + H, cx : cx + W][om]
@@ -395,6 +309,36 @@ def render_frames(
         id_maps.append(id_map)
         dmasks.append(dmask[cy : cy + H, cx : cx + W])
     return frames, id_maps, dmasks
+
+
+def _sample_primaries(cfg: SyntheticConfig, cam: np.ndarray, rng) -> List[_Primary]:
+    """K primaries: category, shape and motion each."""
+    K = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
+    prims: List[_Primary] = []
+    for _ in range(K):
+        cat = int(rng.integers(len(CATEGORY_SPECS)))
+        outline, params = sample_shape(CATEGORY_SPECS[cat].shape, rng)
+        p = _Primary(cat, outline, params, 0.0, None, None, None, "")
+        _sample_motion(p, cfg, cam, rng, force_inside=False)
+        prims.append(p)
+    return prims
+
+
+def _place_visibly(prims: List[_Primary], z_order, cfg: SyntheticConfig, cam, rng, thickness: int, seed: int):
+    """Per-frame placements of the primaries; those not visible enough (too far out / hidden)
+    are resampled until all are. Returns (placements, amodal areas, visible areas)."""
+    T, H, W = cfg.length, cfg.height, cfg.width
+    placements = [[_placement(p, t, cfg, thickness) for t in range(T)] for p in prims]
+    need, min_area = cfg.visible_frames_needed, max(1, int(cfg.min_visible_area * H * W))
+    for attempt in range(30):
+        amodal, visible = _visible_areas(placements, z_order, cfg)
+        bad = np.nonzero((visible >= min_area).sum(1) < need)[0]
+        if bad.size == 0:
+            return placements, amodal, visible
+        for k in bad:
+            _sample_motion(prims[k], cfg, cam, rng, force_inside=attempt >= 10)
+            placements[k] = [_placement(prims[k], t, cfg, thickness) for t in range(T)]
+    raise RuntimeError(f"seed {seed}: could not place the objects visibly; relax min_visible_* in {cfg}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -410,29 +354,9 @@ def generate_video(seed: int, cfg: Optional[SyntheticConfig] = None, name: Optio
     """
     cfg = cfg or SyntheticConfig()
     rng, H, W, T, unit, thickness, canvas, dmask, bg_name, cam = _video_setup(cfg, seed)
-
-    # primaries: sample, then resample those not visible enough (too far out / hidden) until all are
-    K = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
-    prims: List[_Primary] = []
-    for _ in range(K):
-        cat = int(rng.integers(len(CATEGORY_SPECS)))
-        outline, params = sample_shape(CATEGORY_SPECS[cat].shape, rng)
-        p = _Primary(cat, outline, params, 0.0, None, None, None, "")
-        _sample_motion(p, cfg, cam, rng, force_inside=False)
-        prims.append(p)
-    z_order = [int(k) for k in rng.permutation(K)]  # back to front
-    placements = [[_placement(p, t, cfg, thickness) for t in range(T)] for p in prims]
-    need, min_area = cfg.visible_frames_needed, max(1, int(cfg.min_visible_area * H * W))
-    for attempt in range(30):
-        amodal, visible = _visible_areas(placements, z_order, cfg)
-        bad = np.nonzero((visible >= min_area).sum(1) < need)[0]
-        if bad.size == 0:
-            break
-        for k in bad:
-            _sample_motion(prims[k], cfg, cam, rng, force_inside=attempt >= 10)
-            placements[k] = [_placement(prims[k], t, cfg, thickness) for t in range(T)]
-    else:
-        raise RuntimeError(f"seed {seed}: could not place the objects visibly; relax min_visible_* in {cfg}")
+    prims = _sample_primaries(cfg, cam, rng)
+    z_order = [int(k) for k in rng.permutation(len(prims))]  # back to front
+    placements, amodal, visible = _place_visibly(prims, z_order, cfg, cam, rng, thickness, seed)
     for p in prims:
         _make_sprite(p, rng)
 

@@ -18,8 +18,8 @@
     "R-101.pkl", "associator.reid": "reid.pth"}`` (``""``: the whole model). A part takes an
     ImageNet file into its ResNets, a detectron2 ``.pkl`` through detectron2's name matching, or
     any checkpoint whose keys end like the part's (``head.mlp.0.weight`` -> ``mlp.0.weight``).
-* :class:`AtomicJSONWriter` -- detectron2's ``JSONWriter`` (``metrics.json``) rewritten through a
-  temporary file on each write, so the file always holds whole lines.
+* :class:`AtomicJSONWriter` (:mod:`uvmos.engine.hooks`, re-exported here) -- ``metrics.json``
+  rewritten through a temporary file on each write, so the file always holds whole lines.
 * :func:`load_inference_weights` -- what the inference tools use: loads ``checkpoint`` and refuses
   a model that would run (partly) with random weights unless ``allow_random`` (paper-free
   choice: a random model gives plausible-looking but meaningless masks).
@@ -27,7 +27,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -37,10 +36,11 @@ import numpy as np
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling.backbone import ResNet
-from detectron2.utils.events import EventWriter, get_event_storage
 from torch import nn
 
 from uvmos.utils.file_io import atomic_write, atomic_write_bytes
+
+from .hooks import AtomicJSONWriter  # re-exported: tools/train_net.py imports it from here
 
 __all__ = [
     "CheckpointError",
@@ -333,43 +333,6 @@ class AtomicCheckpointer(DetectionCheckpointer):
             f"{self.save_dir}: no usable checkpoint to resume from ({'; '.join(errors) or 'none found'}); "
             "delete the broken files or run without --resume"
         )
-
-
-class AtomicJSONWriter(EventWriter):
-    """detectron2's ``JSONWriter`` (one JSON object per line), rewritten atomically at each write.
-
-    Existing whole lines are kept (resume appends), a partial last line is dropped."""
-
-    def __init__(self, json_file: str, window_size: int = 20):
-        self._path = json_file
-        self._window_size = window_size
-        self._last_write = -1
-        self._lines: List[str] = []
-        if os.path.isfile(json_file):
-            with open(json_file) as f:
-                for line in f:
-                    try:
-                        json.loads(line)
-                    except ValueError:
-                        continue
-                    self._lines.append(line if line.endswith("\n") else line + "\n")
-
-    def write(self):
-        storage = get_event_storage()
-        to_save: Dict[int, Dict[str, Any]] = {}
-        for k, (v, it) in storage.latest_with_smoothing_hint(self._window_size).items():
-            if it <= self._last_write:
-                continue
-            to_save.setdefault(it, {})[k] = v
-        if not to_save:
-            return
-        self._last_write = max(to_save)
-        for it in sorted(to_save):
-            self._lines.append(json.dumps({**to_save[it], "iteration": it}, sort_keys=True) + "\n")
-        atomic_write_bytes(self._path, "".join(self._lines).encode(), fsync=True)
-
-    def close(self):
-        pass
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,12 +1,18 @@
-"""Training hooks beyond detectron2's: CPU-time accounting (budgets in the issues are CPU-minutes)."""
+"""Training hooks and event writers beyond detectron2's: CPU-time accounting (budgets in the issues
+are CPU-minutes) and a ``metrics.json`` writer that never leaves a partial line."""
 
+import json
 import os
 import time
 from pathlib import Path
+from typing import Any, Dict, List
 
 from detectron2.engine import HookBase
+from detectron2.utils.events import EventWriter, get_event_storage
 
-__all__ = ["CPUTimeHook", "cpu_seconds"]
+from uvmos.utils.file_io import atomic_write_bytes
+
+__all__ = ["CPUTimeHook", "cpu_seconds", "AtomicJSONWriter"]
 
 
 def _live_children_cpu_seconds(pid: int) -> float:
@@ -79,3 +85,40 @@ class CPUTimeHook(HookBase):
 
     def load_state_dict(self, state):
         self._offset = float(state.get("offset", 0.0))
+
+
+class AtomicJSONWriter(EventWriter):
+    """detectron2's ``JSONWriter`` (one JSON object per line), rewritten atomically at each write.
+
+    Existing whole lines are kept (resume appends), a partial last line is dropped."""
+
+    def __init__(self, json_file: str, window_size: int = 20):
+        self._path = json_file
+        self._window_size = window_size
+        self._last_write = -1
+        self._lines: List[str] = []
+        if os.path.isfile(json_file):
+            with open(json_file) as f:
+                for line in f:
+                    try:
+                        json.loads(line)
+                    except ValueError:
+                        continue
+                    self._lines.append(line if line.endswith("\n") else line + "\n")
+
+    def write(self):
+        storage = get_event_storage()
+        to_save: Dict[int, Dict[str, Any]] = {}
+        for k, (v, it) in storage.latest_with_smoothing_hint(self._window_size).items():
+            if it <= self._last_write:
+                continue
+            to_save.setdefault(it, {})[k] = v
+        if not to_save:
+            return
+        self._last_write = max(to_save)
+        for it in sorted(to_save):
+            self._lines.append(json.dumps({**to_save[it], "iteration": it}, sort_keys=True) + "\n")
+        atomic_write_bytes(self._path, "".join(self._lines).encode(), fsync=True)
+
+    def close(self):
+        pass

@@ -277,6 +277,38 @@ def _is_done(final: str, manifest: str, names: List[str], ytvis: bool, where: st
     return False
 
 
+def _videos_of_run(output_dir, dataset_name, videos, fingerprint, overwrite: bool, rank: int, sync: bool):
+    """The videos of the run; rank 0 prepares the folder first (stale temporaries gone, fingerprint
+    checked) while the others wait (``sync``: at a barrier of ``detectron2.utils.comm``)."""
+    if rank == 0:
+        all_videos = _select_videos(output_dir, dataset_name, videos, fingerprint, overwrite)
+    if sync:
+        comm.synchronize()  # the folder is prepared
+    if rank != 0:
+        all_videos = _select_videos(output_dir, dataset_name, videos, None, False, prepare=False)
+    return all_videos
+
+
+def _run_video(model, video, output_dir: str, final: str, where: str, ytvis: bool, category_map, show: bool) -> None:
+    """Segment one video into a temporary folder, rename it to ``final`` and write its manifest
+    (skipped when ``final`` is complete already)."""
+    vid = str(video["video_id"])
+    manifest = os.path.join(output_dir, MANIFEST_DIR, vid + ".json")
+    names = frame_names(video)
+    if _is_done(final, manifest, names, ytvis, f"{where} {vid}"):
+        return
+    tmp = tempfile.mkdtemp(prefix=f".tmp-{vid}-", dir=output_dir)
+    try:
+        t0 = time.perf_counter()
+        n = _segment_video(model, video, names, tmp, ytvis, category_map, progress=show)
+        replace_folder(tmp, final)
+        atomic_write_json(manifest, {"video_id": vid, "frames": n, "names": names})
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("%s %s: %d frames, %.2f s/frame", where, vid, n, (time.perf_counter() - t0) / max(n, 1))
+
+
 def run_on_dataset(
     model,
     dataset_name: str,
@@ -311,12 +343,9 @@ def run_on_dataset(
         {video_id: result folder} for every video of the run (written now or found complete).
     """
     rank, world = (comm.get_rank(), comm.get_world_size()) if shard is None else (int(shard[0]), int(shard[1]))
-    if rank == 0:
-        all_videos = _select_videos(output_dir, dataset_name, videos, fingerprint, overwrite)
-    if world > 1 and shard is None:
-        comm.synchronize()  # the folder is prepared (stale temporaries gone, fingerprint checked)
-    if rank != 0:
-        all_videos = _select_videos(output_dir, dataset_name, videos, None, False, prepare=False)
+    all_videos = _videos_of_run(
+        output_dir, dataset_name, videos, fingerprint, overwrite, rank, world > 1 and shard is None
+    )
     if timer is not None and hasattr(model, "timer"):
         model.timer = timer
     if hasattr(model, "eval"):
@@ -331,29 +360,8 @@ def run_on_dataset(
         disable=not show,
         dynamic_ncols=True,
     ):
-        vid = str(video["video_id"])
-        final = out[vid]
-        manifest = os.path.join(output_dir, MANIFEST_DIR, vid + ".json")
-        names = frame_names(video)
-        if _is_done(final, manifest, names, ytvis, f"[{i + 1}/{len(all_videos)}] {vid}"):
-            continue
-        tmp = tempfile.mkdtemp(prefix=f".tmp-{vid}-", dir=output_dir)
-        try:
-            t0 = time.perf_counter()
-            n = _segment_video(model, video, names, tmp, ytvis, category_map, progress=show)
-            replace_folder(tmp, final)
-            atomic_write_json(manifest, {"video_id": vid, "frames": n, "names": names})
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        logger.info(
-            "[%d/%d] %s: %d frames, %.2f s/frame",
-            i + 1,
-            len(all_videos),
-            vid,
-            n,
-            (time.perf_counter() - t0) / max(n, 1),
-        )
+        where = f"[{i + 1}/{len(all_videos)}]"
+        _run_video(model, video, output_dir, out[str(video["video_id"])], where, ytvis, category_map, show)
     if world > 1 and shard is None:
         comm.synchronize()  # every video is written
     return out

@@ -237,6 +237,22 @@ def evaluate_davis(
         gt_arrays = OrderedDict((k, gt_arrays[k]) for k in keep)
         return _evaluate_arrays(gt_arrays, names, modes, results, task, kw, objects, num_workers, subset, notes)
     objects = objects or ("all" if is_synthetic_root(gt) else "first_frame")
+    return _evaluate_root(gt, results, task, kw, objects, sequences, subset, resolution, num_workers, notes)
+
+
+def _evaluate_root(
+    gt: PathLike,
+    results: Union[PathLike, Mapping[str, Any]],
+    task: str,
+    kw: Dict[str, Any],
+    objects: str,
+    sequences: Optional[Sequence[str]],
+    subset: str,
+    resolution: str,
+    num_workers: int,
+    notes: List[str],
+) -> DAVISResult:
+    """:func:`evaluate_davis` of a ground-truth folder: against result folders, or arrays."""
     ann_dir, seqs, note = find_davis_sequences(gt, task, subset, resolution)
     notes += [note] if note else []
     selected = _select(seqs, sequences, ann_dir)

@@ -199,6 +199,18 @@ def _object_figures(
     return objects
 
 
+def _score_sequence(gt, res_frames, frames, name, task, num_gt, max_proposals, extra_ids, void, bound_th):
+    """The result ids' count and limits (:func:`_result_limits`), then J and F of every (object,
+    result id) pair per frame (:func:`_score_frames`): (num_res, Jall, Fall, gt_present, res_present)."""
+    num_res, res_limit, num_rows = _result_limits(
+        res_frames, frames, name, gt.shape[1:], task, num_gt, max_proposals, extra_ids
+    )
+    Jall, Fall, gt_present, res_present = _score_frames(
+        gt, res_frames, frames, name, task, num_gt, res_limit, num_rows, void, bound_th
+    )
+    return num_res, Jall, Fall, gt_present, res_present
+
+
 def evaluate_sequence(
     gt: np.ndarray,
     res: Union[np.ndarray, Sequence[Optional[np.ndarray]]],
@@ -242,11 +254,8 @@ def evaluate_sequence(
     num_gt = len(object_ids)
     frames = range(1, len(gt) - 1) if task == "semi-supervised" else range(len(gt))
     res_frames = [res[t] for t in frames]
-    num_res, res_limit, num_rows = _result_limits(
-        res_frames, frames, name, gt.shape[1:], task, num_gt, max_proposals, extra_ids
-    )
-    Jall, Fall, gt_present, res_present = _score_frames(
-        gt, res_frames, frames, name, task, num_gt, res_limit, num_rows, void, bound_th
+    num_res, Jall, Fall, gt_present, res_present = _score_sequence(
+        gt, res_frames, frames, name, task, num_gt, max_proposals, extra_ids, void, bound_th
     )
     assigned, official_order = _assign(Jall, Fall, task, num_gt)
     return {

@@ -6,7 +6,7 @@ pycocotools' ``COCOeval`` (matching, accumulation, summary) and replaces only wh
 * **IoU** of a detected track d and a ground-truth track g is video-level:
   sum over frames of |d_t ∩ g_t| / sum over frames of |d_t ∪ g_t|, where a frame in which a
   track is absent (``None``) contributes nothing to the intersection and its other mask to the
-  union; 0 when the union is empty (:func:`video_iou`);
+  union; 0 when the union is empty (:func:`video_iou`, :mod:`uvmos.evaluation.ytvis_iou`);
 * **area** of a track is the mean of its non-zero per-frame areas (ground truth: the JSON's
   ``areas`` when present), with area ranges all / small < 128² / medium < 256² / large;
 * maxDets 1 / 10 / 100 per (video, category), IoU 0.50:0.05:0.95, 101 recall points (COCOeval's).
@@ -42,6 +42,7 @@ from uvmos.data.video_dict import DatasetFormatError
 from uvmos.data.ytvis import parse_ytvis, read_ytvis_json
 
 from .gather import gather_on_main
+from .ytvis_iou import _iou_matrix, _mean_area, video_iou
 from .ytvis_results import (
     id_map_tracks,
     instance_tracks,
@@ -66,69 +67,6 @@ logger = logging.getLogger(__name__)
 YTVIS_AREA_RANGES = [[0**2, 1e5**2], [0**2, 128**2], [128**2, 256**2], [256**2, 1e5**2]]
 YTVIS_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 PathLike = Union[str, os.PathLike]
-
-
-# ----------------------------------------------------------------------------------------------
-# video IoU and track areas
-# ----------------------------------------------------------------------------------------------
-def _mean_area(areas: Sequence[Optional[float]]) -> float:
-    """The toolkit's ``avg_area``: mean of the truthy (present, non-zero) per-frame areas, else 0."""
-    a = [x for x in areas if x]
-    return float(np.array(a).mean()) if a else 0.0
-
-
-def video_iou(d_seq: Sequence[Optional[Dict]], g_seq: Sequence[Optional[Dict]]) -> float:
-    """Video IoU of two tracks (per-frame COCO RLEs or None), as ytvoseval's ``iou_seq``."""
-    i = 0.0
-    u = 0.0
-    for d, g in zip(d_seq, g_seq):
-        if d and g:
-            inter = float(mask_util.area(mask_util.merge([d, g], True)))
-            i += inter
-            u += float(mask_util.area(d)) + float(mask_util.area(g)) - inter
-        elif g:
-            u += float(mask_util.area(g))
-        elif d:
-            u += float(mask_util.area(d))
-    return i / u if u > 0 else 0.0
-
-
-def _iou_matrix(ds: Sequence[Sequence], gs: Sequence[Sequence]) -> np.ndarray:
-    """(D, G) video IoUs; per frame one vectorised pycocotools call per (d, g) overlap only."""
-    D, G = len(ds), len(gs)
-    inter = np.zeros((D, G))
-    union = np.zeros((D, G))
-    if D == 0 or G == 0:
-        return inter
-    T = max(len(s) for s in list(ds) + list(gs))
-    for t in range(T):
-        dt = [(k, s[t]) for k, s in enumerate(ds) if t < len(s) and s[t]]
-        gt = [(k, s[t]) for k, s in enumerate(gs) if t < len(s) and s[t]]
-        ad = np.zeros(D)
-        ag = np.zeros(G)
-        if dt:
-            ad[[k for k, _ in dt]] = mask_util.area([r for _, r in dt])
-        if gt:
-            ag[[k for k, _ in gt]] = mask_util.area([r for _, r in gt])
-        frame_inter = np.zeros((D, G))
-        if dt and gt:
-            # boxes first: only overlapping boxes need an RLE intersection
-            ov = mask_util.iou(
-                [mask_util.toBbox(r).tolist() for _, r in dt],
-                [mask_util.toBbox(r).tolist() for _, r in gt],
-                [0] * len(gt),
-            )
-            ov = np.atleast_2d(ov)
-            for a, b in zip(*np.nonzero(ov > 0)):
-                kd, rd = dt[a]
-                kg, rg = gt[b]
-                frame_inter[kd, kg] = mask_util.area(mask_util.merge([rd, rg], True))
-        inter += frame_inter
-        union += ad[:, None] + ag[None, :] - frame_inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = inter / union
-    iou[~(union > 0)] = 0.0
-    return iou
 
 
 # ----------------------------------------------------------------------------------------------
@@ -206,6 +144,65 @@ class _VideoCOCO(COCO):
         return ann["segmentation"]
 
 
+def _gt_annotations(gt: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """The ground-truth tracks as COCO annotations of their video ("image")."""
+    return [
+        {
+            "id": tr["id"],
+            "image_id": tr["video_id"],
+            "category_id": tr["category_id"],
+            "iscrowd": int(tr["iscrowd"]),
+            "area": tr["area"],
+            "segmentation": tr["segmentations"],
+            "bbox": [0, 0, 0, 0],
+        }
+        for tr in gt["tracks"]
+    ]
+
+
+def _result_annotations(
+    gt: Mapping[str, Any], results: Sequence[Mapping[str, Any]], class_agnostic: bool, src: Optional[str]
+) -> List[Dict[str, Any]]:
+    """The result tracks as COCO detections, checked against the ground truth's videos (and
+    categories, unless ``class_agnostic``); errors name ``src``."""
+    videos = {v["id"]: v for v in gt["videos"]}
+    known_cats = {c["id"] for c in gt["categories"]}
+    dt_anns = []
+    for k, r in enumerate(results, start=1):
+        v = videos.get(r["video_id"])
+        if v is None:
+            raise DatasetFormatError(
+                src, f"result {k - 1}: video_id {r['video_id']!r} is not in the ground truth {gt.get('source')}"
+            )
+        if not class_agnostic and r["category_id"] not in known_cats:
+            raise DatasetFormatError(
+                src,
+                f"result {k - 1}: category_id {r['category_id']!r} is not a category of the "
+                f"ground truth {gt.get('source')} ({sorted(known_cats)[:10]}...)",
+            )
+        segs = r["segmentations"]
+        if len(segs) != v["length"]:
+            raise DatasetFormatError(
+                src, f"result {k - 1}: {len(segs)} segmentations for {v['length']} frames of video {r['video_id']}"
+            )
+        h, w = v["height"], v["width"]
+        rles = [to_coco_rle(s, h, w, f"result {k - 1} frame {t}", src) for t, s in enumerate(segs)]
+        areas = [None if s is None else float(mask_util.area(s)) for s in rles]
+        dt_anns.append(
+            {
+                "id": k,
+                "image_id": r["video_id"],
+                "category_id": r["category_id"],
+                "score": float(r["score"]),
+                "iscrowd": 0,
+                "area": _mean_area(areas),
+                "segmentation": rles,
+                "bbox": [0, 0, 0, 0],
+            }
+        )
+    return dt_anns
+
+
 class YTVISeval(COCOeval):
     """``COCOeval`` with the YouTube-VIS video IoU, track areas and area ranges.
 
@@ -222,55 +219,8 @@ class YTVISeval(COCOeval):
         class_agnostic: bool = False,
         results_source: Optional[str] = None,
     ):
-        videos = {v["id"]: v for v in gt["videos"]}
-        src = results_source
-        known_cats = {c["id"] for c in gt["categories"]}
-        gt_anns = []
-        for tr in gt["tracks"]:
-            gt_anns.append(
-                {
-                    "id": tr["id"],
-                    "image_id": tr["video_id"],
-                    "category_id": tr["category_id"],
-                    "iscrowd": int(tr["iscrowd"]),
-                    "area": tr["area"],
-                    "segmentation": tr["segmentations"],
-                    "bbox": [0, 0, 0, 0],
-                }
-            )
-        dt_anns = []
-        for k, r in enumerate(results, start=1):
-            v = videos.get(r["video_id"])
-            if v is None:
-                raise DatasetFormatError(
-                    src, f"result {k - 1}: video_id {r['video_id']!r} is not in the ground truth {gt.get('source')}"
-                )
-            if not class_agnostic and r["category_id"] not in known_cats:
-                raise DatasetFormatError(
-                    src,
-                    f"result {k - 1}: category_id {r['category_id']!r} is not a category of the "
-                    f"ground truth {gt.get('source')} ({sorted(known_cats)[:10]}...)",
-                )
-            segs = r["segmentations"]
-            if len(segs) != v["length"]:
-                raise DatasetFormatError(
-                    src, f"result {k - 1}: {len(segs)} segmentations for {v['length']} frames of video {r['video_id']}"
-                )
-            h, w = v["height"], v["width"]
-            rles = [to_coco_rle(s, h, w, f"result {k - 1} frame {t}", src) for t, s in enumerate(segs)]
-            areas = [None if s is None else float(mask_util.area(s)) for s in rles]
-            dt_anns.append(
-                {
-                    "id": k,
-                    "image_id": r["video_id"],
-                    "category_id": r["category_id"],
-                    "score": float(r["score"]),
-                    "iscrowd": 0,
-                    "area": _mean_area(areas),
-                    "segmentation": rles,
-                    "bbox": [0, 0, 0, 0],
-                }
-            )
+        gt_anns = _gt_annotations(gt)
+        dt_anns = _result_annotations(gt, results, class_agnostic, results_source)
         images = [{"id": v["id"]} for v in gt["videos"]]
         coco_gt = _VideoCOCO({"images": images, "categories": gt["categories"], "annotations": gt_anns})
         coco_dt = _VideoCOCO({"images": images, "categories": gt["categories"], "annotations": dt_anns})

@@ -48,7 +48,7 @@ import logging
 import os
 import pickle
 import re
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import fvcore.nn.weight_init as weight_init
 import numpy as np
@@ -185,9 +185,28 @@ def build_dilated_resnet(
     if res2_out_channels is None:
         res2_out_channels = 64 if basic else 256
     stem = BasicStem(in_channels=in_channels, out_channels=stem_out_channels, norm=norm)
+    bottleneck = num_groups * width_per_group
+    stages = _make_stages(
+        depth, stem_out_channels, res2_out_channels, bottleneck, num_groups, stride_in_1x1, res5_dilation, norm
+    )
+    # Weights loaded later land in the FrozenBN buffers that freeze() creates (as in detectron2).
+    return ResNet(stem, stages, out_features=list(out_features), freeze_at=freeze_at)
 
+
+def _make_stages(
+    depth: int,
+    in_ch: int,
+    out_ch: int,
+    bottleneck: int,
+    num_groups: int,
+    stride_in_1x1: bool,
+    res5_dilation: int,
+    norm: str,
+) -> List[List[torch.nn.Module]]:
+    """The blocks of res2..res5 (widths double per stage; res5 dilated instead of strided when
+    ``res5_dilation`` is 2)."""
+    basic = depth < 50
     stages = []
-    in_ch, out_ch, bottleneck = stem_out_channels, res2_out_channels, num_groups * width_per_group
     for idx, n_blocks in enumerate(_BLOCKS_PER_STAGE[depth]):
         stage_idx = idx + 2
         dilation = res5_dilation if stage_idx == 5 else 1
@@ -211,9 +230,7 @@ def build_dilated_resnet(
             )
         stages.append(ResNet.make_stage(**kw))
         in_ch, out_ch, bottleneck = out_ch, out_ch * 2, bottleneck * 2
-
-    # Weights loaded later land in the FrozenBN buffers that freeze() creates (as in detectron2).
-    return ResNet(stem, stages, out_features=list(out_features), freeze_at=freeze_at)
+    return stages
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ or config needs ``sys.path`` edits or ``PYTHONPATH`` for that.
 
 A config selects such a part by its registered name once the project is imported, e.g.
 ``custom_imports = dict(imports=["uvmos.projects.SOLO"])`` and ``model.proposer = L("SOLOProposer")(...)``
-(see :func:`uvmos.utils.config.resolve_registered_targets` and docs/configs_and_registries.md).
+(see :func:`uvmos.utils.plugins.resolve_registered_targets` and docs/configs_and_registries.md).
 """
 
 from __future__ import annotations

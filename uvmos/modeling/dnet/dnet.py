@@ -44,6 +44,17 @@ __all__ = ["DNet"]
 _TARGET_KEYS = ("center", "center_weights", "offset", "offset_weights")
 
 
+def _loss_weights(overrides: Optional[Mapping[str, float]]) -> Dict[str, float]:
+    """The default loss weights, updated by ``overrides`` (only known keys)."""
+    weights = {"loss_sal": 1.0, "loss_center": 10.0, "loss_offset": 0.3}
+    if overrides:
+        unknown = set(overrides) - set(weights)
+        if unknown:
+            raise ValueError(f"unknown loss_weights keys {sorted(unknown)}; known: {sorted(weights)}")
+        weights.update({k: float(v) for k, v in overrides.items()})
+    return weights
+
+
 @META_ARCH_REGISTRY.register()
 @PROPOSER_REGISTRY.register()
 class DNet(nn.Module):
@@ -100,32 +111,14 @@ class DNet(nn.Module):
         self.sal_head, self.ins_head = sal_head, ins_head
         self.use_sgm = bool(use_sgm)
         if self.use_sgm:
-            missing = [
-                n
-                for n, m in [
-                    ("sgm_backbone", sgm_backbone),
-                    ("sgm_neck", sgm_neck),
-                    ("sal_fusion", sal_fusion),
-                    ("ins_fusion", ins_fusion),
-                ]
-                if m is None
-            ]
-            if missing:
-                raise ValueError(f"use_sgm=True needs {', '.join(missing)}")
-            self.sgm_backbone, self.sgm_neck = sgm_backbone, sgm_neck
-            self.sal_fusion, self.ins_fusion = sal_fusion, ins_fusion
+            self._set_sgm_branch(sgm_backbone, sgm_neck, sal_fusion, ins_fusion)
         if first_frame not in ("two_pass", "zero"):
             raise ValueError(f"first_frame must be 'two_pass' or 'zero', got {first_frame!r}")
         self.first_frame = first_frame
         self.target_generator = target_generator or DNetTargetGenerator(ignore_label=ignore_value)
         self.post_processor = post_processor or DNetPostProcessor()
         self.guidance_perturbation = guidance_perturbation
-        self.loss_weights = {"loss_sal": 1.0, "loss_center": 10.0, "loss_offset": 0.3}
-        if loss_weights:
-            unknown = set(loss_weights) - set(self.loss_weights)
-            if unknown:
-                raise ValueError(f"unknown loss_weights keys {sorted(unknown)}; known: {sorted(self.loss_weights)}")
-            self.loss_weights.update({k: float(v) for k, v in loss_weights.items()})
+        self.loss_weights = _loss_weights(loss_weights)
         self.input_format = input_format
         self.size_divisibility = size_divisibility
         self.test_size = None if test_size is None else (int(test_size[0]), int(test_size[1]))
@@ -134,6 +127,15 @@ class DNet(nn.Module):
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean, dtype=torch.float32).view(-1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(-1, 1, 1), False)
         self._check_channels()
+
+    def _set_sgm_branch(self, sgm_backbone, sgm_neck, sal_fusion, ins_fusion) -> None:
+        parts = [("sgm_backbone", sgm_backbone), ("sgm_neck", sgm_neck)]
+        parts += [("sal_fusion", sal_fusion), ("ins_fusion", ins_fusion)]
+        missing = [n for n, m in parts if m is None]
+        if missing:
+            raise ValueError(f"use_sgm=True needs {', '.join(missing)}")
+        self.sgm_backbone, self.sgm_neck = sgm_backbone, sgm_neck
+        self.sal_fusion, self.ins_fusion = sal_fusion, ins_fusion
 
     # ------------------------------------------------------------------------------------------
     def _check_channels(self) -> None:

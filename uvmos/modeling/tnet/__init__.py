@@ -3,9 +3,11 @@
 from .appearance import ConvTargetModel
 from .features import BackboneFeatures, ProposerFeatures
 from .memory import AdaptiveMemory, FixedRateMemory, NoUpdateMemory, SampleMemory
+from .objective import TargetObjective, hinge_pixel_weights, objective_value
 from .reid import MaskPooledEmbedder, ReIDHead, mask_pool, reid_losses
-from .solver import GaussNewtonCG, GradientDescent, TargetObjective, hinge_pixel_weights, objective_value
-from .tracker import TNetTracker, Tracklet
+from .solver import GaussNewtonCG, GradientDescent
+from .state import Tracklet
+from .tracker import TNetTracker
 from .verifier import NoVerifier, ReIDVerifier, Verification
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ["mask_iou", "downsample_masks", "upsample_scores", "paste_id_map", "crop_padding"]
+__all__ = ["mask_iou", "downsample_masks", "upsample_scores", "paste_id_map", "crop_padding", "snap_to_proposals"]
 
 
 def mask_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -63,3 +63,25 @@ def crop_padding(feature: torch.Tensor, image_size: Tuple[int, int]) -> torch.Te
     s = 2 ** round(torch.log2(torch.tensor(float(ratio))).item())
     hh, ww = min(h, -(-H // s)), min(w, -(-W // s))
     return feature[..., :hh, :ww]
+
+
+def snap_to_proposals(S_up: torch.Tensor, results: torch.Tensor, pm: torch.Tensor, thresh: float) -> torch.Tensor:
+    """T-Net's ``result_mode="proposal"`` (variant): y̌_j = the proposal with the highest mean score of
+    target j over its pixels, when that mean is >= ``thresh``; each proposal goes to one target
+    (greedy, best first); targets without one keep ``results``. S_up (K, h, w), results (K, h, w)
+    bool, pm (P, h, w) bool -> (K, h, w) bool."""
+    area = pm.flatten(1).sum(1).clamp_min(1).float()
+    mean = ((S_up.flatten(1) @ pm.flatten(1).float().T) / area).cpu()  # (K, P)
+    out = results.clone()
+    used_k, used_p = set(), set()
+    P = mean.shape[1]
+    for i in torch.argsort(mean.flatten(), descending=True).tolist():
+        k, p = divmod(i, P)
+        if float(mean[k, p]) < thresh:
+            break
+        if k in used_k or p in used_p:
+            continue
+        out[k] = pm[p]
+        used_k.add(k)
+        used_p.add(p)
+    return out

@@ -29,7 +29,6 @@ for that frame: it keeps predicting, its memory is not updated).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -38,66 +37,11 @@ from torch import nn
 
 from uvmos.registry import ASSOCIATOR_REGISTRY
 
-from .mask_ops import downsample_masks, mask_iou, paste_id_map, upsample_scores
-from .memory import SampleMemory
-from .solver import LinearFilterObjective, TargetObjective, hinge_pixel_weights
-from .verifier import Verification
+from .mask_ops import downsample_masks, mask_iou, paste_id_map, snap_to_proposals, upsample_scores
+from .objective import LinearFilterObjective, TargetObjective, hinge_pixel_weights
+from .state import FrameState, Tracklet, read_proposals
 
-__all__ = ["Tracklet", "TNetTracker"]
-
-
-@dataclass
-class Tracklet:
-    """State of one target. ``params`` = [W1 (D, C, 1, 1), W2 (1, D, k, k)]; embeddings (E,)."""
-
-    track_id: int
-    params: List[torch.Tensor]
-    memory: SampleMemory
-    first_emb: torch.Tensor
-    last_emb: torch.Tensor
-    start_frame: int
-    class_votes: Dict[int, float] = field(default_factory=dict)
-    lost_frames: int = 0
-    num_verified: int = 0
-
-    @property
-    def category(self) -> int:
-        return max(self.class_votes.items(), key=lambda kv: (kv[1], -kv[0]))[0] if self.class_votes else 0
-
-
-@dataclass
-class _Proposals:
-    """The proposer's instances of one frame: masks (P, H, W) bool, scores (P,), classes (P,)."""
-
-    masks: torch.Tensor
-    scores: torch.Tensor
-    classes: torch.Tensor
-    work: torch.Tensor  # (P, h', w') bool: the masks at the working resolution
-    emb: Optional[torch.Tensor] = None
-
-
-@dataclass
-class _Frame:
-    """What the phases of one ``step`` share."""
-
-    t: int
-    size: tuple  # (H, W) of the frame
-    stride: int  # the working resolution is the frame subsampled by this factor
-    feats: Dict[str, torch.Tensor]
-    X: torch.Tensor
-    props: _Proposals
-    tracks: List[Tracklet]
-    S: torch.Tensor  # (K, 1, h, w) coarse scores
-    S_up: torch.Tensor  # (K, h', w') coarse scores resized to the working resolution
-    Z: Optional[torch.Tensor]  # (K, D, h, w) projected features of each target
-    results: torch.Tensor  # (K, h', w') bool: y̌_j; after ``_verify`` the final non-overlapping masks
-    ver: Optional[Verification] = None
-    id_map: Optional[torch.Tensor] = None  # (H, W) int32, the output
-    id_work: Optional[torch.Tensor] = None  # (h', w') int32, the same at the working resolution
-    visible: Optional[torch.Tensor] = None
-    ids: List[int] = field(default_factory=list)
-    scores: List[float] = field(default_factory=list)
-    new_tracks: List[Tracklet] = field(default_factory=list)
+__all__ = ["TNetTracker"]
 
 
 @ASSOCIATOR_REGISTRY.register()
@@ -212,13 +156,13 @@ class TNetTracker(nn.Module):
         }
 
     # ------------------------------------------------------------------ phase 1: predict
-    def _predict(self, frame: dict, proposals: dict) -> _Frame:
+    def _predict(self, frame: dict, proposals: dict) -> FrameState:
         """Features, proposals and the tracking results y̌_j of all active targets (eq. 8)."""
         t = int(frame.get("frame_idx", self._t))
         self._t = t + 1
         H, W = int(frame["height"]), int(frame["width"])
         stride = 1 if self.work_max_side is None else max(1, -(-max(H, W) // self.work_max_side))
-        props = self._read_proposals(proposals, H, W, stride)
+        props = read_proposals(proposals, H, W, stride)
         feats = {k: v.float() for k, v in self.features(frame, proposals).items()}
         if self.target_feature not in feats:
             raise KeyError(f"TNetTracker: target_feature {self.target_feature!r} not in features {sorted(feats)}")
@@ -231,12 +175,13 @@ class TNetTracker(nn.Module):
             S_up = upsample_scores(S, work)
             results = S_up > self.score_thresh
             if self.result_mode == "proposal" and len(props.work):
-                results = self._snap_to_proposals(S_up, results, props.work)
+                thr = self.score_thresh if self.snap_thresh is None else self.snap_thresh
+                results = snap_to_proposals(S_up, results, props.work, thr)
             results &= results.flatten(1).sum(1).ge(self._min_area(stride))[:, None, None]
         else:
             S, S_up, Z = X.new_zeros((0, 1) + tuple(X.shape[-2:])), X.new_zeros((0,) + work), None
             results = torch.zeros((0,) + work, dtype=torch.bool, device=X.device)
-        return _Frame(
+        return FrameState(
             t=t,
             size=(H, W),
             stride=stride,
@@ -253,20 +198,6 @@ class TNetTracker(nn.Module):
     def _min_area(self, stride: int) -> float:
         return self.min_area / stride**2
 
-    def _read_proposals(self, proposals: dict, H: int, W: int, stride: int) -> _Proposals:
-        inst = proposals["instances"]
-        pm = inst.pred_masks.to(torch.bool)
-        if tuple(pm.shape[-2:]) != (H, W) and pm.shape[0]:
-            raise ValueError(f"TNetTracker: proposal masks are {tuple(pm.shape[-2:])}, frame is {(H, W)}")
-        pm = pm.reshape(-1, H, W)
-        n = len(pm)
-        ps = inst.scores.float() if inst.has("scores") else torch.ones(n, device=pm.device)
-        pc = (
-            inst.pred_classes.long() if inst.has("pred_classes") else torch.zeros(n, dtype=torch.long, device=pm.device)
-        )
-        o = stride // 2
-        return _Proposals(masks=pm, scores=ps, classes=pc, work=pm[:, o::stride, o::stride].contiguous())
-
     def _scores(self, X: torch.Tensor, tracks: List[Tracklet]):
         """Coarse scores (K, 1, h, w) and each target's projected features (K, D, h, w), batched:
         one 1x1 conv with all W1 stacked, one grouped conv with all W2."""
@@ -279,29 +210,8 @@ class TNetTracker(nn.Module):
         D = tracks[0].params[0].shape[0]
         return s[0][:, None], z[0].view(K, D, *z.shape[-2:])
 
-    def _snap_to_proposals(self, S_up: torch.Tensor, results: torch.Tensor, pm: torch.Tensor) -> torch.Tensor:
-        """``result_mode="proposal"`` (variant): y̌_j = the proposal with the highest mean score of
-        target j over its pixels, when that mean is >= ``snap_thresh``; each proposal goes to one
-        target (greedy, best first); targets without one keep the thresholded map."""
-        thr = self.score_thresh if self.snap_thresh is None else self.snap_thresh
-        area = pm.flatten(1).sum(1).clamp_min(1).float()
-        mean = ((S_up.flatten(1) @ pm.flatten(1).float().T) / area).cpu()  # (K, P)
-        out = results.clone()
-        used_k, used_p = set(), set()
-        P = mean.shape[1]
-        for i in torch.argsort(mean.flatten(), descending=True).tolist():
-            k, p = divmod(i, P)
-            if float(mean[k, p]) < thr:
-                break
-            if k in used_k or p in used_p:
-                continue
-            out[k] = pm[p]
-            used_k.add(k)
-            used_p.add(p)
-        return out
-
     # ------------------------------------------------------------------ phase 2: verify
-    def _verify(self, f: _Frame) -> None:
+    def _verify(self, f: FrameState) -> None:
         """Eq. 10 for every (target, proposal); verified targets take the proposal. Then the
         non-overlapping id map (a pixel claimed by several targets: highest track score)."""
         p = f.props
@@ -334,7 +244,7 @@ class TNetTracker(nn.Module):
             f.id_work.masked_fill_(f.id_work == f.ids[k], 0)
             f.results[k] = False
 
-    def _full_masks(self, f: _Frame, final: torch.Tensor) -> torch.Tensor:
+    def _full_masks(self, f: FrameState, final: torch.Tensor) -> torch.Tensor:
         """The final masks at the frame's resolution: the verified proposal itself, else the
         coarse scores resized to the frame and thresholded (only computed where the result is not
         empty at the working resolution)."""
@@ -350,7 +260,7 @@ class TNetTracker(nn.Module):
         return out
 
     # ------------------------------------------------------------------ phase 3: discover
-    def _discover(self, f: _Frame) -> None:
+    def _discover(self, f: FrameState) -> None:
         """Start a tracklet from each proposal with s = 0 against every tracklet and IoU <
         ``new_track_iou`` with every current result (earlier discoveries of this frame included)."""
         p = f.props
@@ -381,7 +291,7 @@ class TNetTracker(nn.Module):
         for tr in f.new_tracks:
             self.tracks[tr.track_id] = tr
 
-    def _new_track(self, f: _Frame, i: int) -> Tracklet:
+    def _new_track(self, f: FrameState, i: int) -> Tracklet:
         self.num_created += 1
         self.stats["created"] += 1
         track_id = self.num_created
@@ -401,7 +311,7 @@ class TNetTracker(nn.Module):
         )
 
     # ------------------------------------------------------------------ phase 4: memory
-    def _update_memory(self, f: _Frame) -> None:
+    def _update_memory(self, f: FrameState) -> None:
         """The final mask of each earlier target enters its memory; refit when the policy says so."""
         fsize = tuple(f.X.shape[-2:])
         for k, tr in enumerate(f.tracks):
@@ -420,7 +330,7 @@ class TNetTracker(nn.Module):
                 self._fit_update(tr)
 
     # ------------------------------------------------------------------ phase 5: end
-    def _end_tracks(self, f: _Frame) -> None:
+    def _end_tracks(self, f: FrameState) -> None:
         if self.max_lost_frames is None:
             return
         for tr in f.tracks:
