@@ -4,6 +4,7 @@ In a source checkout (``pip install -e .``), ``uvmos.model_zoo.get_config_file``
 ``configs/`` in place. A wheel has no checkout, so its build copies ``configs/`` to
 ``uvmos/model_zoo/configs`` (detectron2 does the same for its model-zoo configs).
 """
+
 import shutil
 from pathlib import Path
 

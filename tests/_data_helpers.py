@@ -1,4 +1,5 @@
 """Tiny on-disk datasets for the data-layer tests (DAVIS layout, YouTube-VIS JSON)."""
+
 from __future__ import annotations
 
 import json

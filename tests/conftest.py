@@ -1,4 +1,5 @@
 """Shared test fixtures: the real data in ../shared/data, tiny threads, a slow marker."""
+
 import os
 from pathlib import Path
 

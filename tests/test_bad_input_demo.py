@@ -1,5 +1,6 @@
 """tools/demo.py and VideoPredictor on bad input (issue 11): one-line errors naming the file or key,
 raised before the model is built; no half-written or stale outputs; 16-bit frames read right."""
+
 import os
 import stat
 
@@ -25,7 +26,8 @@ def _frames(folder, n, size=(64, 96), seed=0):
 
 def _args(inp, out, *extra, opts=()):
     return demo.get_parser().parse_args(
-        ["--config-file", CONFIG, "--input", str(inp), "--output", str(out), "--no-video", *extra, "--opts", *opts])
+        ["--config-file", CONFIG, "--input", str(inp), "--output", str(out), "--no-video", *extra, *opts]
+    )
 
 
 def _built_models(monkeypatch):
@@ -43,11 +45,26 @@ def _built_models(monkeypatch):
 
 CASES = {
     # case: (opts, input builder, output builder, text the error contains)
-    "misspelled_key": (["trian.init_checkpoint=x.pth"], None, None, "unknown config key 'trian'; did you mean 'train.init_checkpoint'"),
+    "misspelled_key": (
+        ["trian.init_checkpoint=x.pth"],
+        None,
+        None,
+        "unknown config key 'trian'; did you mean 'train.init_checkpoint'",
+    ),
     "misspelled_nested": (["model.associator.max_trakcs=3"], None, None, "did you mean 'model.associator.max_tracks'"),
-    "bad_value": (["model.associator.max_tracks=abc"], None, None, "model.associator.max_tracks=abc: expected an integer"),
+    "bad_value": (
+        ["model.associator.max_tracks=abc"],
+        None,
+        None,
+        "model.associator.max_tracks=abc: expected an integer",
+    ),
     "no_equals": (["model.associator.max_tracks"], None, None, "has no '='"),
-    "missing_checkpoint": (["train.init_checkpoint=/nope/model.pth"], None, None, "train.init_checkpoint=/nope/model.pth: no such file"),
+    "missing_checkpoint": (
+        ["train.init_checkpoint=/nope/model.pth"],
+        None,
+        None,
+        "train.init_checkpoint=/nope/model.pth: no such file",
+    ),
     "random_weights": (["train.init_checkpoint="], None, None, "would be random"),
     "output_is_file": ([], None, "afile", "is a file, not a folder"),
     "output_under_file": ([], None, "afile/sub", "which is a file"),
@@ -56,8 +73,12 @@ CASES = {
     "not_an_image": ([], "fake.jpg", None, "fake.jpg: unreadable image"),
     "empty_video_file": ([], "empty.mp4", None, "empty.mp4: unreadable video"),
     "device_missing": (["--device=cuda:7"], None, None, "--device cuda:7"),
-    "per_frame_config": (["--config-file", str(REPO / "configs" / "dnet" / "tiny_cpu.py")], None, None,
-                         "is a per-frame model, not a video model"),
+    "per_frame_config": (
+        ["--config-file", str(REPO / "configs" / "dnet" / "tiny_cpu.py")],
+        None,
+        None,
+        "is a per-frame model, not a video model",
+    ),
 }
 
 
@@ -146,10 +167,16 @@ def test_predictor_source_validation(tmp_path, case):
         "int": (5, TypeError, "cannot read a int"),
         "float_array": (np.zeros((2, 8, 8, 3), np.float32), TypeError, "uint8 BGR frames"),
         "empty_list": ([], TypeError, "non-empty list of frame file paths"),
-        "dict_without_height": ({"video_id": "v", "width": 8, "length": 1, "file_names": ["a.jpg"]},
-                                DatasetFormatError, "lacks ['height']"),
-        "dict_without_frames": ({"video_id": "v", "height": 8, "width": 8, "length": 1},
-                                DatasetFormatError, "neither file_names nor video_file"),
+        "dict_without_height": (
+            {"video_id": "v", "width": 8, "length": 1, "file_names": ["a.jpg"]},
+            DatasetFormatError,
+            "lacks ['height']",
+        ),
+        "dict_without_frames": (
+            {"video_id": "v", "height": 8, "width": 8, "length": 1},
+            DatasetFormatError,
+            "neither file_names nor video_file",
+        ),
     }[case]
     with pytest.raises(exc, match=None) as e:
         as_video(src)

@@ -1,5 +1,6 @@
 """tools/eval_davis.py on bad input (issue 11): with two workers (the default pool) every case is a
 one-line error naming the file, never a hang (pytest-timeout), and no CSV is left behind."""
+
 import os
 import pickle
 
@@ -22,7 +23,7 @@ def _gt_root(root, annotations="Annotations_unsupervised", image_sets=True):
     for s in SEQS:
         for t in range(T):
             m = np.zeros((H, W), np.uint8)
-            m[4:12, 4 + t:14 + t] = 1
+            m[4:12, 4 + t : 14 + t] = 1
             save_palette_png(str(root / annotations / "480p" / s / f"{t:05d}.png"), m)
     if image_sets:
         (root / "ImageSets" / "2017").mkdir(parents=True)
@@ -40,8 +41,20 @@ def _results(root):
 
 
 def _run(gt, res, *extra):
-    return eval_davis.main(["--davis_path", str(gt), "--results_path", str(res), "--task", "unsupervised",
-                            "--num-workers", "2", "--quiet", *extra])
+    return eval_davis.main(
+        [
+            "--davis_path",
+            str(gt),
+            "--results_path",
+            str(res),
+            "--task",
+            "unsupervised",
+            "--num-workers",
+            "2",
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def _break(case, gt, res):
@@ -84,8 +97,16 @@ def _break(case, gt, res):
     raise AssertionError(case)
 
 
-BAD = ["empty_results", "missing_sequence", "wrong_size", "rgb_mask", "id_300", "truncated_png",
-       "missing_gt_sequence", "root_without_anything"]
+BAD = [
+    "empty_results",
+    "missing_sequence",
+    "wrong_size",
+    "rgb_mask",
+    "id_300",
+    "truncated_png",
+    "missing_gt_sequence",
+    "root_without_anything",
+]
 
 
 @pytest.mark.parametrize("case", BAD)

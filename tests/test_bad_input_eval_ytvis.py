@@ -1,5 +1,6 @@
 """tools/eval_ytvis.py on bad results JSONs (issue 11): a one-line error naming the file and the
 result, never a figure computed from garbage; an empty result list gets an explanation."""
+
 import json
 import os
 
@@ -17,7 +18,7 @@ H, W, T = 20, 30, 3
 
 def _mask(x0):
     m = np.zeros((H, W), bool)
-    m[4:12, x0:x0 + 8] = True
+    m[4:12, x0 : x0 + 8] = True
     return m
 
 
@@ -26,15 +27,21 @@ def _gt(path):
     gt = {
         "videos": [{"id": 1, "height": H, "width": W, "length": T, "file_names": [f"v/{t:05d}.jpg" for t in range(T)]}],
         "categories": [{"id": 1, "name": "thing"}, {"id": 2, "name": "other"}],
-        "annotations": [{"id": 1, "video_id": 1, "category_id": 1, "iscrowd": 0, "segmentations": segs,
-                         "areas": [64] * T}],
+        "annotations": [
+            {"id": 1, "video_id": 1, "category_id": 1, "iscrowd": 0, "segmentations": segs, "areas": [64] * T}
+        ],
     }
     path.write_text(json.dumps(gt))
     return path
 
 
 def _good():
-    return {"video_id": 1, "category_id": 1, "score": 0.9, "segmentations": [mask_to_rle(_mask(4 + t)) for t in range(T)]}
+    return {
+        "video_id": 1,
+        "category_id": 1,
+        "score": 0.9,
+        "segmentations": [mask_to_rle(_mask(4 + t)) for t in range(T)],
+    }
 
 
 def _bad(case):
@@ -73,8 +80,19 @@ def _bad(case):
     raise AssertionError(case)
 
 
-CASES = ["int_rle", "score_high", "garbage_rle", "list_rle_wrong_total", "unknown_category", "unknown_video",
-         "wrong_length", "not_a_list", "entry_not_object", "missing_key", "wrong_mask_size"]
+CASES = [
+    "int_rle",
+    "score_high",
+    "garbage_rle",
+    "list_rle_wrong_total",
+    "unknown_category",
+    "unknown_video",
+    "wrong_length",
+    "not_a_list",
+    "entry_not_object",
+    "missing_key",
+    "wrong_mask_size",
+]
 
 
 @pytest.mark.parametrize("case", CASES)

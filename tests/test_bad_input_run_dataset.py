@@ -1,15 +1,16 @@
 """tools/run_dataset.py on bad input and reruns (issue 11): one-line errors naming the key/file
 before the model is built; a rerun trusts only videos proven complete and only its own results."""
+
 import json
 import os
 import stat
 
 import pytest
+import run_dataset  # noqa: E402  (tools/ is on the path: pytest.ini)
 import torch
 
 from tests.conftest import REPO, load_tool
 
-import run_dataset  # noqa: E402  (tools/ is on the path: pytest.ini)
 pytestmark = pytest.mark.timeout(90)
 CONFIG = str(REPO / "configs" / "uvmos" / "tiny_cpu.py")
 NAME = "uvmos_synth_val_badinput"
@@ -23,8 +24,14 @@ def dataset(tmp_path_factory):
     from uvmos.data.synthetic import SyntheticConfig, make_synthetic_dataset
 
     root = tmp_path_factory.mktemp("ds") / "uvmos_synth"
-    make_synthetic_dataset(str(root), SyntheticConfig(height=64, width=96, length=3, max_objects=2),
-                           num_train=0, num_val=2, num_test=0, progress=False)
+    make_synthetic_dataset(
+        str(root),
+        SyntheticConfig(height=64, width=96, length=3, max_objects=2),
+        num_train=0,
+        num_val=2,
+        num_test=0,
+        progress=False,
+    )
     register_davis(NAME, str(root), "val", synthetic=True)
     register_davis(NAME + "_gone", str(root.parent / "nowhere"), "val", synthetic=True)
     yield root
@@ -50,10 +57,20 @@ def _built(monkeypatch):
 
 
 CASES = {
-    "misspelled_key": ([], ["trian.init_checkpoint=x.pth"], None, "unknown config key 'trian'; did you mean 'train.init_checkpoint'"),
+    "misspelled_key": (
+        [],
+        ["trian.init_checkpoint=x.pth"],
+        None,
+        "unknown config key 'trian'; did you mean 'train.init_checkpoint'",
+    ),
     "no_equals": ([], ["train.init_checkpoint"], None, "has no '='"),
     "bad_value": ([], ["model.associator.max_tracks=abc"], None, "expected an integer"),
-    "missing_checkpoint": ([], ["train.init_checkpoint=/nope.pth"], None, "train.init_checkpoint=/nope.pth: no such file"),
+    "missing_checkpoint": (
+        [],
+        ["train.init_checkpoint=/nope.pth"],
+        None,
+        "train.init_checkpoint=/nope.pth: no such file",
+    ),
     "unknown_dataset": (["--dataset", "uvmos_synth_vall"], [], None, "unknown dataset; did you mean 'uvmos_synth_val'"),
     "dataset_root_missing": (["--dataset", NAME + "_gone"], [], None, "nowhere: --dataset"),
     "output_is_file": ([], [], "afile", "is a file, not a folder"),
@@ -61,8 +78,12 @@ CASES = {
     "ytvis_results_is_folder": (["--ytvis-results", "."], [], None, "--ytvis-results .: is a folder"),
     "output_inside_dataset": ([], [], "DATASET/Annotations/480p", "lies inside the dataset's root"),
     "device_missing": (["--device", "cuda:7"], [], None, "--device cuda:7"),
-    "per_frame_config": (["--config-file", str(REPO / "configs" / "dnet" / "tiny_cpu.py")], [], None,
-                         "is a per-frame model, not a video model"),
+    "per_frame_config": (
+        ["--config-file", str(REPO / "configs" / "dnet" / "tiny_cpu.py")],
+        [],
+        None,
+        "is a per-frame model, not a video model",
+    ),
 }
 
 
@@ -122,6 +143,7 @@ def test_resume_fingerprint_and_manifests(dataset, tmp_path, caplog):
     # other weights into the same output: refused, old results untouched
     other = tmp_path / "dnet.pth"
     from uvmos.engine.checkpoint import AtomicCheckpointer  # noqa: F401  (a D-Net-only checkpoint)
+
     sd = torch.load(str(REPO / "uvmos" / "model_zoo" / "uvmos_tiny_cpu.pth"), map_location="cpu", weights_only=False)
     sd = {"model": {k: v * 0.5 if v.is_floating_point() else v for k, v in sd["model"].items()}}
     torch.save(sd, other)
@@ -145,13 +167,16 @@ def test_legacy_output_without_fingerprint_refused(dataset, tmp_path):
     assert e.value.code == 2 and "but no uvmos_run.json" in str(e.value) and "--overwrite" in str(e.value)
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--num-train", "-1"], "argument --num-train: -1 is below 0"),
-    (["--length", "0"], "argument --length: 0 is below 1"),
-    (["--height", "abc"], "argument --height: 'abc' is not an integer"),
-    (["--max-objects", "0"], "argument --max-objects: 0 is below 1"),
-    (["--num-val", "0"], "nothing to generate"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--num-train", "-1"], "argument --num-train: -1 is below 0"),
+        (["--length", "0"], "argument --length: 0 is below 1"),
+        (["--height", "abc"], "argument --height: 'abc' is not an integer"),
+        (["--max-objects", "0"], "argument --max-objects: 0 is below 1"),
+        (["--num-val", "0"], "nothing to generate"),
+    ],
+)
 def test_make_synthetic_bad_counts(tmp_path, capsys, args, needle):
     make_synthetic = load_tool("make_synthetic")
     with pytest.raises(SystemExit) as e:
@@ -172,8 +197,14 @@ def test_two_processes_give_the_same_masks_as_one(tmp_path, monkeypatch):
     from uvmos.data.synthetic import SyntheticConfig, make_synthetic_dataset
 
     root = tmp_path / "datasets"
-    make_synthetic_dataset(str(root / "uvmos_synth"), SyntheticConfig(height=64, width=96, length=3, max_objects=2),
-                           num_train=0, num_val=3, num_test=0, progress=False)
+    make_synthetic_dataset(
+        str(root / "uvmos_synth"),
+        SyntheticConfig(height=64, width=96, length=3, max_objects=2),
+        num_train=0,
+        num_val=3,
+        num_test=0,
+        progress=False,
+    )
     monkeypatch.setenv("UVMOS_DATASETS", str(root))  # the spawned processes register the same root
     register_all(str(root))
     try:

@@ -1,6 +1,7 @@
 """tools/train_net.py and its checkpoints on bad input and faults (issue 11): config problems are
 one-line errors before any process starts; checkpoints and metrics.json are never half-written; a
 resume checks the checkpoint it trusts; no model is evaluated with random weights by accident."""
+
 import json
 import os
 
@@ -24,10 +25,15 @@ CASES = {
     "zero_iterations": (["train.max_iter=0"], "train.max_iter=0: must be at least 1"),
     "no_equals": (["train.max_iter"], "override 'train.max_iter' has no '='"),
     "unparsable": (["train.max_iter=[1"], "cannot be parsed"),
-    "missing_checkpoint": (["train.init_checkpoint=/nope/model_final.pth"], "train.init_checkpoint=/nope/model_final.pth: no such file"),
+    "missing_checkpoint": (
+        ["train.init_checkpoint=/nope/model_final.pth"],
+        "train.init_checkpoint=/nope/model_final.pth: no such file",
+    ),
     "checkpoint_is_folder": (["train.init_checkpoint=/tmp"], "a folder, not a checkpoint file"),
-    "missing_part_weights": (["train.init_checkpoint={{backbone:/nope/R-50.pkl}}"],
-                             "train.init_checkpoint['backbone']=/nope/R-50.pkl: no such file"),
+    "missing_part_weights": (
+        ["train.init_checkpoint={{backbone:/nope/R-50.pkl}}"],
+        "train.init_checkpoint['backbone']=/nope/R-50.pkl: no such file",
+    ),
     "weights_in_constructor": (["model.backbone.weights=/x.pkl"], "unknown config key 'model.backbone.weights'"),
     "output_dir_is_file": (["train.output_dir={afile}"], "train.output_dir {afile}: is a file"),
     "eval_only_random": (["--eval-only"], "would evaluate a model with random weights"),
@@ -62,8 +68,16 @@ def test_config_errors_before_any_process(tmp_path, capsys, case):
 
 
 def test_supported_overrides_pass(tmp_path):
-    args = train_net.parse_args(["--config-file", DNET, f"train.output_dir={tmp_path}", "train.max_iter=1e2",
-                                 "train.init_checkpoint=", "dataloader.train.mapper.augmentations.crop_size=[64,64]"])
+    args = train_net.parse_args(
+        [
+            "--config-file",
+            DNET,
+            f"train.output_dir={tmp_path}",
+            "train.max_iter=1e2",
+            "train.init_checkpoint=",
+            "dataloader.train.mapper.augmentations.crop_size=[64,64]",
+        ]
+    )
     assert args.opts
 
 
@@ -180,11 +194,14 @@ def test_random_weights_refused_unless_allowed(tmp_path):
     assert load_inference_weights(Tiny(), {"": str(p), "b": str(b_file)})
 
 
-@pytest.mark.parametrize("config, module", [
-    ("configs/uvmos/r50_paper.py", "associator.features"),
-    ("configs/baselines/maskrcnn_greedy.py", "proposer.model"),
-    ("configs/baselines/oracle_tnet.py", "associator.features"),
-])
+@pytest.mark.parametrize(
+    "config, module",
+    [
+        ("configs/uvmos/r50_paper.py", "associator.features"),
+        ("configs/baselines/maskrcnn_greedy.py", "proposer.model"),
+        ("configs/baselines/oracle_tnet.py", "associator.features"),
+    ],
+)
 def test_configs_with_random_parts_are_refused(config, module):
     """Full-size configs whose weights are not here: building them reads no file, and running
     them without weights is refused, naming the random part."""
@@ -202,8 +219,15 @@ def test_table4_refuses_random_weights(tmp_path):
     DatasetCatalog.register("empty_for_table4", lambda: [])
     try:
         with pytest.raises(CheckpointError, match="would be random"):
-            table4.main([str(REPO / "configs" / "uvmos" / "tiny_cpu.py"), "--dataset", "empty_for_table4",
-                         "--opts", "train.init_checkpoint="])
+            table4.main(
+                [
+                    "--config-file",
+                    str(REPO / "configs" / "uvmos" / "tiny_cpu.py"),
+                    "--dataset",
+                    "empty_for_table4",
+                    "train.init_checkpoint=",
+                ]
+            )
     finally:
         DatasetCatalog.remove("empty_for_table4")
 
@@ -225,9 +249,17 @@ def test_tracker_modules_of_the_video_model_are_checked(tmp_path):
     with pytest.raises(CheckpointError, match=r"2 of 4 parameters would be random \(associator.features\)"):
         load_inference_weights(Video(), str(p))
     old = tmp_path / "old_layout.pth"
-    torch.save({"model": {"proposer.weight": torch.ones(4, 3), "proposer.bias": torch.zeros(4),
-                          "associator_modules.features.weight": torch.ones(4, 4),
-                          "associator_modules.features.bias": torch.zeros(4)}}, old)
+    torch.save(
+        {
+            "model": {
+                "proposer.weight": torch.ones(4, 3),
+                "proposer.bias": torch.zeros(4),
+                "associator_modules.features.weight": torch.ones(4, 4),
+                "associator_modules.features.bias": torch.zeros(4),
+            }
+        },
+        old,
+    )
     model = Video()
     assert load_inference_weights(model, str(old))
     assert torch.equal(model.associator.features.weight, torch.ones(4, 4))
@@ -239,7 +271,16 @@ def test_benchmark_run_refuses_random_weights(tmp_path):
     import subprocess
     import sys
 
-    cmd = [sys.executable, "tools/benchmark.py", "run", "--config-file", "configs/baselines/maskrcnn_greedy.py",
-           "--dataset", "uvmos_synth_val", "--videos", "1"]
+    cmd = [
+        sys.executable,
+        "tools/benchmark.py",
+        "run",
+        "--config-file",
+        "configs/baselines/maskrcnn_greedy.py",
+        "--dataset",
+        "uvmos_synth_val",
+        "--videos",
+        "1",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=str(REPO))
     assert r.returncode == 2 and "random" in r.stderr and "--allow-random-weights" in r.stderr

@@ -1,4 +1,5 @@
 """tools/bench_gpu.py: runs end to end (tiny config, CPU, 2 frames, ~5 s) and refuses silent random weights."""
+
 import json
 
 import numpy as np
@@ -7,11 +8,27 @@ import torch
 from conftest import load_tool
 
 
-def test_needs_random_weights_flag(capsys):
+def test_needs_allow_random_weights_flag(capsys):
     tool = load_tool("bench_gpu")
     with pytest.raises(SystemExit):
-        tool.main(["--device", "cpu", "--config-file", "configs/uvmos/tiny_cpu.py"])
-    assert "--random-weights" in capsys.readouterr().err
+        tool.main(
+            [
+                "--device",
+                "cpu",
+                "--config-file",
+                "configs/uvmos/tiny_cpu.py",
+                "--size",
+                "64",
+                "112",
+                "--frames-n",
+                "2",
+                "--warmup",
+                "1",
+                "train.init_checkpoint=",
+            ]
+        )
+    err = capsys.readouterr().err
+    assert "would be random" in err and "--allow-random-weights" in err
 
 
 def test_controlled_proposals_mask_objects_first():
@@ -28,9 +45,27 @@ def test_controlled_proposals_mask_objects_first():
 def test_cpu_dry_run(tmp_path):
     tool = load_tool("bench_gpu")
     out = tmp_path / "bench.json"
-    tool.main(["--random-weights", "--device", "cpu", "--config-file", "configs/uvmos/tiny_cpu.py",
-               "--size", "64", "112", "--frames-n", "2", "--warmup", "1", "--precisions", "fp32",
-               "--output", str(out)])
+    tool.main(
+        [
+            "--allow-random-weights",
+            "--device",
+            "cpu",
+            "--config-file",
+            "configs/uvmos/tiny_cpu.py",
+            "--size",
+            "64",
+            "112",
+            "--frames-n",
+            "2",
+            "--warmup",
+            "1",
+            "--precisions",
+            "fp32",
+            "--output",
+            str(out),
+            "train.init_checkpoint=",
+        ]
+    )
     r = json.loads(out.read_text())
     assert r["weights"].startswith("RANDOM")
     assert r["norms_recalibrated"] > 0
@@ -39,3 +74,32 @@ def test_cpu_dry_run(tmp_path):
     assert runs["pipeline"]["stats"]["total"]["mean_ms"] >= runs["pipeline"]["stats"]["dnet"]["mean_ms"] > 0
     assert runs["tnet"]["stats"]["tnet"]["mean_ms"] > 0 and runs["tnet"]["visible_tracks_per_frame"] > 0
     assert "| paper (Table 5) |" in r["table"]
+
+
+def test_cpu_dry_run_with_the_configs_weights(tmp_path):
+    """Weights are the config's ``train.init_checkpoint`` (here the embedded model): no random
+    batch-norm recalibration, and the JSON names them."""
+    tool = load_tool("bench_gpu")
+    out = tmp_path / "bench.json"
+    tool.main(
+        [
+            "--device",
+            "cpu",
+            "--config-file",
+            "configs/uvmos/tiny_cpu.py",
+            "--size",
+            "64",
+            "112",
+            "--frames-n",
+            "2",
+            "--warmup",
+            "1",
+            "--precisions",
+            "fp32",
+            "--output",
+            str(out),
+        ]
+    )
+    r = json.loads(out.read_text())
+    assert r["weights"].startswith("train.init_checkpoint") and "uvmos_tiny_cpu.pth" in r["weights"]
+    assert "norms_recalibrated" not in r

@@ -1,5 +1,6 @@
 """tools/benchmark.py table: every row's config loads, and a row whose checkpoint is missing is
 reported as not measured (with the path), not silently run with random weights."""
+
 import json
 from pathlib import Path
 
@@ -19,13 +20,25 @@ def test_every_table_row_config_loads():
 
 def test_missing_checkpoint_row_not_measured(tmp_path, monkeypatch, capsys):
     missing = str(tmp_path / "nope.pth")
-    monkeypatch.setitem(benchmark.TABLES, "x", dict(kind="frame_ap", dataset="uvmos_synth_test", rows=[
-        dict(name="Mask R-CNN", config=str(REPO / "projects/MaskRCNN/configs/maskrcnn_proposer_tiny.py"),
-             opts=[f"train.init_checkpoint={{model:{missing}}}"]),
-    ]))
+    monkeypatch.setitem(
+        benchmark.TABLES,
+        "x",
+        dict(
+            kind="frame_ap",
+            dataset="uvmos_synth_test",
+            rows=[
+                dict(
+                    name="Mask R-CNN",
+                    config=str(REPO / "projects/MaskRCNN/configs/maskrcnn_proposer_tiny.py"),
+                    opts=[f"train.init_checkpoint={{model:{missing}}}"],
+                ),
+            ],
+        ),
+    )
     out_json, out_md = tmp_path / "t.json", tmp_path / "t.md"
-    args = type("A", (), dict(table="x", rows=None, dataset="", warmup=0, threads=1, json=str(out_json),
-                              markdown=str(out_md)))()
+    args = type(
+        "A", (), dict(table="x", rows=None, dataset="", warmup=0, threads=1, json=str(out_json), markdown=str(out_md))
+    )()
     rows = benchmark.cmd_table(args)
     assert rows[0]["not_measured"] == f"missing checkpoint {missing}"
     md = out_md.read_text()
@@ -49,12 +62,25 @@ def test_jf_table_row_runs_end_to_end(tmp_path, monkeypatch):
 
     name = "uvmos_synth_val_tablerow"
     root = tmp_path / "uvmos_synth"
-    make_synthetic_dataset(str(root), SyntheticConfig(height=64, width=96, length=3, max_objects=2),
-                           num_train=0, num_val=2, num_test=0, progress=False)
+    make_synthetic_dataset(
+        str(root),
+        SyntheticConfig(height=64, width=96, length=3, max_objects=2),
+        num_train=0,
+        num_val=2,
+        num_test=0,
+        progress=False,
+    )
     register_davis(name, str(root), "val", synthetic=True)
     try:
-        monkeypatch.setitem(benchmark.TABLES, "y", dict(kind="jf", dataset=name, rows=[
-            dict(name="greedy", config=str(REPO / "configs/baselines/greedy_tiny_cpu.py"))]))
+        monkeypatch.setitem(
+            benchmark.TABLES,
+            "y",
+            dict(
+                kind="jf",
+                dataset=name,
+                rows=[dict(name="greedy", config=str(REPO / "configs/baselines/greedy_tiny_cpu.py"))],
+            ),
+        )
         args = type("A", (), dict(table="y", rows=None, dataset="", warmup=0, threads=1, json="", markdown=""))()
         rows = benchmark.cmd_table(args)
     finally:

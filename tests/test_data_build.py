@@ -1,5 +1,7 @@
 """Frame-pair items, the train loader (also from a LazyConfig) and the whole-video test loader."""
+
 import pytest
+from _data_helpers import make_davis, moving_boxes
 from detectron2.config import LazyCall as L
 from detectron2.config import instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
@@ -14,8 +16,6 @@ from uvmos.data.build import (
 from uvmos.data.builtin import register_davis
 from uvmos.data.mapper import FramePairMapper
 from uvmos.data.transforms import build_mapper_augmentations
-
-from _data_helpers import make_davis, moving_boxes
 
 NAME = "uvmos_test_build_davis"
 
@@ -32,7 +32,11 @@ def dataset(tmp_path):
 def test_get_frame_pair_dicts(dataset):
     items = get_frame_pair_dicts([dataset])
     assert [(it["video"]["video_id"], it["frame_idx"]) for it in items] == [
-        ("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 2),
+        ("a", 0),
+        ("a", 1),
+        ("a", 2),
+        ("b", 0),
+        ("b", 2),
     ]
     assert items[0]["video"] is items[2]["video"]  # shared, not copied
     assert len(get_frame_pair_dicts(dataset, only_annotated=False)) == 7
@@ -72,8 +76,9 @@ def test_video_test_loader(dataset):
 
 
 def test_no_annotated_frames_is_an_error(tmp_path):
-    register_davis("uvmos_test_no_gt", make_davis(str(tmp_path / "D"), {"a": moving_boxes(T=2)}), "train",
-                   annotations=None)
+    register_davis(
+        "uvmos_test_no_gt", make_davis(str(tmp_path / "D"), {"a": moving_boxes(T=2)}), "train", annotations=None
+    )
     try:
         with pytest.raises(ValueError, match="No annotated frames"):
             get_frame_pair_dicts("uvmos_test_no_gt")

@@ -1,8 +1,10 @@
 """DAVIS loader and built-in registrations: real DAVIS-2016 sequences, tiny DAVIS-2017 layouts, bad input."""
+
 import os
 
 import numpy as np
 import pytest
+from _data_helpers import make_davis, moving_boxes, save_palette_png
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 
@@ -10,8 +12,6 @@ import uvmos  # noqa: F401  (registers the built-in datasets)
 from uvmos.data.builtin import register_all, register_davis
 from uvmos.data.davis import load_davis_videos
 from uvmos.data.video_dict import DatasetFormatError, check_video_dict, id_map_from_instances, rle_to_mask
-
-from _data_helpers import make_davis, moving_boxes, save_palette_png
 
 
 def _assert_non_overlapping(video):

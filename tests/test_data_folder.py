@@ -1,4 +1,5 @@
 """Inference sources: video file, frame folder, glob; streaming and clear errors."""
+
 import os
 import types
 

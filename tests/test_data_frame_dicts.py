@@ -1,14 +1,14 @@
 """Video datasets as per-frame detectron2 dicts (Mask R-CNN / SOLO training), through detectron2's
 own DatasetMapper and train loader."""
+
 import pytest
+from _data_helpers import make_davis, moving_boxes
 from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog, build_detection_train_loader
 from detectron2.structures import BoxMode
 
 import uvmos  # noqa: F401
 from uvmos.data.builtin import register_davis
 from uvmos.data.frame_dicts import get_frame_instance_dicts
-
-from _data_helpers import make_davis, moving_boxes
 
 NAME = "uvmos_test_frame_dicts"
 
@@ -36,8 +36,14 @@ def test_one_dict_per_annotated_frame(dataset):
 
 
 def test_detectron2_mapper_and_loader(dataset):
-    mapper = DatasetMapper(is_train=True, augmentations=[], image_format="BGR", use_instance_mask=True,
-                           instance_mask_format="bitmask", recompute_boxes=True)
+    mapper = DatasetMapper(
+        is_train=True,
+        augmentations=[],
+        image_format="BGR",
+        use_instance_mask=True,
+        instance_mask_format="bitmask",
+        recompute_boxes=True,
+    )
     dicts = get_frame_instance_dicts(dataset, drop_empty=True)
     out = mapper(dicts[0])
     inst = out["instances"]

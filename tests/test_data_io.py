@@ -1,12 +1,12 @@
 """Frame and annotation-PNG readers: values, modes, and the clear errors of issue #2 item 5."""
+
 import numpy as np
 import pytest
+from _data_helpers import save_palette_png
 from PIL import Image
 
 from uvmos.data.io import image_size, list_images, read_annotation_png, read_frame
 from uvmos.data.video_dict import DatasetFormatError
-
-from _data_helpers import save_palette_png
 
 
 def _png(path, arr, mode=None):
@@ -63,7 +63,9 @@ def test_gray_alpha_and_equal_rgba_use_channel0(tmp_path):
     assert Image.fromarray(la, "LA").mode == "LA"
     np.testing.assert_array_equal(read_annotation_png(_png(tmp_path / "la.png", la, "LA"), kind="binary"), m // 255)
     rgba = np.stack([m, m, m, np.full_like(m, 255)], -1)
-    np.testing.assert_array_equal(read_annotation_png(_png(tmp_path / "rgba.png", rgba, "RGBA"), kind="binary"), m // 255)
+    np.testing.assert_array_equal(
+        read_annotation_png(_png(tmp_path / "rgba.png", rgba, "RGBA"), kind="binary"), m // 255
+    )
 
 
 def test_real_davis2016_png_with_alpha(shared_data):

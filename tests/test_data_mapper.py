@@ -1,9 +1,11 @@
 """FramePairMapper: both frames get the same transform, masks stay on their pixels, gap sampling."""
+
 import os
 
 import numpy as np
 import pytest
 import torch
+from _data_helpers import BG, boxes_id_map, colour, make_davis, moving_boxes, render, save_frame
 from detectron2.data import transforms as T
 from scipy import ndimage
 
@@ -11,8 +13,6 @@ from uvmos.data.davis import load_davis_videos
 from uvmos.data.mapper import FramePairMapper
 from uvmos.data.transforms import RandomScale, build_mapper_augmentations
 from uvmos.data.video_dict import instances_from_id_map
-
-from _data_helpers import BG, boxes_id_map, colour, make_davis, moving_boxes, render, save_frame
 
 CROP = (40, 40)
 
@@ -134,7 +134,11 @@ def test_categories_in_sem_seg_and_classes(tmp_path):
         files.append(os.path.join(str(tmp_path), f"{t}.png"))
         save_frame(files[-1], render(m))
     v = {
-        "video_id": "v", "file_names": files, "height": 48, "width": 64, "length": 2,
+        "video_id": "v",
+        "file_names": files,
+        "height": 48,
+        "width": 64,
+        "length": 2,
         "annotations": [instances_from_id_map(m, category_ids={1: 3, 2: 0}) for m in maps],
     }
     out = FramePairMapper(True, [])({"video": v, "frame_idx": 1})

@@ -1,16 +1,16 @@
 """YouTube-VIS / CocoVID loader: the real sample, the YTVIS-2019 layout, overlap rule, bad input."""
+
 import json
 
 import numpy as np
 import pytest
+from _data_helpers import write_ytvis_json
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
 import uvmos  # noqa: F401
 from uvmos.data.builtin import register_ytvis
 from uvmos.data.video_dict import DatasetFormatError, check_video_dict, mask_to_rle, rle_to_mask
 from uvmos.data.ytvis import YTVIS_2019_CATEGORIES, YTVIS_2021_CATEGORIES, load_ytvis_json
-
-from _data_helpers import write_ytvis_json
 
 H, W = 24, 32
 

@@ -1,20 +1,29 @@
 """tools/demo.py: clear errors on bad input, and the three outputs on a tiny clip (random weights)."""
+
 import json
 
 import cv2
+import demo
 import numpy as np
 import pytest
 from PIL import Image
 
 from tests.conftest import REPO
 
-import demo
-
 
 def _args(inp, out, *extra):
     return demo.get_parser().parse_args(
-        ["--config-file", str(REPO / "configs" / "uvmos" / "tiny_cpu.py"), "--input", str(inp), "--output", str(out),
-         "--allow-random-weights", *extra, "--opts", "train.init_checkpoint="]
+        [
+            "--config-file",
+            str(REPO / "configs" / "uvmos" / "tiny_cpu.py"),
+            "--input",
+            str(inp),
+            "--output",
+            str(out),
+            "--allow-random-weights",
+            *extra,
+            "train.init_checkpoint=",
+        ]
     )
 
 

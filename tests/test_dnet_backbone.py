@@ -1,4 +1,5 @@
 """Dilated ResNet builders and ImageNet weight loading (Caffe2/MSRA .pkl, detectron2 .pkl, torchvision .pth)."""
+
 import pickle
 
 import numpy as np
@@ -104,9 +105,14 @@ def test_load_caffe2_pkl(tmp_path, c2_weights, wrapped):
         pickle.dump(data, f)
     m = _loaded(str(path), depth=50, norm="FrozenBN")
     sd = m.state_dict()
-    for c2, d2 in [("conv1_w", "stem.conv1.weight"), ("res_conv1_bn_s", "stem.conv1.norm.weight"),
-                   ("res3_0_branch2a_w", "res3.0.conv1.weight"), ("res4_5_branch2c_bn_b", "res4.5.conv3.norm.bias"),
-                   ("res5_0_branch1_w", "res5.0.shortcut.weight"), ("res2_2_branch2b_bn_s", "res2.2.conv2.norm.weight")]:
+    for c2, d2 in [
+        ("conv1_w", "stem.conv1.weight"),
+        ("res_conv1_bn_s", "stem.conv1.norm.weight"),
+        ("res3_0_branch2a_w", "res3.0.conv1.weight"),
+        ("res4_5_branch2c_bn_b", "res4.5.conv3.norm.bias"),
+        ("res5_0_branch1_w", "res5.0.shortcut.weight"),
+        ("res2_2_branch2b_bn_s", "res2.2.conv2.norm.weight"),
+    ]:
         assert torch.equal(sd[d2], torch.as_tensor(c2_weights[c2])), d2
     # affine-only Caffe2 norms: running statistics stay at their neutral defaults
     assert torch.all(sd["res3.0.conv1.norm.running_mean"] == 0)
@@ -146,11 +152,15 @@ def test_load_torchvision_pth(torchvision_r50):
     tv, path = torchvision_r50
     m = _loaded(path, depth=50, norm="BN", stride_in_1x1=False)
     sd = m.state_dict()
-    for t, d in [("conv1.weight", "stem.conv1.weight"), ("bn1.running_var", "stem.conv1.norm.running_var"),
-                 ("layer1.0.conv1.weight", "res2.0.conv1.weight"), ("layer2.3.bn3.weight", "res3.3.conv3.norm.weight"),
-                 ("layer3.0.downsample.0.weight", "res4.0.shortcut.weight"),
-                 ("layer4.0.downsample.1.running_mean", "res5.0.shortcut.norm.running_mean"),
-                 ("layer4.2.bn2.bias", "res5.2.conv2.norm.bias")]:
+    for t, d in [
+        ("conv1.weight", "stem.conv1.weight"),
+        ("bn1.running_var", "stem.conv1.norm.running_var"),
+        ("layer1.0.conv1.weight", "res2.0.conv1.weight"),
+        ("layer2.3.bn3.weight", "res3.3.conv3.norm.weight"),
+        ("layer3.0.downsample.0.weight", "res4.0.shortcut.weight"),
+        ("layer4.0.downsample.1.running_mean", "res5.0.shortcut.norm.running_mean"),
+        ("layer4.2.bn2.bias", "res5.2.conv2.norm.bias"),
+    ]:
         assert torch.equal(sd[d], tv[t]), d
     # same function as torchvision's network where the architectures agree (res5 undilated)
     m32 = _loaded(path, depth=50, norm="BN", stride_in_1x1=False, res5_dilation=1).eval()

@@ -1,4 +1,5 @@
 """Per-frame instance AP evaluator and the sequential video runner (any proposer, and D-Net)."""
+
 import math
 import uuid
 from pathlib import Path
@@ -38,12 +39,31 @@ def _video(root: Path, vid: str, shift: int, unannotated=()):
         fn = root / vid / f"{t:05d}.png"
         cv2.imwrite(str(fn), img)
         files.append(str(fn))
-        anns.append([{"instance_id": k + 1, "segmentation": mask_to_rle(m), "bbox": [0, 0, 1, 1], "bbox_mode": 0,
-                      "category_id": 0, "iscrowd": 0} for k, m in enumerate(masks)])
+        anns.append(
+            [
+                {
+                    "instance_id": k + 1,
+                    "segmentation": mask_to_rle(m),
+                    "bbox": [0, 0, 1, 1],
+                    "bbox_mode": 0,
+                    "category_id": 0,
+                    "iscrowd": 0,
+                }
+                for k, m in enumerate(masks)
+            ]
+        )
     void = [None] * T
     void[1] = mask_to_rle(_rect(0, 60, 4, 64))
-    return {"video_id": vid, "file_names": files, "height": H, "width": W, "length": T, "annotations": anns,
-            "annotated": [t not in unannotated for t in range(T)], "void": void}
+    return {
+        "video_id": vid,
+        "file_names": files,
+        "height": H,
+        "width": W,
+        "length": T,
+        "annotations": anns,
+        "annotated": [t not in unannotated for t in range(T)],
+        "void": void,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +195,27 @@ def test_eval_frame_ap_tool(dataset, tmp_path):
     cfg = str(Path(__file__).resolve().parents[1] / "configs" / "dnet" / "tiny_cpu.py")
     out = tmp_path / "ap.json"
     torch.manual_seed(0)
-    res = tool.main(["--config-file", cfg, "--dataset", name, "--guidance", "own", "empty", "--max-videos", "1",
-                     "--json", str(out)])
+    res = tool.main(
+        [
+            "--config-file",
+            cfg,
+            "--dataset",
+            name,
+            "--guidance",
+            "own",
+            "empty",
+            "--max-videos",
+            "1",
+            "--json",
+            str(out),
+            "--allow-random-weights",
+        ]
+    )
     assert set(res) == {"own", "empty"} and all(0 <= r["AP"] <= 100 for r in res.values())
     import json
 
     assert json.loads(out.read_text())["frame_ap"]["own"]["AP"] == res["own"]["AP"]
-    with pytest.raises(SystemExit, match="no such checkpoint"):
-        tool.main(["--config-file", cfg, "--dataset", name, "--weights", str(tmp_path / "missing.pth")])
+    with pytest.raises(SystemExit, match="missing.pth: no such file"):
+        tool.main(["--config-file", cfg, "--dataset", name, f"train.init_checkpoint={tmp_path / 'missing.pth'}"])
+    with pytest.raises(SystemExit, match="would be random.*--allow-random-weights"):  # no weights: refused
+        tool.main(["--config-file", cfg, "--dataset", name, "--guidance", "own", "empty"])

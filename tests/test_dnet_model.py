@@ -1,4 +1,5 @@
 """The full D-Net: shapes/strides/channels, SGM on/off, first-frame guidance, training losses, overfit check."""
+
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,15 @@ def _frame(h=64, w=96, seed=0, boxes=((8, 10, 30, 40), (30, 50, 60, 90))):
     inst.gt_masks = BitMasks(masks)
     inst.gt_classes = torch.zeros(len(boxes), dtype=torch.long)
     sem = masks.any(0).long()
-    return {"image": img, "prev_image": img.clone(), "instances": inst, "prev_instances": inst,
-            "sem_seg": sem, "height": h, "width": w}
+    return {
+        "image": img,
+        "prev_image": img.clone(),
+        "instances": inst,
+        "prev_instances": inst,
+        "sem_seg": sem,
+        "height": h,
+        "width": w,
+    }
 
 
 def test_strides_and_channels(tiny):
@@ -46,19 +54,33 @@ def test_strides_and_channels(tiny):
     guide = torch.zeros(1, 4, 64, 96)
     out = tiny.forward_tensors(images, guide)
     f = out["features"]
-    expect = {"res2": (16, 4), "res3": (32, 8), "res5": (128, 16), "x_sal": (64, 16), "x_ins": (64, 16), "x_sgm": (64, 16)}
+    expect = {
+        "res2": (16, 4),
+        "res3": (32, 8),
+        "res5": (128, 16),
+        "x_sal": (64, 16),
+        "x_ins": (64, 16),
+        "x_sgm": (64, 16),
+    }
     for k, (c, s) in expect.items():
         assert tuple(f[k].shape) == (1, c, 64 // s, 96 // s), k
     assert out["sal_logits"].shape == (1, 2, 64, 96)
     assert out["center"].shape == (1, 1, 64, 96) and out["offset"].shape == (1, 2, 64, 96)
-    assert torch.allclose(out["alpha_sal"] + tiny.sal_fusion.attention(f["x_sal"], f["x_sgm"], f["x_ins"])[1], torch.ones(1, 64))
+    assert torch.allclose(
+        out["alpha_sal"] + tiny.sal_fusion.attention(f["x_sal"], f["x_sgm"], f["x_ins"])[1], torch.ones(1, 64)
+    )
 
 
 def test_eval_outputs_at_frame_size(tiny):
     tiny.eval()
     x = _frame()
-    inp = {"image": x["image"], "height": 128, "width": 192, "prev_image": x["prev_image"],
-           "prev_mask": x["sem_seg"][None].float()}
+    inp = {
+        "image": x["image"],
+        "height": 128,
+        "width": 192,
+        "prev_image": x["prev_image"],
+        "prev_mask": x["sem_seg"][None].float(),
+    }
     (r,) = tiny([inp])
     inst = r["instances"]
     assert inst.image_size == (128, 192)
@@ -96,13 +118,24 @@ def test_without_sgm():
     torch.manual_seed(0)
     full = instantiate(_cfg("tiny_cpu.py").model)
     wo = instantiate(_cfg("dnet_wo_sgm.py").model)
-    assert not wo.use_sgm and not any(n.startswith(("sgm_", "sal_fusion", "ins_fusion")) for n, _ in wo.named_parameters())
+    assert not wo.use_sgm and not any(
+        n.startswith(("sgm_", "sal_fusion", "ins_fusion")) for n, _ in wo.named_parameters()
+    )
     assert sum(p.numel() for p in wo.parameters()) < sum(p.numel() for p in full.parameters())
     wo.eval()
     x = _frame()
     a = wo([{"image": x["image"], "height": 64, "width": 96}])[0]
-    b = wo([{"image": x["image"], "height": 64, "width": 96, "prev_image": x["image"] * 0,
-             "prev_mask": torch.ones(1, 64, 96)}])[0]
+    b = wo(
+        [
+            {
+                "image": x["image"],
+                "height": 64,
+                "width": 96,
+                "prev_image": x["image"] * 0,
+                "prev_mask": torch.ones(1, 64, 96),
+            }
+        ]
+    )[0]
     assert torch.equal(a["foreground"], b["foreground"])  # guidance is ignored
     wo.train()
     losses = wo([_frame()])
@@ -151,12 +184,22 @@ def test_overfits_one_batch():
 def _parts(sgm=True):
     bb = build_dilated_resnet(depth=18, norm="BN", stem_out_channels=8, res2_out_channels=8)
     kw = dict(in_channels=16, res3_channels=16, res2_channels=8, decoder_channels=8)
-    parts = dict(backbone=bb, sal_neck=ASPPNeck(64, 16), ins_neck=ASPPNeck(64, 16),
-                 sal_head=SalientHead(**kw), ins_head=InstanceHead(**kw))
+    parts = dict(
+        backbone=bb,
+        sal_neck=ASPPNeck(64, 16),
+        ins_neck=ASPPNeck(64, 16),
+        sal_head=SalientHead(**kw),
+        ins_head=InstanceHead(**kw),
+    )
     if sgm:
-        parts.update(sgm_backbone=build_dilated_resnet(depth=18, in_channels=4, norm="BN", stem_out_channels=8,
-                                                       res2_out_channels=8, out_features=("res5",)),
-                     sgm_neck=ASPPNeck(64, 16), sal_fusion=SEGuidanceFusion(16), ins_fusion=SEGuidanceFusion(16))
+        parts.update(
+            sgm_backbone=build_dilated_resnet(
+                depth=18, in_channels=4, norm="BN", stem_out_channels=8, res2_out_channels=8, out_features=("res5",)
+            ),
+            sgm_neck=ASPPNeck(64, 16),
+            sal_fusion=SEGuidanceFusion(16),
+            ins_fusion=SEGuidanceFusion(16),
+        )
     return parts
 
 
@@ -201,7 +244,14 @@ def test_r50_paper_model_strides_and_channels():
     images = torch.zeros(1, 3, 480, 864)
     out = model.forward_tensors(images, torch.zeros(1, 4, 480, 864))
     f = out["features"]
-    expect = {"res2": (256, 4), "res3": (512, 8), "res5": (2048, 16), "x_sal": (256, 16), "x_ins": (256, 16), "x_sgm": (256, 16)}
+    expect = {
+        "res2": (256, 4),
+        "res3": (512, 8),
+        "res5": (2048, 16),
+        "x_sal": (256, 16),
+        "x_ins": (256, 16),
+        "x_sgm": (256, 16),
+    }
     for k, (c, s) in expect.items():
         assert tuple(f[k].shape) == (1, c, 480 // s, 864 // s), k
 
@@ -239,8 +289,9 @@ def test_dnet_as_video_segmenter_proposer(tiny):
     tiny.test_size = (64, 96)
     try:
         seg = VideoSegmenter(proposer=tiny, associator=GreedyAssociator()).eval()
-        frames = [_frame(h=96, w=144, seed=s, boxes=((10, 10, 50, 60),))["image"].permute(1, 2, 0).numpy()
-                  for s in range(3)]
+        frames = [
+            _frame(h=96, w=144, seed=s, boxes=((10, 10, 50, 60),))["image"].permute(1, 2, 0).numpy() for s in range(3)
+        ]
         outs = list(seg.run_video(frames, {"video_id": "v"}))
         assert [o["frame_idx"] for o in outs] == [0, 1, 2]
         assert all(o["id_map"].shape == (96, 144) for o in outs)

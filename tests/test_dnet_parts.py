@@ -1,4 +1,5 @@
 """D-Net parts: ASPP neck, SGM fusion (eq. 3-7), heads, target generator, losses, post-processing."""
+
 import pytest
 import torch
 from detectron2.config import LazyCall as L
@@ -24,14 +25,19 @@ from uvmos.registry import DNET_HEAD_REGISTRY, GUIDANCE_REGISTRY, NECK_REGISTRY,
 
 
 def _feats(n=2, h=64, w=96):
-    return {"res2": torch.randn(n, 8, h // 4, w // 4), "res3": torch.randn(n, 16, h // 8, w // 8),
-            "res5": torch.randn(n, 32, h // 16, w // 16)}
+    return {
+        "res2": torch.randn(n, 8, h // 4, w // 4),
+        "res3": torch.randn(n, 16, h // 8, w // 8),
+        "res5": torch.randn(n, 32, h // 16, w // 16),
+    }
 
 
 def test_aspp_neck_by_name_and_lazycall():
     f = _feats()
-    for neck in [build(NECK_REGISTRY, "ASPPNeck", in_channels=32, out_channels=24),
-                 instantiate(L(ASPPNeck)(in_channels=32, out_channels=24, dilations=(6, 12, 18)))]:
+    for neck in [
+        build(NECK_REGISTRY, "ASPPNeck", in_channels=32, out_channels=24),
+        instantiate(L(ASPPNeck)(in_channels=32, out_channels=24, dilations=(6, 12, 18))),
+    ]:
         neck.eval()
         assert neck(f).shape == (2, 24, 4, 6)
         assert len(neck.aspp.convs) == 5  # 1x1, three atrous 3x3, image pooling
@@ -103,8 +109,10 @@ def test_target_generator_gaussian_and_offsets():
     sem[:, 78:] = 255
     t = DNetTargetGenerator(sigma=4.0)(inst, sem)
     pts = t["center_points"]
-    assert pts.tolist() == [[torch.round(torch.tensor(14.5)).item(), torch.round(torch.tensor(19.5)).item()],
-                            [torch.round(torch.tensor(49.5)).item(), torch.round(torch.tensor(62.5)).item()]]
+    assert pts.tolist() == [
+        [torch.round(torch.tensor(14.5)).item(), torch.round(torch.tensor(19.5)).item()],
+        [torch.round(torch.tensor(49.5)).item(), torch.round(torch.tensor(62.5)).item()],
+    ]
     for cy, cx in pts.long().tolist():
         assert t["center"][0, cy, cx] == 1.0
         patch = t["center"][0, cy - 3 : cy + 4, cx - 3 : cx + 4]

@@ -1,4 +1,5 @@
 """The worked example of docs/configs_and_registries.md really adds a memory policy."""
+
 import re
 
 from detectron2.config import LazyCall as L
@@ -45,11 +46,13 @@ def test_memory_config_example_outside_the_repository(tmp_path):
     (tmp_path / "my_plugins").mkdir()
     (tmp_path / "my_plugins" / "verified_only_memory.py").write_text(plugin)
     (tmp_path / "my_ablation.py").write_text(config)
-    check = ("from detectron2.config import instantiate\n"
-             "from uvmos.utils.config import load_config\n"
-             "cfg = load_config('my_ablation.py')\n"
-             "m = instantiate(cfg.model.associator.memory)\n"
-             "print(type(m).__name__, m.update_every, m.add_unverified)\n")
+    check = (
+        "from detectron2.config import instantiate\n"
+        "from uvmos.utils.config import load_config\n"
+        "cfg = load_config('my_ablation.py')\n"
+        "m = instantiate(cfg.model.associator.memory)\n"
+        "print(type(m).__name__, m.update_every, m.add_unverified)\n"
+    )
     out = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-3:] == ["VerifiedOnlyMemory", "0", "False"]

@@ -1,4 +1,5 @@
 """CPU-time accounting of training runs counts data-loader worker processes (budgets are CPU-minutes)."""
+
 import subprocess
 import sys
 import time

@@ -3,6 +3,7 @@
 the shared real masks. Definitions differ in places (docs/evaluation.md); the inputs are chosen
 where they agree: every ground-truth object is present from the first scored frame, and frames
 are truncated to keep the packages' per-pair loops fast."""
+
 import json
 import os
 
@@ -40,8 +41,9 @@ def test_vos_benchmark_semi_supervised(davis_pair):
     """vos-benchmark scores ids literally on frames[1:-1] like the semi-supervised task; result ids
     without a ground-truth object are not reported (our ``extra_ids="ignore"``)."""
     tmp, seqs = davis_pair
-    ours = evaluate_davis(tmp / "gt", tmp / "trackers" / "rvos" / "data", "semi-supervised",
-                          extra_ids="ignore", num_workers=1)
+    ours = evaluate_davis(
+        tmp / "gt", tmp / "trackers" / "rvos" / "data", "semi-supervised", extra_ids="ignore", num_workers=1
+    )
     ev = vos_benchmark.VideoEvaluator(str(tmp / "gt"), str(tmp / "trackers" / "rvos" / "data"))
     n = 0
     for s in seqs:
@@ -58,21 +60,41 @@ def test_trackeval_j_and_f_unsupervised(davis_pair):
     """trackeval's JAndF with J&F-based Hungarian matching (its default matches on J only)."""
     tmp, seqs = davis_pair
     ours = evaluate_davis(tmp / "gt", tmp / "trackers" / "rvos" / "data", "unsupervised", num_workers=1)
-    ds = trackeval.datasets.DAVIS({
-        "GT_FOLDER": str(tmp / "gt"), "TRACKERS_FOLDER": str(tmp / "trackers"), "SEQ_INFO": {s: NUM_FRAMES for s in seqs},
-        "TRACKERS_TO_EVAL": ["rvos"], "MAX_DETECTIONS": 20, "PRINT_CONFIG": False,
-    })
+    ds = trackeval.datasets.DAVIS(
+        {
+            "GT_FOLDER": str(tmp / "gt"),
+            "TRACKERS_FOLDER": str(tmp / "trackers"),
+            "SEQ_INFO": {s: NUM_FRAMES for s in seqs},
+            "TRACKERS_TO_EVAL": ["rvos"],
+            "MAX_DETECTIONS": 20,
+            "PRINT_CONFIG": False,
+        }
+    )
     metric = trackeval.metrics.JAndF()
     metric.optim_type = "J&F"
-    evaluator = trackeval.Evaluator({
-        "USE_PARALLEL": False, "PRINT_RESULTS": False, "PRINT_CONFIG": False, "TIME_PROGRESS": False,
-        "OUTPUT_SUMMARY": False, "OUTPUT_DETAILED": False, "PLOT_CURVES": False, "LOG_ON_ERROR": None,
-        "DISPLAY_LESS_PROGRESS": False,
-    })
+    evaluator = trackeval.Evaluator(
+        {
+            "USE_PARALLEL": False,
+            "PRINT_RESULTS": False,
+            "PRINT_CONFIG": False,
+            "TIME_PROGRESS": False,
+            "OUTPUT_SUMMARY": False,
+            "OUTPUT_DETAILED": False,
+            "PLOT_CURVES": False,
+            "LOG_ON_ERROR": None,
+            "DISPLAY_LESS_PROGRESS": False,
+        }
+    )
     res, _ = evaluator.evaluate([ds], [metric])
     per_seq = res["DAVIS"]["rvos"]
-    fields = {"J-Mean": "J", "J-Recall": "J-Recall", "J-Decay": "J-Decay", "F-Mean": "F", "F-Recall": "F-Recall",
-              "F-Decay": "F-Decay"}
+    fields = {
+        "J-Mean": "J",
+        "J-Recall": "J-Recall",
+        "J-Decay": "J-Decay",
+        "F-Mean": "F",
+        "F-Recall": "F-Recall",
+        "F-Decay": "F-Decay",
+    }
     for s in seqs:
         te = per_seq[s]["general"]["JAndF"]
         objs = [o for k, o in ours.per_object.items() if k.rsplit("_", 1)[0] == s]
@@ -101,13 +123,27 @@ def test_trackeval_trackmap_vs_ytvis_ap(shared_data, tmp_path):
         return {"size": list(s["size"]), "counts": counts}
 
     native = {
-        "videos": [{"id": v["id"], "file_names": [f"{v['name']}/{t:05d}.jpg" for t in range(v["length"])],
-                    "height": v["height"], "width": v["width"], "length": v["length"]}],
+        "videos": [
+            {
+                "id": v["id"],
+                "file_names": [f"{v['name']}/{t:05d}.jpg" for t in range(v["length"])],
+                "height": v["height"],
+                "width": v["width"],
+                "length": v["length"],
+            }
+        ],
         "categories": [{"id": 6, "name": "sedan"}],
         "annotations": [
-            {"id": tr["id"], "video_id": v["id"], "category_id": 6, "iscrowd": 0, "height": v["height"], "width": v["width"],
-             "segmentations": [enc(s) for s in tr["segmentations"]],
-             "areas": [None if s is None else int(mask_util.area(s)) for s in tr["segmentations"]]}
+            {
+                "id": tr["id"],
+                "video_id": v["id"],
+                "category_id": 6,
+                "iscrowd": 0,
+                "height": v["height"],
+                "width": v["width"],
+                "segmentations": [enc(s) for s in tr["segmentations"]],
+                "areas": [None if s is None else int(mask_util.area(s)) for s in tr["segmentations"]],
+            }
             for tr in gt["tracks"]
         ],
     }
@@ -116,8 +152,14 @@ def test_trackeval_trackmap_vs_ytvis_ap(shared_data, tmp_path):
     # therefore a decoy that matches nothing; the later duplicate (dx=0) is a false positive in both.
     decoy = np.zeros((v["height"], v["width"]), bool)
     decoy[:20, :20] = True
-    results = [{"video_id": v["id"], "category_id": 6, "score": 0.5,
-                "segmentations": [mask_to_rle(decoy) if t % 3 == 0 else None for t in range(v["length"])]}]
+    results = [
+        {
+            "video_id": v["id"],
+            "category_id": 6,
+            "score": 0.5,
+            "segmentations": [mask_to_rle(decoy) if t % 3 == 0 else None for t in range(v["length"])],
+        }
+    ]
     for k, (dx, score) in enumerate([(2, 0.9), (9, 0.8), (0, 0.3), (25, 0.95)]):
         tr = gt["tracks"][k % 2]
         segs = [None if s is None else mask_to_rle(np.roll(rle_to_mask(s), dx, axis=1)) for s in tr["segmentations"]]
@@ -130,18 +172,33 @@ def test_trackeval_trackmap_vs_ytvis_ap(shared_data, tmp_path):
     (trk_dir / "results.json").write_text(json.dumps(results))
 
     ours = evaluate_ytvis(gt_dir / "gt.json", trk_dir / "results.json")
-    ds = trackeval.datasets.YouTubeVIS({
-        "GT_FOLDER": str(tmp_path / "gt") + "/", "TRACKERS_FOLDER": str(tmp_path / "trk") + "/", "SPLIT_TO_EVAL": "val",
-        "PRINT_CONFIG": False,
-    })
-    metric = trackeval.metrics.TrackMAP({
-        "USE_TIME_RANGES": False, "AREA_RANGES": [[0, 128**2], [128**2, 256**2], [256**2, 1e5**2]],
-        "PRINT_CONFIG": False,
-    })
-    evaluator = trackeval.Evaluator({
-        "USE_PARALLEL": False, "PRINT_RESULTS": False, "PRINT_CONFIG": False, "TIME_PROGRESS": False,
-        "OUTPUT_SUMMARY": False, "OUTPUT_DETAILED": False, "PLOT_CURVES": False, "LOG_ON_ERROR": None,
-    })
+    ds = trackeval.datasets.YouTubeVIS(
+        {
+            "GT_FOLDER": str(tmp_path / "gt") + "/",
+            "TRACKERS_FOLDER": str(tmp_path / "trk") + "/",
+            "SPLIT_TO_EVAL": "val",
+            "PRINT_CONFIG": False,
+        }
+    )
+    metric = trackeval.metrics.TrackMAP(
+        {
+            "USE_TIME_RANGES": False,
+            "AREA_RANGES": [[0, 128**2], [128**2, 256**2], [256**2, 1e5**2]],
+            "PRINT_CONFIG": False,
+        }
+    )
+    evaluator = trackeval.Evaluator(
+        {
+            "USE_PARALLEL": False,
+            "PRINT_RESULTS": False,
+            "PRINT_CONFIG": False,
+            "TIME_PROGRESS": False,
+            "OUTPUT_SUMMARY": False,
+            "OUTPUT_DETAILED": False,
+            "PLOT_CURVES": False,
+            "LOG_ON_ERROR": None,
+        }
+    )
     res, _ = evaluator.evaluate([ds], [metric])
     te = res["YouTubeVIS"]["ours"]["COMBINED_SEQ"]["cls_comb_cls_av"]["TrackMAP"]
     assert 0.2 < ours["AP"] < 0.9
@@ -172,16 +229,28 @@ def test_trackeval_void_handling_equals_exclusion(tmp_path):
             Image.fromarray(m).save(tmp_path / name / f"{t:05d}.png")
     ours = evaluate_davis({"seq": gt}, {"seq": res}, "unsupervised", num_workers=1)
     background = evaluate_davis({"seq": gt}, {"seq": res}, "unsupervised", void="background", num_workers=1)
-    ds = trackeval.datasets.DAVIS({
-        "GT_FOLDER": str(tmp_path / "gt"), "TRACKERS_FOLDER": str(tmp_path / "trackers"), "SEQ_INFO": {"seq": T},
-        "PRINT_CONFIG": False,
-    })
+    ds = trackeval.datasets.DAVIS(
+        {
+            "GT_FOLDER": str(tmp_path / "gt"),
+            "TRACKERS_FOLDER": str(tmp_path / "trackers"),
+            "SEQ_INFO": {"seq": T},
+            "PRINT_CONFIG": False,
+        }
+    )
     metric = trackeval.metrics.JAndF()
     metric.optim_type = "J&F"
-    evaluator = trackeval.Evaluator({
-        "USE_PARALLEL": False, "PRINT_RESULTS": False, "PRINT_CONFIG": False, "TIME_PROGRESS": False,
-        "OUTPUT_SUMMARY": False, "OUTPUT_DETAILED": False, "PLOT_CURVES": False, "LOG_ON_ERROR": None,
-    })
+    evaluator = trackeval.Evaluator(
+        {
+            "USE_PARALLEL": False,
+            "PRINT_RESULTS": False,
+            "PRINT_CONFIG": False,
+            "TIME_PROGRESS": False,
+            "OUTPUT_SUMMARY": False,
+            "OUTPUT_DETAILED": False,
+            "PLOT_CURVES": False,
+            "LOG_ON_ERROR": None,
+        }
+    )
     te = evaluator.evaluate([ds], [metric])[0]["DAVIS"]["m"]["seq"]["general"]["JAndF"]
     assert te["J-Mean"] == pytest.approx(ours.global_figures["J-Mean"], abs=1e-12)
     assert te["F-Mean"] == pytest.approx(ours.global_figures["F-Mean"], abs=1e-12)

@@ -1,4 +1,5 @@
 """DAVIS-2017 J&F: definitions, protocol rules, writers, evaluator (uvmos/evaluation/davis*.py)."""
+
 import json
 import os
 
@@ -19,7 +20,6 @@ from uvmos.evaluation.davis_metrics import (
     frame_scores,
 )
 from uvmos.evaluation.davis_sequence import evaluate_sequence
-
 
 # ---------------------------------------------------------------------------------- fixtures
 
@@ -219,8 +219,22 @@ def test_cli_root_without_jpegimages(tmp_path):
     _write_root(tmp_path / "davis", gt)
     _write_results(tmp_path / "res", res)
     out = tmp_path / "out"
-    rc = cli.main(["--davis_path", str(tmp_path / "davis"), "--task", "unsupervised", "--results_path",
-                   str(tmp_path / "res"), "--output_dir", str(out), "--json", str(out / "r.json"), "--num-workers", "2"])
+    rc = cli.main(
+        [
+            "--davis_path",
+            str(tmp_path / "davis"),
+            "--task",
+            "unsupervised",
+            "--results_path",
+            str(tmp_path / "res"),
+            "--output_dir",
+            str(out),
+            "--json",
+            str(out / "r.json"),
+            "--num-workers",
+            "2",
+        ]
+    )
     assert rc == 0
     g = (out / "global_results-val.csv").read_text().splitlines()
     assert g[0] == "J&F-Mean,J-Mean,J-Recall,J-Decay,F-Mean,F-Recall,F-Decay"
@@ -248,8 +262,15 @@ def test_evaluator_on_video_dicts_and_gt_root(tmp_path):
         out = []
         for vid, m in maps.items():
             T, H, W = m.shape
-            out.append({"video_id": vid, "height": H, "width": W, "length": T,
-                        "annotations": [instances_from_id_map(f) for f in m]})
+            out.append(
+                {
+                    "video_id": vid,
+                    "height": H,
+                    "width": W,
+                    "length": T,
+                    "annotations": [instances_from_id_map(f) for f in m],
+                }
+            )
         return out
 
     name = "_test_eval_davis_videos"
@@ -312,9 +333,15 @@ def test_sixteen_bit_ground_truth_with_void():
 def test_video_dicts_with_results_on_disk(tmp_path):
     maps = moving_objects(T=5, K=2, seed=13)
     T, H, W = maps.shape
-    vd = {"video_id": "vid", "height": H, "width": W, "length": T,
-          "file_names": [f"/frames/vid/{t:05d}.jpg" for t in range(T)],
-          "annotations": [instances_from_id_map(f) for f in maps], "annotated": [True, True, False, True, True]}
+    vd = {
+        "video_id": "vid",
+        "height": H,
+        "width": W,
+        "length": T,
+        "file_names": [f"/frames/vid/{t:05d}.jpg" for t in range(T)],
+        "annotations": [instances_from_id_map(f) for f in maps],
+        "annotated": [True, True, False, True, True],
+    }
     _write_results(tmp_path, {"vid": maps[[0, 1, 2, 3]]})  # frame 00004 missing
     r = evaluate_davis([vd], tmp_path, "unsupervised", num_workers=1)
     j = r.sequences[0]["objects"][0]["J_frames"]

@@ -1,4 +1,5 @@
 """Identity errors next to J&F: ID switches, IDF1 and MOTA (uvmos/evaluation/id_metrics.py, trackeval)."""
+
 import numpy as np
 import pytest
 
@@ -71,9 +72,18 @@ def test_global_figures_sum_counts_over_sequences_and_only_for_unsupervised():
     swap[4:] = np.array([0, 2, 1], np.uint8)[gt[4:]]
     r = evaluate_davis({"a": gt, "b": swap}, {"a": gt, "b": swap}, num_workers=1)
     r2 = evaluate_davis({"a": gt, "b": gt}, {"a": gt, "b": swap}, num_workers=1)
-    assert r2.global_figures["IDSW"] == 2 and r2.global_figures["IDF1"] == pytest.approx((16 + 8) / (16 + 8 + 0.5 * 8 + 0.5 * 8))  # summed IDTP, IDFP, IDFN
+    assert r2.global_figures["IDSW"] == 2 and r2.global_figures["IDF1"] == pytest.approx(
+        (16 + 8) / (16 + 8 + 0.5 * 8 + 0.5 * 8)
+    )  # summed IDTP, IDFP, IDFN
     assert r.global_figures["IDSW"] == 0 and list(r.global_figures)[:7] == [
-        "J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"]
+        "J&F-Mean",
+        "J-Mean",
+        "J-Recall",
+        "J-Decay",
+        "F-Mean",
+        "F-Recall",
+        "F-Decay",
+    ]
     assert r2.to_json_dict()["identity"]["b"]["IDSW"] == 2
     assert "IDF1" in r2.format_tables() and r2.global_csv().splitlines()[0].count(",") == 6
     semi = evaluate_davis({"a": gt}, {"a": gt}, "semi-supervised", num_workers=1)

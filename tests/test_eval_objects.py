@@ -1,4 +1,5 @@
 """DAVIS evaluation modes: objects="first_frame" (official) vs "all" (every object of any frame)."""
+
 import json
 
 import numpy as np
@@ -10,7 +11,6 @@ from tests.test_eval_davis import moving_objects
 from uvmos.data.video_dict import instances_from_id_map
 from uvmos.evaluation.davis import DAVISEvaluator, evaluate_davis
 from uvmos.evaluation.davis_sequence import evaluate_sequence
-
 
 LATE_ALL = (1 + 1 + 3 / 8) / 3  # J&F of late_entry() when object 3 is never found, objects="all"
 
@@ -25,8 +25,14 @@ def late_entry():
 
 def _video(vid, maps, **extra):
     T, H, W = maps.shape
-    return {"video_id": vid, "height": H, "width": W, "length": T,
-            "annotations": [instances_from_id_map(f) for f in maps], **extra}
+    return {
+        "video_id": vid,
+        "height": H,
+        "width": W,
+        "length": T,
+        "annotations": [instances_from_id_map(f) for f in maps],
+        **extra,
+    }
 
 
 def test_late_object_dropped_in_official_mode_scored_in_all():
@@ -125,8 +131,22 @@ def test_default_mode_from_video_dicts_dataset_metadata_and_synthetic_root(tmp_p
     cli = load_tool("eval_davis")
     out = tmp_path / "out"
     for objects, expect in (("all", "%.3f" % LATE_ALL), ("first_frame", "1.000")):
-        rc = cli.main(["--davis_path", str(tmp_path / "plain" / "gt"), "--task", "unsupervised", "--results_path",
-                       str(tmp_path / "plain" / "res"), "--output_dir", str(out), "--objects", objects, "--num-workers", "1",
-                       "--quiet"])
+        rc = cli.main(
+            [
+                "--davis_path",
+                str(tmp_path / "plain" / "gt"),
+                "--task",
+                "unsupervised",
+                "--results_path",
+                str(tmp_path / "plain" / "res"),
+                "--output_dir",
+                str(out),
+                "--objects",
+                objects,
+                "--num-workers",
+                "1",
+                "--quiet",
+            ]
+        )
         assert rc == 0
         assert (out / "global_results-val.csv").read_text().splitlines()[1].split(",")[0] == expect

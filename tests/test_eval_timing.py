@@ -1,4 +1,5 @@
 """PartTimer (uvmos/evaluation/timing.py): per-part seconds per frame and FPS."""
+
 import pytest
 
 from uvmos.evaluation.timing import PartTimer

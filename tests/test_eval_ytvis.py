@@ -1,4 +1,5 @@
 """YouTube-VIS AP/AR (uvmos/evaluation/ytvis.py) on the real sample annotations."""
+
 import json
 import math
 
@@ -18,8 +19,6 @@ from uvmos.evaluation.ytvis_results import (
 )
 
 
-
-
 @pytest.fixture(scope="module")
 def sample(shared_data):
     return load_ytvis_gt(shared_data / "ytvis-sample" / "instances.json")
@@ -35,8 +34,14 @@ def as_results(gt, score=1.0, transform=None):
                 continue
             m = rle_to_mask(s)
             segs.append(mask_to_rle(transform(m) if transform else m))
-        out.append({"video_id": tr["video_id"], "category_id": tr["category_id"], "score": score - 0.1 * k,
-                    "segmentations": segs})
+        out.append(
+            {
+                "video_id": tr["video_id"],
+                "category_id": tr["category_id"],
+                "score": score - 0.1 * k,
+                "segmentations": segs,
+            }
+        )
     return out
 
 
@@ -78,7 +83,11 @@ def test_video_iou_definition(sample):
             union += (ma | mb).sum()
         elif ma is not None or mb is not None:
             union += (ma if ma is not None else mb).sum()
-    coco = lambda s: None if s is None else {"size": s["size"], "counts": s["counts"].encode() if isinstance(s["counts"], str) else s["counts"]}  # noqa: E731
+    coco = lambda s: (
+        None
+        if s is None
+        else {"size": s["size"], "counts": s["counts"].encode() if isinstance(s["counts"], str) else s["counts"]}
+    )  # noqa: E731
     d, g = [coco(s) for s in d], [coco(s) for s in g]
     assert video_iou(d, g) == inter / union
     assert _iou_matrix([d, g], [g, d])[0, 0] == inter / union
@@ -93,7 +102,9 @@ def test_results_json_roundtrip_and_cli(tmp_path, sample, shared_data):
     assert list(a.values()) == pytest.approx(list(b.values()), nan_ok=True) and 0 < a["AP"] < 1
     cli = load_tool("eval_ytvis")
     gt_json = shared_data / "ytvis-sample" / "instances.json"
-    rc = cli.main(["--gt", str(gt_json), "--results", str(tmp_path / "results.json"), "--json", str(tmp_path / "f.json")])
+    rc = cli.main(
+        ["--gt", str(gt_json), "--results", str(tmp_path / "results.json"), "--json", str(tmp_path / "f.json")]
+    )
     assert rc == 0
     f = json.loads((tmp_path / "f.json").read_text())
     assert f["AP"] == pytest.approx(evaluate_ytvis(sample, res)["AP"]) and f["APl"] is None
@@ -109,13 +120,30 @@ def test_native_layout_and_evaluator(tmp_path, sample):
     # write the sample in the YouTube-VIS layout (tracks with per-frame segmentations)
     v = sample["videos"][0]
     native = {
-        "videos": [{"id": 7, "file_names": [f"{v['name']}/{t:05d}.jpg" for t in range(v["length"])],
-                    "height": v["height"], "width": v["width"], "length": v["length"]}],
+        "videos": [
+            {
+                "id": 7,
+                "file_names": [f"{v['name']}/{t:05d}.jpg" for t in range(v["length"])],
+                "height": v["height"],
+                "width": v["width"],
+                "length": v["length"],
+            }
+        ],
         "categories": [{"id": 6, "name": "sedan"}],
         "annotations": [
-            {"id": k + 1, "video_id": 7, "category_id": 6, "iscrowd": 0, "height": v["height"], "width": v["width"],
-             "segmentations": [None if s is None else {"size": s["size"], "counts": s["counts"].decode()} for s in tr["segmentations"]],
-             "areas": [None if s is None else float(mask_util.area(s)) for s in tr["segmentations"]]}
+            {
+                "id": k + 1,
+                "video_id": 7,
+                "category_id": 6,
+                "iscrowd": 0,
+                "height": v["height"],
+                "width": v["width"],
+                "segmentations": [
+                    None if s is None else {"size": s["size"], "counts": s["counts"].decode()}
+                    for s in tr["segmentations"]
+                ],
+                "areas": [None if s is None else float(mask_util.area(s)) for s in tr["segmentations"]],
+            }
             for k, tr in enumerate(sample["tracks"])
         ],
     }
@@ -130,7 +158,10 @@ def test_native_layout_and_evaluator(tmp_path, sample):
             if s is not None:
                 id_maps[t][mask_util.decode(s).astype(bool)] = 5 + k
     ev = YTVISEvaluator(gt_json=tmp_path / "gt.json", distributed=False, output_dir=tmp_path / "out")
-    ev.process([{"video_id": v["name"]}], [{"id_maps": id_maps, "track_scores": {5: 0.9, 6: 0.8}, "track_classes": {5: 6, 6: 6}}])
+    ev.process(
+        [{"video_id": v["name"]}],
+        [{"id_maps": id_maps, "track_scores": {5: 0.9, 6: 0.8}, "track_classes": {5: 6, 6: 6}}],
+    )
     out = ev.evaluate()["ytvis"]
     # overlapping ground truth cannot be reproduced exactly by an id map; AP50 is still perfect
     assert out["AP50"] == 1.0 and 0.5 < out["AP"] <= 1.0
@@ -144,12 +175,16 @@ def test_ytvis_tracks_score_and_category_rules():
     m = np.zeros((4, 5), dtype=bool)
     m[1:3, 1:3] = True
     r = mask_to_rle(m)
-    pred = {"annotations": [
-        [{"instance_id": 3, "segmentation": r, "category_id": 0, "score": 0.2}],
-        [],
-        [{"instance_id": 3, "segmentation": r, "category_id": 2, "score": 0.4},
-         {"instance_id": 5, "segmentation": r, "category_id": 1, "score": 0.9}],
-    ]}
+    pred = {
+        "annotations": [
+            [{"instance_id": 3, "segmentation": r, "category_id": 0, "score": 0.2}],
+            [],
+            [
+                {"instance_id": 3, "segmentation": r, "category_id": 2, "score": 0.4},
+                {"instance_id": 5, "segmentation": r, "category_id": 1, "score": 0.9},
+            ],
+        ]
+    }
     out = ytvis_tracks(11, [instance_tracks(f) for f in pred["annotations"]], category_map={0: 10, 1: 20, 2: 30})
     assert [(t["category_id"], t["score"]) for t in out] == [(30, pytest.approx(0.3)), (20, 0.9)]  # last frame's class
     assert out[0]["segmentations"][1] is None and out[1]["segmentations"][:2] == [None, None]

@@ -1,4 +1,5 @@
 """VideoSegmenter: streaming loop, proposer/associator swaps by config, dataset inference."""
+
 import json
 import os
 
@@ -9,6 +10,7 @@ import torch
 from detectron2.config import LazyCall as L
 from detectron2.config import LazyConfig, instantiate
 from detectron2.data import DatasetCatalog
+from tnet_stream import gt_id_maps, shapes_stream, tiny_backbone_features
 
 import uvmos  # noqa: F401
 from uvmos.data.io import read_id_map
@@ -22,8 +24,6 @@ from uvmos.modeling.proposers import MaskRCNNProposer, OracleProposer
 from uvmos.modeling.proposers.maskrcnn import mask_rcnn_fpn_config
 from uvmos.modeling.tnet import MaskPooledEmbedder, ProposerFeatures
 from uvmos.registry import META_ARCH_REGISTRY, build
-
-from tnet_stream import gt_id_maps, shapes_stream, tiny_backbone_features
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 H, W = 64, 96
@@ -110,7 +110,10 @@ def test_proposer_and_associator_swap_by_config(proposer, associator):
         model_cfg.associator.reid = L(MaskPooledEmbedder)(in_features=(key,))
     torch.manual_seed(0)
     model = instantiate(model_cfg).eval()
-    assert type(model.proposer).__name__ == {"oracle": "OracleProposer", "maskrcnn": "MaskRCNNProposer", "dnet": "DNet"}[proposer]
+    assert (
+        type(model.proposer).__name__
+        == {"oracle": "OracleProposer", "maskrcnn": "MaskRCNNProposer", "dnet": "DNet"}[proposer]
+    )
     assert type(model.associator).__name__ == {"greedy": "GreedyAssociator", "tnet": "TNetTracker"}[associator]
     outs = list(model.run_video(frames, video))
     assert len(outs) == 2
@@ -142,8 +145,12 @@ def test_forward_on_video_dicts_and_resumable_dataset_inference(tmp_path):
 
     timer = PartTimer()
     model = build(
-        META_ARCH_REGISTRY, "VideoSegmenter", OracleProposer(videos=[video]), GreedyAssociator(min_area=4),
-        test_size=(H, W), timer=timer,
+        META_ARCH_REGISTRY,
+        "VideoSegmenter",
+        OracleProposer(videos=[video]),
+        GreedyAssociator(min_area=4),
+        test_size=(H, W),
+        timer=timer,
     )
     model.eval()
     out = model([video])[0]
@@ -186,8 +193,13 @@ def test_dataset_inference_writes_ytvis_results(tmp_path):
     if name in DatasetCatalog.list():
         DatasetCatalog.remove(name)
     DatasetCatalog.register(name, lambda: [video])
-    model = build(META_ARCH_REGISTRY, "VideoSegmenter", OracleProposer(videos=[video], class_agnostic=False),
-                  GreedyAssociator(min_area=4), test_size=(H, W))
+    model = build(
+        META_ARCH_REGISTRY,
+        "VideoSegmenter",
+        OracleProposer(videos=[video], class_agnostic=False),
+        GreedyAssociator(min_area=4),
+        test_size=(H, W),
+    )
     try:
         dirs = run_on_dataset(model, name, str(tmp_path / "res"), ytvis=True, category_map={0: 11, 1: 12})
         assert os.path.isfile(os.path.join(dirs[video["video_id"]], YTVIS_FILE))
@@ -254,8 +266,13 @@ def test_tiny_configs_run(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "path", ["configs/uvmos/r50_paper.py", "configs/baselines/maskrcnn_greedy.py",
-             "configs/baselines/maskrcnn_tnet.py", "configs/baselines/oracle_tnet.py"],
+    "path",
+    [
+        "configs/uvmos/r50_paper.py",
+        "configs/baselines/maskrcnn_greedy.py",
+        "configs/baselines/maskrcnn_tnet.py",
+        "configs/baselines/oracle_tnet.py",
+    ],
 )
 def test_full_size_configs_build(path):
     model = instantiate(LazyConfig.load(os.path.join(REPO, path)).model)

@@ -3,13 +3,14 @@
 Synthetic: a textured square moving over a textured background seen by a panning camera must be
 found (and the background must not). Real: the config on the first frames of two shared DAVIS-2016
 *train* sequences must keep a J floor far below the measured figure (docs/real_video.md)."""
+
 import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 from detectron2.config import LazyConfig, instantiate
 
-from conftest import REPO
 from uvmos.modeling.proposers import MotionProposer
 from uvmos.modeling.proposers.flow_cues import camera_residual, inside_outside
 from uvmos.registry import PROPOSER_REGISTRY, build
@@ -38,8 +39,13 @@ def _clip(n=6, h=120, w=160):
 
 
 def _inp(frame, t):
-    return {"image": torch.from_numpy(frame.transpose(2, 0, 1).copy()), "height": frame.shape[0],
-            "width": frame.shape[1], "video_id": "clip", "frame_idx": t}
+    return {
+        "image": torch.from_numpy(frame.transpose(2, 0, 1).copy()),
+        "height": frame.shape[0],
+        "width": frame.shape[1],
+        "video_id": "clip",
+        "frame_idx": t,
+    }
 
 
 def test_camera_residual_removes_a_pan():
@@ -116,6 +122,7 @@ def test_benchmark_reports_proposer_parts(tmp_path):
     import json
 
     from conftest import load_tool
+
     from uvmos.data.builtin import register_video_folder
 
     frames, _ = _clip(5)
@@ -125,9 +132,22 @@ def test_benchmark_reports_proposer_parts(tmp_path):
         cv2.imwrite(str(folder / f"{t:05d}.png"), f)
     register_video_folder("_test_motion_clip", str(folder))
     out = tmp_path / "bench.json"
-    load_tool("benchmark").main(["run", "--config-file", str(REPO / "configs/uvmos/real_cpu.py"), "--dataset",
-                                 "_test_motion_clip", "--warmup", "0", "--threads", "1", "--json", str(out),
-                                 "--opts", "model.proposer.work_height=120"])
+    load_tool("benchmark").main(
+        [
+            "run",
+            "--config-file",
+            str(REPO / "configs/uvmos/real_cpu.py"),
+            "--dataset",
+            "_test_motion_clip",
+            "--warmup",
+            "0",
+            "--threads",
+            "1",
+            "--json",
+            str(out),
+            "model.proposer.work_height=120",
+        ]
+    )
     r = json.loads(out.read_text())
     assert {"flow", "motion", "appearance", "proposal", "association"} <= set(r["sec_per_frame"])
     assert r["frames"] == 5 and r["cv2_threads"] == 1 and r["peak_rss_mb"] > 0

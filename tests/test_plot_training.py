@@ -1,8 +1,8 @@
 """tools/plot_training.py: curves from detectron2 metrics.json files, clear errors on bad input."""
+
 import json
 
 import pytest
-
 from conftest import load_tool
 
 plot_training = load_tool("plot_training")
@@ -11,8 +11,10 @@ plot_training = load_tool("plot_training")
 def _run(tmp_path, name, ap):
     d = tmp_path / name
     d.mkdir()
-    rows = [{"iteration": i, "total_loss": 3.0 / (i + 1), "loss_sal": 1.0 / (i + 1), "cpu_minutes": i / 10}
-            for i in range(0, 200, 20)]
+    rows = [
+        {"iteration": i, "total_loss": 3.0 / (i + 1), "loss_sal": 1.0 / (i + 1), "cpu_minutes": i / 10}
+        for i in range(0, 200, 20)
+    ]
     rows.append({"iteration": 200, "frame_ap/AP": ap})
     (d / "metrics.json").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return str(d)

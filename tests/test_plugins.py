@@ -1,5 +1,6 @@
 """The plug-in promise: a part registered outside the package (a user's file, or a project under
 projects/) is picked by its registered name, in a config file and from the command line."""
+
 import textwrap
 
 import numpy as np
@@ -37,7 +38,8 @@ def plugin(tmp_path_factory):  # one file per process: a registry takes a name o
 
 def test_by_name_in_a_config_file_outside_the_repo(tmp_path, plugin):
     cfg_file = tmp_path / "my_ablation.py"
-    cfg_file.write_text(textwrap.dedent(f'''
+    cfg_file.write_text(
+        textwrap.dedent(f"""
         from detectron2.config import LazyCall as L
         from uvmos.model_zoo import get_config
 
@@ -45,7 +47,8 @@ def test_by_name_in_a_config_file_outside_the_repo(tmp_path, plugin):
         model, train = _base.model, _base.train
         custom_imports = dict(imports=[{plugin!r}])
         model.associator.memory = L("EveryFrameMemory")(gamma=0.2)
-    '''))
+    """)
+    )
     cfg = load_config(str(cfg_file))
     memory = instantiate(cfg.model.associator.memory)
     assert type(memory).__name__ == "EveryFrameMemory" and memory.gamma == pytest.approx(0.2)
@@ -56,8 +59,9 @@ def test_by_name_in_a_config_file_outside_the_repo(tmp_path, plugin):
 
 
 def test_by_name_from_the_command_line_and_it_runs(plugin):
-    cfg = get_config("uvmos/tiny_cpu.py", [f"custom_imports.imports=[{plugin}]",
-                                          "model.associator.memory._target_=EveryFrameMemory"])
+    cfg = get_config(
+        "uvmos/tiny_cpu.py", [f"custom_imports.imports=[{plugin}]", "model.associator.memory._target_=EveryFrameMemory"]
+    )
     assert "verified_factor" not in cfg.model.associator.memory  # AdaptiveMemory's key, dropped
     from uvmos.engine import VideoPredictor
 
@@ -67,15 +71,19 @@ def test_by_name_from_the_command_line_and_it_runs(plugin):
     rng = np.random.default_rng(0)
     frames = np.full((4, 96, 128, 3), 90, np.uint8)
     for t in range(4):  # a bright square moving right
-        frames[t, 30:70, 20 + 8 * t:60 + 8 * t] = rng.integers(180, 255, 3, dtype=np.uint8)
+        frames[t, 30:70, 20 + 8 * t : 60 + 8 * t] = rng.integers(180, 255, 3, dtype=np.uint8)
     outputs = [out for _, out in predictor(frames)]
     assert len(outputs) == 4 and outputs[0]["id_map"].shape == (96, 128)
 
 
 def test_project_part_by_name():
-    cfg = load_config(get_config_file("uvmos/tiny_cpu.py"), [
-        "custom_imports.imports=[uvmos.projects.UnOVOST]", "model.associator._target_=UnOVOSTAssociator",
-    ])
+    cfg = load_config(
+        get_config_file("uvmos/tiny_cpu.py"),
+        [
+            "custom_imports.imports=[uvmos.projects.UnOVOST]",
+            "model.associator._target_=UnOVOSTAssociator",
+        ],
+    )
     assert cfg.model.associator._target_.endswith("unovost.associator.UnOVOSTAssociator")
     assert type(instantiate(cfg.model.associator)).__name__ == "UnOVOSTAssociator"
 
@@ -88,10 +96,14 @@ def test_unknown_name_is_a_clear_error():
 
 
 def test_replacing_a_part_keeps_what_the_command_line_sets():
-    cfg = get_config("uvmos/tiny_cpu.py", [
-        "model.associator._target_=GreedyAssociator", "model.associator.match_thresh=0.45",
-        "model.associator.features=null",
-    ])
+    cfg = get_config(
+        "uvmos/tiny_cpu.py",
+        [
+            "model.associator._target_=GreedyAssociator",
+            "model.associator.match_thresh=0.45",
+            "model.associator.features=null",
+        ],
+    )
     node = cfg.model.associator
     assert node.match_thresh == 0.45 and node.features is None  # set here: kept
     assert "target_model" not in node and "memory" not in node  # T-Net's: dropped

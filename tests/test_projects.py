@@ -1,5 +1,6 @@
 """Plug-in projects: the core package never imports them; importing one registers its parts, and
 tools/list_components.py lists them with --projects / --import."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,13 @@ def _run(args):
 
 
 def test_core_does_not_import_projects():
-    out = _run(["-c", "import sys, uvmos, uvmos.modeling, uvmos.engine, uvmos.evaluation; "
-                      "print(sorted(m for m in sys.modules if 'projects' in m))"])
+    out = _run(
+        [
+            "-c",
+            "import sys, uvmos, uvmos.modeling, uvmos.engine, uvmos.evaluation; "
+            "print(sorted(m for m in sys.modules if 'projects' in m))",
+        ]
+    )
     assert out.strip() == "[]"
 
 

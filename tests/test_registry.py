@@ -1,5 +1,6 @@
 """Foundation: every registry is populated, every entry builds by name, and the LazyCall route
 gives the same component; tools/list_components.py prints them all."""
+
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ from detectron2.config import LazyCall as L
 from detectron2.config import instantiate
 
 import uvmos  # noqa: F401
+from tests.conftest import REPO
 from uvmos.registry import (
     ALL_REGISTRIES,
     MEMORY_REGISTRY,
@@ -17,7 +19,6 @@ from uvmos.registry import (
     VERIFIER_REGISTRY,
     build,
 )
-from tests.conftest import REPO
 
 # the families the paper and the design card name, and at least the entries the issues ask for
 EXPECTED = {

@@ -9,9 +9,8 @@ from detectron2.config import instantiate
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 from detectron2.structures import BitMasks, Instances
 
-
-from uvmos.projects.SOLO.solo import SOLOProposer, SOLOv2, SOLOv2InsHead, SOLOv2MaskHead, matrix_nms, solo_targets
 from uvmos.modeling.backbone import build_dilated_resnet
+from uvmos.projects.SOLO.solo import SOLOProposer, SOLOv2, SOLOv2InsHead, SOLOv2MaskHead, matrix_nms, solo_targets
 from uvmos.registry import PROPOSER_REGISTRY
 
 
@@ -29,7 +28,7 @@ def test_center_region_cells():
     # center of mass (24, 40) in pixel-center coordinates -> cell (3, 5); center region
     # 0.2 * 16 = 3.2 px wide: y in [22.4, 25.6] -> rows 2..3, x in [38.4, 41.6] -> cols 4..5
     m = _square(64, 64, 16, 32, 32, 48)[None]
-    (cate, ins), = solo_targets(m, torch.tensor([0]), (64, 64), [8], [(1, 1000)], sigma=0.2, num_classes=1)
+    ((cate, ins),) = solo_targets(m, torch.tensor([0]), (64, 64), [8], [(1, 1000)], sigma=0.2, num_classes=1)
     expected = torch.zeros(8, 8, dtype=torch.bool)
     expected[2:4, 4:6] = True
     assert torch.equal(ins >= 0, expected)
@@ -40,7 +39,7 @@ def test_center_region_cells():
 def test_center_region_clipped_to_one_cell_around_center():
     # a large object (sigma region much wider than a cell): at most the 3 x 3 cells around the center
     m = _square(64, 64, 0, 64, 0, 64)[None]
-    (cate, ins), = solo_targets(m, torch.tensor([0]), (64, 64), [16], [(1, 1000)], sigma=0.5)
+    ((cate, ins),) = solo_targets(m, torch.tensor([0]), (64, 64), [16], [(1, 1000)], sigma=0.5)
     rows, cols = torch.nonzero(ins >= 0, as_tuple=True)
     assert rows.min() == 7 and rows.max() == 9 and cols.min() == 7 and cols.max() == 9
 
@@ -58,17 +57,23 @@ def test_smaller_instance_keeps_a_contested_cell():
     big = _square(64, 64, 0, 64, 0, 64)
     small = _square(64, 64, 28, 36, 28, 36)  # same center (32, 32)
     # S = 16: the big one's region is cells 7..9 (clipped around the center cell 8), the small one's 7..8
-    (cate, ins), = solo_targets(torch.stack([small, big]), torch.tensor([0, 0]), (64, 64), [16], [(1, 1000)])
+    ((cate, ins),) = solo_targets(torch.stack([small, big]), torch.tensor([0, 0]), (64, 64), [16], [(1, 1000)])
     assert (ins[7:9, 7:9] == 0).all()  # the center cells go to the small object
     assert (ins == 1).any()  # the big one keeps the cells the small one does not claim
 
 
 def test_class_targets_and_empty_image():
     m = _square(32, 32, 8, 24, 8, 24)[None]
-    (cate, ins), = solo_targets(m, torch.tensor([2]), (32, 32), [4], [(1, 100)], num_classes=3)
+    ((cate, ins),) = solo_targets(m, torch.tensor([2]), (32, 32), [4], [(1, 100)], num_classes=3)
     assert set(cate.unique().tolist()) == {2, 3}
-    (cate, ins), = solo_targets(torch.zeros(0, 32, 32, dtype=torch.bool), torch.zeros(0, dtype=torch.long),
-                                (32, 32), [4], [(1, 100)], num_classes=3)
+    ((cate, ins),) = solo_targets(
+        torch.zeros(0, 32, 32, dtype=torch.bool),
+        torch.zeros(0, dtype=torch.long),
+        (32, 32),
+        [4],
+        [(1, 100)],
+        num_classes=3,
+    )
     assert (cate == 3).all() and (ins == -1).all()
 
 
@@ -133,16 +138,26 @@ def test_matrix_nms_rejects_unsorted():
 def _tiny_solo():
     cfg = L(SOLOv2)(
         backbone=L(FPN)(
-            bottom_up=L(build_dilated_resnet)(depth=18, norm="BN", stem_out_channels=8, res2_out_channels=8,
-                                              res5_dilation=1, out_features=("res2", "res3", "res4", "res5")),
-            in_features=("res2", "res3", "res4", "res5"), out_channels=16, top_block=L(LastLevelMaxPool)(),
+            bottom_up=L(build_dilated_resnet)(
+                depth=18,
+                norm="BN",
+                stem_out_channels=8,
+                res2_out_channels=8,
+                res5_dilation=1,
+                out_features=("res2", "res3", "res4", "res5"),
+            ),
+            in_features=("res2", "res3", "res4", "res5"),
+            out_channels=16,
+            top_block=L(LastLevelMaxPool)(),
         ),
         ins_head=L(SOLOv2InsHead)(in_channels=16, channels=32, num_convs=1, kernel_dim=32, num_classes=1),
         mask_head=L(SOLOv2MaskHead)(in_channels=16, channels=32, out_channels=32),  # GN: 32 groups
         num_grids=(12, 10, 8, 6, 4),
         scale_ranges=((1, 16), (8, 32), (16, 64), (32, 128), (64, 1000)),
         min_mask_area=(1, 1, 1, 1, 1),
-        score_thresh=0.0, mask_thresh=0.3, update_thresh=0.0,  # an untrained model still gives masks
+        score_thresh=0.0,
+        mask_thresh=0.3,
+        update_thresh=0.0,  # an untrained model still gives masks
     )
     torch.manual_seed(0)
     return instantiate(cfg)

@@ -1,4 +1,5 @@
 """The synthetic benchmark: determinism, mask invariants, scene events, the written formats."""
+
 import json
 import time
 from pathlib import Path
@@ -52,8 +53,12 @@ def test_bytes_identical_for_one_seed_and_different_for_another(tiny_root, tmp_p
     make_synthetic_dataset(str(other), TINY, num_train=3, num_val=2, num_test=2, seed=1, progress=False)
     c = _files(other)
     assert a.keys() - {"manifest.json"} == c.keys() - {"manifest.json"}
-    for sub in ("JPEGImages/480p/synth_train_0000/00000.jpg", "JPEGImages/480p/synth_val_0001/00005.jpg",
-                "Annotations/480p/synth_test_0000/00003.png", "ytvis/train.json"):
+    for sub in (
+        "JPEGImages/480p/synth_train_0000/00000.jpg",
+        "JPEGImages/480p/synth_val_0001/00005.jpg",
+        "Annotations/480p/synth_test_0000/00003.png",
+        "ytvis/train.json",
+    ):
         assert a[sub] != c[sub], sub
 
 
@@ -93,8 +98,9 @@ def test_masks_ids_and_categories(batch):
 def test_ids_stable_across_frames():
     """Object k keeps id k: where k is unoccluded and away from the border in frames t and t+1, its
     centroid moves no more than the fastest possible in-view path allows (a swapped id would jump)."""
-    cfg = SyntheticConfig(height=96, width=128, length=12, enter_leave_prob=0.0, pan_margin=0.0,
-                          scale_change=(1.0, 1.0), max_objects=4)
+    cfg = SyntheticConfig(
+        height=96, width=128, length=12, enter_leave_prob=0.0, pan_margin=0.0, scale_change=(1.0, 1.0), max_objects=4
+    )
     max_step = np.hypot(96, 128) / (cfg.length - 1) + 0.05 * 96 * 2 * np.pi * 1.2 / (cfg.length - 1) + 2.0
     checked = 0
     for seed in range(6):
@@ -159,7 +165,9 @@ def test_written_layout_and_imagesets(tiny_root):
         names = (tiny_root / "ImageSets" / "2017" / f"{split}.txt").read_text().split()
         assert names == [f"synth_{split}_{i:04d}" for i in range(n)]
         for sub in ("JPEGImages", "Annotations"):
-            folders = sorted(p.name for p in (tiny_root / sub / "480p").iterdir() if p.name.startswith(f"synth_{split}_"))
+            folders = sorted(
+                p.name for p in (tiny_root / sub / "480p").iterdir() if p.name.startswith(f"synth_{split}_")
+            )
             assert folders == names
         for name in names:
             jpgs = sorted((tiny_root / "JPEGImages" / "480p" / name).iterdir())
@@ -184,7 +192,10 @@ def test_ytvis_json_matches_png_masks(tiny_root):
         for video in data["videos"]:
             T = video["length"]
             assert len(video["file_names"]) == T and (video["height"], video["width"]) == (96, 128)
-            png_ids = [np.asarray(Image.open(tiny_root / "Annotations" / "480p" / (f[:-4] + ".png"))) for f in video["file_names"]]
+            png_ids = [
+                np.asarray(Image.open(tiny_root / "Annotations" / "480p" / (f[:-4] + ".png")))
+                for f in video["file_names"]
+            ]
             assert all((tiny_root / "JPEGImages" / "480p" / f).is_file() for f in video["file_names"])
             anns = by_video[video["id"]]
             assert sorted(a["instance_id"] for a in anns) == sorted(set(np.unique(png_ids).tolist()) - {0})
@@ -219,7 +230,9 @@ def test_rerun_skips_finished_and_refuses_another_config(tmp_path):
     names = write_split(str(root), "train", 3, TINY, progress=False)  # also grows the split
     assert names == [f"synth_train_{i:04d}" for i in range(3)]
     after = _files(root)
-    assert all(after[k] == v for k, v in before.items() if "ytvis" not in k and "manifest" not in k and "ImageSets" not in k)
+    assert all(
+        after[k] == v for k, v in before.items() if "ytvis" not in k and "manifest" not in k and "ImageSets" not in k
+    )
     assert kept.stat().st_mtime_ns == kept_mtime  # finished video skipped
     assert frame.stat().st_mtime_ns > mtime  # regenerated
     assert not list(root.rglob(".tmp*"))
@@ -244,17 +257,59 @@ def test_full_resolution_renders():
 
 def test_cli_and_contact_sheet(tmp_path):
     import make_synthetic
+
     sheet = tmp_path / "sheet.jpg"
-    out = make_synthetic.main(["--output", str(tmp_path / "ds"), "--height", "64", "--width", "96", "--length", "4",
-                               "--num-train", "2", "--num-val", "0", "--num-test", "1", "--seed", "3",
-                               "--contact-sheet", str(sheet), "--sheet-videos", "2", "--sheet-frames", "2"])
+    out = make_synthetic.main(
+        [
+            "--output",
+            str(tmp_path / "ds"),
+            "--height",
+            "64",
+            "--width",
+            "96",
+            "--length",
+            "4",
+            "--num-train",
+            "2",
+            "--num-val",
+            "0",
+            "--num-test",
+            "1",
+            "--seed",
+            "3",
+            "--contact-sheet",
+            str(sheet),
+            "--sheet-videos",
+            "2",
+            "--sheet-frames",
+            "2",
+        ]
+    )
     assert sorted(out) == ["test", "train"] and len(out["train"]) == 2
     assert not (tmp_path / "ds/ImageSets/2017/val.txt").exists()
     with Image.open(sheet) as im:
         assert im.size == (3 * 96, 2 * 64)  # raw frame + 2 overlays per row, 2 rows
     with pytest.raises(SystemExit, match="different config"):
-        make_synthetic.main(["--output", str(tmp_path / "ds"), "--height", "72", "--width", "96", "--length", "4",
-                             "--num-train", "2", "--num-val", "0", "--num-test", "1", "--seed", "3"])
+        make_synthetic.main(
+            [
+                "--output",
+                str(tmp_path / "ds"),
+                "--height",
+                "72",
+                "--width",
+                "96",
+                "--length",
+                "4",
+                "--num-train",
+                "2",
+                "--num-val",
+                "0",
+                "--num-test",
+                "1",
+                "--seed",
+                "3",
+            ]
+        )
 
 
 @pytest.mark.slow

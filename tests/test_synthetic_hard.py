@@ -1,9 +1,11 @@
 """The hard preset of the synthetic benchmark: its phenomena occur, on the rendered masks; it is
 deterministic; its splits (and extra test seeds) are disjoint and registered."""
+
 import json
 
 import numpy as np
 import pytest
+from conftest import load_tool
 
 from uvmos.data.synthetic import (
     PRESETS,
@@ -16,8 +18,6 @@ from uvmos.data.synthetic import (
 )
 from uvmos.data.synthetic_assets import CATEGORY_SPECS
 from uvmos.data.synthetic_hard import TWIN_CATEGORY_PAIRS, longest_hidden_run, out_of_view_runs
-
-from conftest import load_tool
 
 # tiny frames, the preset's own event ranges (64 frames are needed for 10-40 frame occlusions)
 TINY = HardSyntheticConfig(height=96, width=160)
@@ -70,7 +70,9 @@ def test_full_occlusion_of_10_to_40_frames_then_reappearance(videos):
         x0, y0, x1, y1 = v.stats["wall"]
         cx, cy = v.stats["camera"][s + n // 2]
         m = v.id_maps[s + n // 2]
-        assert not m[max(0, int(y0) - cy + 1) : max(0, int(y1) - cy - 1), max(0, int(x0) - cx + 1) : max(0, int(x1) - cx - 1)].any()
+        assert not m[
+            max(0, int(y0) - cy + 1) : max(0, int(y1) - cy - 1), max(0, int(x0) - cx + 1) : max(0, int(x1) - cx - 1)
+        ].any()
 
 
 def test_leaves_the_frame_and_comes_back(videos):
@@ -87,7 +89,10 @@ def test_twins_same_shape_and_size_different_texture_cross(videos):
         a, b = v.stats["twins"]
         ca, cb = v.categories[a], v.categories[b]
         assert tuple(sorted((ca, cb))) in {tuple(sorted(p)) for p in TWIN_CATEGORY_PAIRS}
-        assert CATEGORY_SPECS[ca].shape == CATEGORY_SPECS[cb].shape and CATEGORY_SPECS[ca].texture != CATEGORY_SPECS[cb].texture
+        assert (
+            CATEGORY_SPECS[ca].shape == CATEGORY_SPECS[cb].shape
+            and CATEGORY_SPECS[ca].texture != CATEGORY_SPECS[cb].texture
+        )
         np.testing.assert_array_equal(v.stats["scale"][a - 1], v.stats["scale"][b - 1])
         # equal amodal areas whenever both are fully inside the frame (one outline, one size)
         am = v.stats["amodal_area"]
@@ -138,7 +143,9 @@ def test_deterministic_and_seed_dependent():
 def test_seed_ranges_disjoint_across_presets_splits_and_test_seeds():
     ranges = [
         range(split_seed_base(s, sp, pr), split_seed_base(s, sp, pr) + 10**6)
-        for s in (0, 1, 2) for sp in SPLITS for pr in PRESETS
+        for s in (0, 1, 2)
+        for sp in SPLITS
+        for pr in PRESETS
     ]
     for i, r in enumerate(ranges):
         for q in ranges[i + 1 :]:
@@ -152,10 +159,15 @@ def test_written_dataset_registered_and_cli(tmp_path, monkeypatch):
 
     root = tmp_path / "uvmos_synth_hard"
     cfg = HardSyntheticConfig(height=64, width=96, length=56)
-    out = make_synthetic_dataset(str(root), cfg, num_train=1, num_val=1, num_test=1, seed=0, test_seeds=[0, 2],
-                                 progress=False)
-    assert out == {"train": ["hard_train_0000"], "val": ["hard_val_0000"], "test": ["hard_test_0000"],
-                   "test_seed2": ["hard_test_seed2_0000"]}
+    out = make_synthetic_dataset(
+        str(root), cfg, num_train=1, num_val=1, num_test=1, seed=0, test_seeds=[0, 2], progress=False
+    )
+    assert out == {
+        "train": ["hard_train_0000"],
+        "val": ["hard_val_0000"],
+        "test": ["hard_test_0000"],
+        "test_seed2": ["hard_test_seed2_0000"],
+    }
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["config"]["preset"] == "hard"
     assert manifest["splits"]["test_seed2"]["seed_base"] == split_seed_base(2, "test", "hard")
@@ -169,16 +181,42 @@ def test_written_dataset_registered_and_cli(tmp_path, monkeypatch):
 
         vids = DatasetCatalog.get("uvmos_synth_hard_test_seed2")
         assert [v["video_id"] for v in vids] == ["hard_test_seed2_0000"] and vids[0]["length"] == 56
-        for name in ("uvmos_synth_hard_train", "uvmos_synth_hard_val", "uvmos_synth_hard_test",
-                     "uvmos_synth_hard_test_seed1", "uvmos_synth_val"):
+        for name in (
+            "uvmos_synth_hard_train",
+            "uvmos_synth_hard_val",
+            "uvmos_synth_hard_test",
+            "uvmos_synth_hard_test_seed1",
+            "uvmos_synth_val",
+        ):
             assert MetadataCatalog.get(name).eval_objects == "all"
         assert MetadataCatalog.get("davis2017_unsup_val").get("eval_objects") is None
     finally:
         register_all()
 
     tool = load_tool("make_synthetic")
-    cli = tool.main(["--preset", "hard", "--output", str(tmp_path / "cli"), "--height", "64", "--width", "96",
-                     "--length", "56", "--num-train", "0", "--num-val", "0", "--num-test", "1", "--test-seeds", "0", "1"])
+    cli = tool.main(
+        [
+            "--preset",
+            "hard",
+            "--output",
+            str(tmp_path / "cli"),
+            "--height",
+            "64",
+            "--width",
+            "96",
+            "--length",
+            "56",
+            "--num-train",
+            "0",
+            "--num-val",
+            "0",
+            "--num-test",
+            "1",
+            "--test-seeds",
+            "0",
+            "1",
+        ]
+    )
     assert sorted(cli) == ["test", "test_seed1"]
     with pytest.raises(SystemExit, match="min_objects >= 4"):
         tool.main(["--preset", "hard", "--output", str(tmp_path / "bad"), "--min-objects", "2"])

@@ -1,4 +1,5 @@
 """Memory policies of §3.2: sample weights, doubling, normalisation, refit schedule, capacity."""
+
 import math
 
 import pytest

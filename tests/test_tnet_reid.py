@@ -1,4 +1,5 @@
 """Re-ID embedders: mask pooling, the metric-learning losses, the trainer wrapper, weight loading."""
+
 import pytest
 import torch
 from detectron2.structures import BitMasks, Instances
@@ -53,7 +54,7 @@ def _pair_batch(n=2, H=48, W=64, seed=0):
     """FramePairMapper-like samples: two textured boxes per frame, gt_ids 1 and 2."""
     g = torch.Generator().manual_seed(seed)
     batch = []
-    for i in range(n):
+    for _ in range(n):
         sample = {}
         for key, inst_key, shift in (("image", "instances", 0), ("prev_image", "prev_instances", 3)):
             img = torch.full((3, H, W), 100, dtype=torch.uint8)

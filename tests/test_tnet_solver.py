@@ -1,4 +1,5 @@
 """Online solvers for eq. 9: Gauss-Newton-CG vs gradient descent, explicit vs autograd products."""
+
 import pytest
 import torch
 from detectron2.config import LazyCall as L
@@ -141,7 +142,9 @@ def test_direct_normal_equations_match_cg_and_reuse_the_gram_cache():
     # slot 1 holds a new sample (new key): only its block changes
     z2 = z.clone()
     z2[1] = torch.randn(D, h, w)
-    direct.solve(LinearFilterObjective(z2, y, a, 1e-3, pw, cache=(store, torch.tensor([0, 9, 2, 3]))), [w2], phase="update")
+    direct.solve(
+        LinearFilterObjective(z2, y, a, 1e-3, pw, cache=(store, torch.tensor([0, 9, 2, 3]))), [w2], phase="update"
+    )
     changed = [(store["gram"][i] != gram0[i]).any().item() for i in range(N)]
     assert changed == [False, True, False, False]
     # with the memory's capacity given, the cache holds no more blocks than it has slots

@@ -1,10 +1,12 @@
 """T-Net tracker on oracle streams: ids, non-overlap, discovery, occlusion survival, limits."""
+
 import numpy as np
 import pytest
 import torch
 from detectron2.config import LazyCall as L
 from detectron2.config import instantiate
 from detectron2.structures import Instances
+from tnet_stream import gt_id_maps, shapes_stream, tiny_backbone_features
 
 import uvmos  # noqa: F401
 from uvmos.modeling.meta_arch import VideoSegmenter
@@ -20,8 +22,6 @@ from uvmos.modeling.tnet import (
     TNetTracker,
 )
 from uvmos.registry import ASSOCIATOR_REGISTRY, build
-
-from tnet_stream import gt_id_maps, shapes_stream, tiny_backbone_features
 
 
 def _tracker(**kw):
@@ -98,9 +98,16 @@ def test_lost_tracks_end_after_max_lost_frames():
 def test_step_output_contract_and_reset():
     frames, video = shapes_stream(length=2)
     trk = build(
-        ASSOCIATOR_REGISTRY, "TNetTracker", features=tiny_backbone_features(), target_model=ConvTargetModel(),
-        solver=GaussNewtonCG(), verifier=ReIDVerifier(), reid=MaskPooledEmbedder(("res3",)),
-        memory=AdaptiveMemory(), target_feature="res3", min_area=4,
+        ASSOCIATOR_REGISTRY,
+        "TNetTracker",
+        features=tiny_backbone_features(),
+        target_model=ConvTargetModel(),
+        solver=GaussNewtonCG(),
+        verifier=ReIDVerifier(),
+        reid=MaskPooledEmbedder(("res3",)),
+        memory=AdaptiveMemory(),
+        target_feature="res3",
+        min_area=4,
     )
     frame = {"image": torch.from_numpy(frames[0].transpose(2, 0, 1).copy()), "height": 64, "width": 96, "frame_idx": 0}
     inst = Instances((64, 96))
@@ -155,8 +162,13 @@ def test_default_verification_is_not_a_no_op():
     outs = list(model.run_video(frames[:4], video))
     assert trk.stats["verified"] == trk.stats["results"] == 6  # 2 targets x 3 frames, true proposals
     # frames 4..7 with no proposal at all: results come from the target models, never verified
-    empty = {"video_id": video["video_id"], "height": 64, "width": 96, "length": 8,
-             "annotations": video["annotations"][:4] + [[] for _ in range(4)]}
+    empty = {
+        "video_id": video["video_id"],
+        "height": 64,
+        "width": 96,
+        "length": 8,
+        "annotations": video["annotations"][:4] + [[] for _ in range(4)],
+    }
     trk2 = _tracker()
     outs = list(VideoSegmenter(OracleProposer(videos=[empty]), trk2, test_size=(64, 96)).run_video(frames, empty))
     assert trk2.stats["verified"] == 6 and trk2.stats["results"] > 6
@@ -189,8 +201,16 @@ def test_working_resolution_keeps_full_resolution_output():
     runs = []
     for side in (None, 48):
         trk = _tracker(work_max_side=side)
-        runs.append(np.stack([o["id_map"] for o in VideoSegmenter(
-            OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video)]))
+        runs.append(
+            np.stack(
+                [
+                    o["id_map"]
+                    for o in VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(
+                        frames, video
+                    )
+                ]
+            )
+        )
         assert trk.stats["verified"] == 10
     assert runs[1].shape == runs[0].shape == gt_id_maps(video).shape
     assert np.array_equal(runs[1], runs[0])  # verified targets take the full-resolution proposals
@@ -235,8 +255,11 @@ def test_proposer_features_concat_stacks_maps_on_the_first_grid():
 
     img = torch.zeros(3, 96, 160, dtype=torch.uint8)
     img[2, 32:64, 48:96] = 255  # a red patch (BGR)
-    feats = {"res3": 50 * torch.randn(1, 8, 12, 20), "res2": 0.01 * torch.randn(1, 4, 24, 40),
-             "res5": torch.randn(1, 6, 6, 10)}
+    feats = {
+        "res3": 50 * torch.randn(1, 8, 12, 20),
+        "res2": 0.01 * torch.randn(1, 4, 24, 40),
+        "res5": torch.randn(1, 6, 6, 10),
+    }
     src = ProposerFeatures(keys=("res5",), concat={"tnet": ("res3", "res2", "image")})
     out = src({"image": img}, {"features": feats})
     assert set(out) == {"res5", "tnet"}  # the parts themselves are not returned unless asked
@@ -248,4 +271,3 @@ def test_proposer_features_concat_stacks_maps_on_the_first_grid():
     assert float(red[5, 8]) > 0 > float(red[0, 0])  # inside the patch above the frame's mean, outside below
     with pytest.raises(KeyError, match="res4"):
         ProposerFeatures(concat={"x": ("res4",)})({"image": img}, {"features": feats})
-

@@ -1,4 +1,5 @@
 """Eq. 10: s(p, Y) = (cos(p, y_j) + cos(p, y_0)) * 1(IoU(p, y_j) > 0.5) and the replacement rule."""
+
 import math
 
 import torch

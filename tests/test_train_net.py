@@ -1,5 +1,6 @@
 """tools/train_net.py end to end on a tiny synthetic dataset: two GLOO processes (DDP on CPU),
 and a run killed mid-way that resumes from its last checkpoint."""
+
 import json
 import os
 import signal
@@ -33,9 +34,13 @@ def _env(root):
 
 def _opts(out, max_iter, period):
     return [
-        f"train.output_dir={out}", f"train.max_iter={max_iter}", "train.eval_period=0",
-        f"train.checkpointer.period={period}", "train.log_period=1",
-        "dataloader.train.num_workers=0", "dataloader.train.total_batch_size=2",
+        f"train.output_dir={out}",
+        f"train.max_iter={max_iter}",
+        "train.eval_period=0",
+        f"train.checkpointer.period={period}",
+        "train.log_period=1",
+        "dataloader.train.num_workers=0",
+        "dataloader.train.total_batch_size=2",
         "dataloader.train.mapper.augmentations.crop_size=[64,64]",
     ]
 
@@ -52,8 +57,17 @@ def _iters(out):
 
 def test_two_cpu_processes(tiny_synth, tmp_path):
     out = str(tmp_path / "ddp")
-    cmd = [sys.executable, TRAIN, "--config-file", CONFIG, "--num-processes", "2", "--dist-url", "auto",
-           *_opts(out, 3, 100)]
+    cmd = [
+        sys.executable,
+        TRAIN,
+        "--config-file",
+        CONFIG,
+        "--num-processes",
+        "2",
+        "--dist-url",
+        "auto",
+        *_opts(out, 3, 100),
+    ]
     subprocess.run(cmd, env=_env(tiny_synth), check=True, timeout=600, capture_output=True)
     assert os.path.isfile(os.path.join(out, "model_final.pth"))
     assert max(_iters(out)) == 2
@@ -105,8 +119,14 @@ def test_ytvis_semantic_project(tiny_synth, tmp_path):
     the video model on it gives YouTube-VIS AP with categories through tools/train_net.py."""
     proj = REPO / "projects" / "YTVIS_Semantic" / "configs"
     out = str(tmp_path / "sem")
-    cmd = [sys.executable, TRAIN, "--config-file", str(proj / "dnet_tiny_synth.py"), *_opts(out, 3, 100),
-           "train.eval_period=3"]
+    cmd = [
+        sys.executable,
+        TRAIN,
+        "--config-file",
+        str(proj / "dnet_tiny_synth.py"),
+        *_opts(out, 3, 100),
+        "train.eval_period=3",
+    ]
     proc = subprocess.run(cmd, env=_env(tiny_synth), timeout=600, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = _rows(out)
@@ -115,8 +135,15 @@ def test_ytvis_semantic_project(tiny_synth, tmp_path):
     assert ckpt["model"]["sal_head.predictor.weight"].shape[0] == 9  # background + 8 categories
 
     vout = str(tmp_path / "video")
-    cmd = [sys.executable, TRAIN, "--config-file", str(proj / "uvmos_tiny_synth.py"), "--eval-only",
-           f"train.init_checkpoint={out}/model_final.pth", f"train.output_dir={vout}"]
+    cmd = [
+        sys.executable,
+        TRAIN,
+        "--config-file",
+        str(proj / "uvmos_tiny_synth.py"),
+        "--eval-only",
+        f"train.init_checkpoint={out}/model_final.pth",
+        f"train.output_dir={vout}",
+    ]
     proc = subprocess.run(cmd, env=_env(tiny_synth), timeout=600, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ytvis" in proc.stderr + proc.stdout

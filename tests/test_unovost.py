@@ -6,7 +6,6 @@ import pytest
 import torch
 from detectron2.structures import Instances
 
-
 from uvmos.projects.UnOVOST.unovost import UnOVOSTAssociator, UnOVOSTSegmenter, dis_flow, merge_tracklets, warp_mask
 from uvmos.projects.UnOVOST.unovost.associator import Tracklet, select_tracks
 from uvmos.registry import ASSOCIATOR_REGISTRY, META_ARCH_REGISTRY
@@ -103,8 +102,12 @@ def test_merge_tracklets_constructed_case():
 
 def test_select_tracks_scores_limits_and_numbering():
     e = np.array([1.0, 0.0])
-    tracklets = [_tracklet(1, 5, 9, e, 0.9), _tracklet(2, 0, 1, e, 0.5), _tracklet(3, 0, 9, e, 0.8),
-                 _tracklet(4, 12, 13, e, 0.9)]
+    tracklets = [
+        _tracklet(1, 5, 9, e, 0.9),
+        _tracklet(2, 0, 1, e, 0.5),
+        _tracklet(3, 0, 9, e, 0.8),
+        _tracklet(4, 12, 13, e, 0.9),
+    ]
     groups = [[1, 4], [2], [3]]
     mapping, scores, _ = select_tracks(tracklets, groups, num_frames=20, select_thresh=0.1, max_tracks=None)
     # scores: {1, 4}: (4.5 + 1.8) / 20 = 0.315; {2}: 1.0 / 20 = 0.05 (dropped); {3}: 8 / 20 = 0.4
@@ -129,7 +132,9 @@ class _ListProposer(torch.nn.Module):
         x = batched_inputs[0]
         masks = self.frames_masks[x["frame_idx"]]
         inst = Instances((x["height"], x["width"]))
-        inst.pred_masks = torch.from_numpy(np.stack(masks)) if masks else torch.zeros(0, x["height"], x["width"], dtype=torch.bool)
+        inst.pred_masks = (
+            torch.from_numpy(np.stack(masks)) if masks else torch.zeros(0, x["height"], x["width"], dtype=torch.bool)
+        )
         inst.scores = torch.full((len(masks),), 0.9)
         inst.pred_classes = torch.zeros(len(masks), dtype=torch.long)
         return [{"instances": inst}]
@@ -153,8 +158,9 @@ def test_unovost_segmenter_bridges_an_occlusion():
             masks.append(_square(H, W, 40, 2, 5))  # a spurious proposal on gray background
         frames.append(img)
         props.append(masks)
-    assoc = UnOVOSTAssociator(proposal_score_thresh=0.5, min_area=4, merge_sim=0.8, select_thresh=0.2,
-                              flow_preset="fast")
+    assoc = UnOVOSTAssociator(
+        proposal_score_thresh=0.5, min_area=4, merge_sim=0.8, select_thresh=0.2, flow_preset="fast"
+    )
     model = UnOVOSTSegmenter(proposer=_ListProposer(props), associator=assoc, test_size=None)
     outs = list(model.run_video(frames, {"video_id": "v"}))
     assert len(outs) == T

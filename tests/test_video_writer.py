@@ -1,4 +1,5 @@
 """H.264 output (browser-playable): codec, frame count, odd sizes, atomic file, errors."""
+
 import os
 
 import numpy as np

@@ -3,6 +3,7 @@
 Frames come from the synthetic benchmark renderer (``uvmos.data.synthetic.generate_video``) and the
 ground truth is turned into a video dict (RLE), so the oracle proposer can serve it.
 """
+
 from typing import List, Tuple
 
 import numpy as np
@@ -81,7 +82,11 @@ def tiny_backbone_features(input_size=(64, 96), seed: int = 0):
 
     torch.manual_seed(seed)
     bb = build_dilated_resnet(
-        depth=18, norm="FrozenBN", stem_out_channels=16, res2_out_channels=16, res5_dilation=1,
+        depth=18,
+        norm="FrozenBN",
+        stem_out_channels=16,
+        res2_out_channels=16,
+        res5_dilation=1,
         out_features=("res2", "res3", "res4"),
     )
     return BackboneFeatures(bb, input_size=input_size, pixel_std=(57.4, 57.1, 58.4))

@@ -1,37 +1,39 @@
 #!/usr/bin/env python
 """Measure a D-Net config: feature strides/channels (§3.1), parameters and FLOPs (fvcore), CPU speed.
 
-    python tools/analyze_dnet.py --config-file configs/dnet/r50_paper.py                # 480x854
-    python tools/analyze_dnet.py --config-file configs/dnet/tiny_cpu.py --size 192 320 --train-iters 10
-    python tools/analyze_dnet.py --config-file ... --checkpoint output/x/model_final.pth --output stats.json
+    python tools/analyze_dnet.py --config-file configs/dnet/r50_paper.py --allow-random-weights \
+        train.init_checkpoint=                                                          # 480x854, untrained
+    python tools/analyze_dnet.py --config-file configs/dnet/tiny_cpu.py --size 192 320 --train-iters 10 \
+        train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth
+    python tools/analyze_dnet.py --config-file ... --output stats.json train.init_checkpoint=output/x/model_final.pth
 
 FLOPs are fvcore's count (one fused multiply-add = one flop) of the network for one frame with
 its SGM guidance (``DNet.forward_tensors``), without post-processing. Speed: ``--runs`` timed
 calls of the proposer on one frame with a previous frame (the steady state; the first frame's
 two-pass is timed separately), split into network and post-processing, on ``--threads`` CPU
 threads. Untrained weights make post-processing slow and unrepresentative (hundreds of spurious
-centers); pass ``--checkpoint`` for real numbers. ``--train-iters`` times training iterations
+centers): the weights are ``train.init_checkpoint`` (trained ones for real numbers), and a model
+that would run with random weights is refused unless ``--allow-random-weights`` (strides, parameters
+and FLOPs do not depend on the weights). ``--train-iters`` times training iterations
 (forward + backward + SGD step) on a batch shaped like the config's (``total_batch_size`` crops).
 """
-import argparse
+
 import json
 import logging
 import os
 import statistics
 import time
 
-
 import torch
-from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
-from detectron2.config import instantiate
-
-from uvmos.utils.config import load_config
 from detectron2.structures import BitMasks, Instances
 from fvcore.nn import FlopCountAnalysis, parameter_count
 from torch import nn
 
 import uvmos  # noqa: F401
+from uvmos.engine.checkpoint import CheckpointError
+from uvmos.engine.defaults import build_model, default_argument_parser
 from uvmos.modeling.dnet import make_guidance_input
+from uvmos.utils.config import ConfigError, ToolExit, load_config
 
 
 class _Net(nn.Module):
@@ -64,16 +66,21 @@ def _train_sample(h, w, seed):
     inst = Instances((h, w))
     inst.gt_masks = BitMasks(masks)
     inst.gt_classes = torch.zeros(2, dtype=torch.long)
-    return {"image": img, "prev_image": img.clone(), "instances": inst, "prev_instances": inst,
-            "sem_seg": masks.any(0).long(), "height": h, "width": w}
+    return {
+        "image": img,
+        "prev_image": img.clone(),
+        "instances": inst,
+        "prev_instances": inst,
+        "sem_seg": masks.any(0).long(),
+        "height": h,
+        "width": w,
+    }
 
 
-def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, checkpoint=None):
+def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, allow_random_weights=False):
+    """The figures of the module doc for ``cfg.model`` with the weights ``cfg.train.init_checkpoint``."""
     torch.set_num_threads(threads)
-    model = instantiate(cfg.model)
-    if checkpoint:
-        DetectionCheckpointer(model).load(checkpoint)
-    model.eval()
+    model = build_model(cfg, device="cpu", allow_random_weights=allow_random_weights)
     h, w = size
     stats = {"config_size": [h, w], "threads": threads, "use_sgm": model.use_sgm}
 
@@ -92,8 +99,11 @@ def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, checkpoint=
     for k, v in out["features"].items():
         feats[k] = {"channels": int(v.shape[1]), "stride": round(H / v.shape[-2], 2), "shape": list(v.shape[-2:])}
     for k in ("sal_logits", "center", "offset"):
-        feats[k] = {"channels": int(out[k].shape[1]), "stride": round(H / out[k].shape[-2], 2),
-                    "shape": list(out[k].shape[-2:])}
+        feats[k] = {
+            "channels": int(out[k].shape[1]),
+            "stride": round(H / out[k].shape[-2], 2),
+            "shape": list(out[k].shape[-2:]),
+        }
     stats["features"] = feats
 
     # parameters
@@ -107,8 +117,9 @@ def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, checkpoint=
         fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         stats["gflops"] = fca.total() / 1e9
         by = fca.by_module()
-        stats["gflops_by_module"] = {n: by.get("dnet." + n, 0) / 1e9 for n, _ in model.named_children()
-                                     if by.get("dnet." + n, 0)}
+        stats["gflops_by_module"] = {
+            n: by.get("dnet." + n, 0) / 1e9 for n, _ in model.named_children() if by.get("dnet." + n, 0)
+        }
 
     # CPU seconds per frame
     inp = {"image": image, "height": h, "width": w, "prev_image": prev, "prev_mask": mask}
@@ -120,8 +131,9 @@ def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, checkpoint=
             model([inp])
             t_all.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            r = model.post_processor(out["sal_logits"][0, :, :h, :w], out["center"][0, :, :h, :w],
-                                     out["offset"][0, :, :h, :w], (h, w))
+            r = model.post_processor(
+                out["sal_logits"][0, :, :h, :w], out["center"][0, :, :h, :w], out["offset"][0, :, :h, :w], (h, w)
+            )
             t_post.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         model([{"image": image, "height": h, "width": w}])
@@ -153,43 +165,65 @@ def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, checkpoint=
 
 
 def _print(stats):
-    print(f"input {stats['config_size'][0]}x{stats['config_size'][1]} (padded {stats['padded_input']}), "
-          f"SGM {'on' if stats['use_sgm'] else 'off'}, {stats['threads']} CPU thread(s)")
+    print(
+        f"input {stats['config_size'][0]}x{stats['config_size'][1]} (padded {stats['padded_input']}), "
+        f"SGM {'on' if stats['use_sgm'] else 'off'}, {stats['threads']} CPU thread(s)"
+    )
     print(f"{'tensor':12s} {'channels':>8s} {'stride':>7s}  size")
     for k, v in stats["features"].items():
         print(f"{k:12s} {v['channels']:8d} {v['stride']:7g}  {v['shape'][0]}x{v['shape'][1]}")
-    print(f"parameters: {stats['params'] / 1e6:.2f} M  " +
-          ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in stats["params_by_module"].items()))
+    print(
+        f"parameters: {stats['params'] / 1e6:.2f} M  "
+        + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in stats["params_by_module"].items())
+    )
     if "gflops" in stats:
-        print(f"GFLOPs (fvcore, 1 MAC = 1 flop): {stats['gflops']:.1f}  " +
-              ", ".join(f"{k} {v:.1f}" for k, v in stats["gflops_by_module"].items()))
-    print(f"CPU s/frame: {stats['s_per_frame']:.3f} (network {stats['s_per_frame_network']:.3f}, "
-          f"post-processing {stats['s_per_frame_postprocess']:.3f} for {stats['num_proposals']} proposals); first frame (two-pass) {stats['s_first_frame']:.3f}")
+        print(
+            f"GFLOPs (fvcore, 1 MAC = 1 flop): {stats['gflops']:.1f}  "
+            + ", ".join(f"{k} {v:.1f}" for k, v in stats["gflops_by_module"].items())
+        )
+    print(
+        f"CPU s/frame: {stats['s_per_frame']:.3f} (network {stats['s_per_frame_network']:.3f}, "
+        f"post-processing {stats['s_per_frame_postprocess']:.3f} for {stats['num_proposals']} proposals); "
+        f"first frame (two-pass) {stats['s_first_frame']:.3f}"
+    )
     if "s_per_train_iter" in stats:
         b = stats["train_batch"]
         print(f"training: {stats['s_per_train_iter']:.3f} s/iter at batch {b[0]} of {b[1]}x{b[2]}")
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", required=True)
-    p.add_argument("--size", type=int, nargs=2, default=None, metavar=("H", "W"),
-                   help="frame size (default: the model's test_size, else 480 854)")
+    p = default_argument_parser(__doc__)
+    p.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("H", "W"),
+        help="frame size (default: the model's test_size, else 480 854)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--no-flops", action="store_true")
     p.add_argument("--train-iters", type=int, default=0)
-    p.add_argument("--checkpoint", default=None, help="trained weights (model_final.pth)")
     p.add_argument("--output", default=None, help="also write the numbers as JSON here")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
     args = p.parse_args(argv)
     if not os.path.isfile(args.config_file):
         p.error(f"--config-file {args.config_file!r}: no such file")
     logging.basicConfig(level=logging.WARNING)
-    cfg = load_config(args.config_file, args.opts)
-    size = args.size or cfg.model.get("test_size") or (480, 854)
-    stats = analyze(cfg, (int(size[0]), int(size[1])), args.threads, args.runs, not args.no_flops,
-                    args.train_iters, args.checkpoint)
+    try:
+        cfg = load_config(args.config_file, args.opts)
+        size = args.size or cfg.model.get("test_size") or (480, 854)
+        stats = analyze(
+            cfg,
+            (int(size[0]), int(size[1])),
+            args.threads,
+            args.runs,
+            not args.no_flops,
+            args.train_iters,
+            args.allow_random_weights,
+        )
+    except (ConfigError, CheckpointError) as e:
+        raise ToolExit(e) from None
     stats["config_file"] = args.config_file
     _print(stats)
     if args.output:

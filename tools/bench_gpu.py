@@ -2,10 +2,13 @@
 """Per-frame runtime of the paper-size model on a GPU (paper Table 5: D-Net 0.05 s + T-Net 0.06 s =
 0.11 s/frame at 480p on DAVIS-17 val), per part and per precision, with peak GPU memory.
 
-    python tools/bench_gpu.py --random-weights [--config-file configs/uvmos/r50_paper.py] \
+    python tools/bench_gpu.py [--config-file configs/uvmos/r50_paper.py] \
         [--frames DIR] [--frames-n 30] [--warmup 3] [--size 480 854] [--objects 2] \
         [--precisions fp32 bf16-dnet bf16 fp16-dnet fp16] [--device cuda] [--output gpu.json] \
-        [--opts key=value ...]
+        [--allow-random-weights] [KEY=VALUE ...]
+    python tools/bench_gpu.py --allow-random-weights train.init_checkpoint=     # timing only, no weights
+    python tools/bench_gpu.py \
+        'train.init_checkpoint={proposer:DNET_R50.pth,associator.features.backbone:/path/R-101.pkl}'
 
 Runs, for each precision (after ``--warmup`` untimed frames of the pipeline in that precision):
 
@@ -30,17 +33,20 @@ Precisions: ``fp32`` (torch defaults: cuDNN TF32 convolutions on, TF32 matmul of
 the proposer only (its features cast back to fp32 for the associator). A precision that fails
 (e.g. an op without a half kernel) is recorded with its error and the next one runs.
 
-Random weights (``--random-weights``; needed when no ``--checkpoint`` is given): timing only, the
-segmentations are meaningless. Every batch norm's statistics are set once from its input on frame 0
-(so activations stay O(1) through 50-100 random layers; otherwise fp16 overflows and the run times
-inf/NaN arithmetic), and D-Net keeps at most ``--top-k`` centres (random heads give ~200 spurious
-ones; a trained D-Net gives a few). Frames: ``--frames``, else ``.gpu_frames`` in the repository,
-else ``../shared/data/davis2016`` car-shadow, else seeded noise.
+Weights: the config's ``train.init_checkpoint`` (a trailing override; ``configs/uvmos/r50_paper.py``
+names a trained D-Net and ImageNet R-101, neither shipped); a model that would run with random
+weights is refused unless ``--allow-random-weights``. No weights at all (``--allow-random-weights
+train.init_checkpoint=``): timing only, the segmentations are meaningless; every batch norm's
+statistics are set once from its input on frame 0 (so activations stay O(1) through 50-100 random
+layers; otherwise fp16 overflows and the run times inf/NaN arithmetic), and D-Net keeps at most
+``--top-k`` centres (random heads give ~200 spurious ones; a trained D-Net gives a few). Frames:
+``--frames``, else ``.gpu_frames`` in the repository, else ``../shared/data/davis2016`` car-shadow,
+else seeded noise.
 The JSON (``--output``, default ``$OUT/gpu_bench.json`` or ``output/bench/gpu.json``) is rewritten
 after every run, so a run cut short still leaves the finished ones; a run that would likely end past
 ``--time-limit`` (elapsed + the longest run so far) is skipped, so precisions come in their order.
 """
-import argparse
+
 import contextlib
 import os
 import platform
@@ -135,30 +141,37 @@ def controlled_proposals(masks, k, size, device):
 
 
 # ---------------------------------------------------------------------------------------- model
-def build_model(args, device):
-    """(VideoSegmenter on ``device`` in eval mode, weights description), from the LazyConfig."""
-    from detectron2.config import LazyConfig, instantiate
+def load_cfg(args):
+    """The LazyConfig with the trailing overrides and ``--size``; a one-line error on a bad one."""
+    from uvmos.utils.config import load_config
 
     H, W = args.size
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+    cfg = load_config(args.config_file, args.opts)
     cfg.model.test_size = [H, W]
     prop = cfg.model.proposer
     if "test_size" in prop:
         prop.test_size = [H, W]
-    capped = None
-    if not args.checkpoint and args.top_k and "post_processor" in prop and "top_k" in prop.post_processor:
-        prop.post_processor.top_k = capped = args.top_k
-    model = instantiate(cfg.model)
-    if args.checkpoint:
-        from detectron2.checkpoint import DetectionCheckpointer
+    return cfg
 
-        DetectionCheckpointer(model).load(args.checkpoint)
-        weights = f"checkpoint {args.checkpoint}"
-    else:
+
+def build_model(cfg, args, device):
+    """(VideoSegmenter on ``device`` in eval mode, weights description): ``cfg.model`` with the
+    weights ``cfg.train.init_checkpoint`` (uvmos.engine.defaults.build_model)."""
+    from uvmos.engine.defaults import build_model as build
+
+    prop = cfg.model.proposer
+    random = not cfg.train.get("init_checkpoint")
+    capped = None
+    if random and args.top_k and "post_processor" in prop and "top_k" in prop.post_processor:
+        prop.post_processor.top_k = capped = args.top_k
+    model = build(cfg, device=str(device), allow_random_weights=args.allow_random_weights)
+    if random:
         weights = "RANDOM (timing only; batch-norm statistics set from frame 0; segmentations meaningless)"
         if capped:
             weights += f"; D-Net top_k capped at {capped}"
-    return model.to(device).eval(), weights
+    else:
+        weights = f"train.init_checkpoint {model.checkpoint}"
+    return model, weights
 
 
 def recalibrate_norms(model, run_one_frame) -> int:
@@ -174,9 +187,12 @@ def recalibrate_norms(model, run_one_frame) -> int:
         mod.running_mean.copy_(xf.mean(1))
         mod.running_var.copy_(xf.var(1).clamp(min=1e-4))
 
-    norms = [m for m in model.modules()
-             if isinstance(m, (torch.nn.modules.batchnorm._BatchNorm, FrozenBatchNorm2d))
-             and getattr(m, "running_mean", None) is not None]
+    norms = [
+        m
+        for m in model.modules()
+        if isinstance(m, (torch.nn.modules.batchnorm._BatchNorm, FrozenBatchNorm2d))
+        and getattr(m, "running_mean", None) is not None
+    ]
     hooks = [m.register_forward_pre_hook(pre) for m in norms]
     try:
         run_one_frame()
@@ -248,8 +264,7 @@ def run_pipeline(model, frames, proposals, amp_all, amp_dnet, n):
                 per_frame.append(rec)
     finally:
         model.proposer, model.timer = inner, None
-    return [{"dnet": r.get("proposal", 0.0), "tnet": r.get("association", 0.0), "total": r["frame"]}
-            for r in per_frame]
+    return [{"dnet": r.get("proposal", 0.0), "tnet": r.get("association", 0.0), "total": r["frame"]} for r in per_frame]
 
 
 def run_dnet(model, frames, unions, amp_dnet, cache):
@@ -269,8 +284,13 @@ def run_dnet(model, frames, unions, amp_dnet, cache):
         if fg is not None and not bool(torch.isfinite(fg).all()):
             nonfinite += 1
         if cache is not None:
-            cache.append({k: ({n: f.float().cpu() for n, f in v.items()} if k == "features" else v.float().cpu())
-                          for k, v in out.items() if k in ("features", "foreground")})
+            cache.append(
+                {
+                    k: ({n: f.float().cpu() for n, f in v.items()} if k == "features" else v.float().cpu())
+                    for k, v in out.items()
+                    if k in ("features", "foreground")
+                }
+            )
         prev = inp["image"]
     return per_frame, {"proposals_per_frame": sum(n_props) / max(len(n_props), 1), "nonfinite_frames": nonfinite}
 
@@ -304,8 +324,10 @@ def run_tnet_features(model, frames, unions, cache):
     timer, per_frame, device = PartTimer(), [], model.device
     for t in range(len(frames)):
         inp = frame_input(frames, unions, t, device, None)
-        props = {k: ({n: f.to(device) for n, f in v.items()} if k == "features" else v.to(device))
-                 for k, v in cache[t].items()}
+        props = {
+            k: ({n: f.to(device) for n, f in v.items()} if k == "features" else v.to(device))
+            for k, v in cache[t].items()
+        }
         before = timer.seconds.get("tnet_features", 0.0)
         with timer.part("tnet_features"):
             feats(inp, props)
@@ -346,8 +368,10 @@ def stats(per_frame):
 
 # ---------------------------------------------------------------------------------------- report
 def table(runs):
-    rows = ["| precision | run | D-Net ms/frame | T-Net ms/frame | total ms/frame | FPS | peak GPU MiB (alloc/reserved) |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| precision | run | D-Net ms/frame | T-Net ms/frame | total ms/frame | FPS | peak GPU MiB (alloc/reserved) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in runs:
         if "error" in r:
             err = r["error"] if r["error"].startswith("skipped") else "failed: " + r["error"].splitlines()[-1][:80]
@@ -355,7 +379,7 @@ def table(runs):
             continue
         s = r["stats"]
 
-        def cell(part):
+        def cell(part, s=s):
             return f"{s[part]['mean_ms']:.1f} ({s[part]['mean_ms_after_first']:.1f})" if part in s else ""
 
         total = s.get("total", s.get("dnet", s.get("tnet", s.get("tnet_features"))))
@@ -365,8 +389,10 @@ def table(runs):
         dn = cell("dnet")
         tn = cell("tnet") or (cell("tnet_features") + " (features only)" if "tnet_features" in s else "")
         rows.append(f"| {r['precision']} | {r['run']} | {dn} | {tn} | {cell('total')} | {fps} | {memc} |")
-    rows.append(f"| paper (Table 5) | pipeline | {PAPER_MS['dnet']:.0f} | {PAPER_MS['tnet']:.0f} | "
-                f"{PAPER_MS['total']:.0f} | {1000 / PAPER_MS['total']:.1f} | - |")
+    rows.append(
+        f"| paper (Table 5) | pipeline | {PAPER_MS['dnet']:.0f} | {PAPER_MS['tnet']:.0f} | "
+        f"{PAPER_MS['total']:.0f} | {1000 / PAPER_MS['total']:.1f} | - |"
+    )
     return "\n".join(rows) + "\n(ms: mean over all frames (mean over frames 1..))"
 
 
@@ -376,10 +402,10 @@ def default_output():
 
 @torch.no_grad()
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", default="configs/uvmos/r50_paper.py")
-    p.add_argument("--checkpoint", default="", help="weights of the whole model or D-Net alone")
-    p.add_argument("--random-weights", action="store_true", help="allow random weights (timing only)")
+    from uvmos.engine.defaults import default_argument_parser
+
+    p = default_argument_parser(__doc__, config_required=False)
+    p.set_defaults(config_file="configs/uvmos/r50_paper.py")
     p.add_argument("--device", default="cuda")
     p.add_argument("--size", type=int, nargs=2, default=(480, 854), metavar=("H", "W"))
     p.add_argument("--frames", default=None, help="folder of NNNNN.jpg frames (+ optional NNNNN.png masks)")
@@ -390,17 +416,14 @@ def main(argv=None):
     p.add_argument("--top-k", type=int, default=20, help="D-Net centre cap with random weights (0 = config's)")
     p.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     p.add_argument("--no-cudnn-benchmark", action="store_true")
-    p.add_argument("--time-limit", type=float, default=240.0,
-                   help="skip a run when the elapsed s + the longest run so far would pass this")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=240.0,
+        help="skip a run when the elapsed s + the longest run so far would pass this",
+    )
     p.add_argument("--output", default=None)
-    p.add_argument("--opts", default=[], nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
-    if not args.checkpoint and not args.random_weights:
-        p.error("no --checkpoint: pass --random-weights to time the model with random weights")
-    if not os.path.isfile(args.config_file):
-        p.error(f"--config-file {args.config_file}: no such file")
-    if args.checkpoint and not os.path.isfile(args.checkpoint):
-        p.error(f"--checkpoint {args.checkpoint}: no such file")
     if args.frames is not None and not os.path.isdir(args.frames):
         p.error(f"--frames {args.frames}: no such folder")
     if args.frames_n < 2 or args.warmup < 1 or args.warmup > args.frames_n:
@@ -411,8 +434,14 @@ def main(argv=None):
     from detectron2.utils.logger import setup_logger
 
     import uvmos  # noqa: F401
+    from uvmos.engine.checkpoint import CheckpointError
+    from uvmos.utils.config import ConfigError, ToolExit
     from uvmos.utils.file_io import atomic_write_json
 
+    try:  # a bad config, override or weights file: one line, before any frame is read
+        cfg = load_cfg(args)
+    except ConfigError as e:
+        raise ToolExit(e) from None
     setup_logger(name="uvmos")
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -422,17 +451,30 @@ def main(argv=None):
 
     frames, masks, source = load_frames(args)
     proposals, unions = controlled_proposals(masks, args.objects, tuple(args.size), device)
-    model, weights = build_model(args, device)
+    try:
+        model, weights = build_model(cfg, args, device)
+    except CheckpointError as e:
+        raise ToolExit(e) from None
     print(f"[bench_gpu] weights: {weights}")
     result = {
-        "config": args.config_file, "opts": args.opts, "weights": weights,
-        "size": list(args.size), "frames": source, "frames_n": args.frames_n, "warmup": args.warmup,
-        "objects_per_frame": args.objects, "paper_table5_ms": PAPER_MS,
+        "config": args.config_file,
+        "opts": args.opts,
+        "weights": weights,
+        "size": list(args.size),
+        "frames": source,
+        "frames_n": args.frames_n,
+        "warmup": args.warmup,
+        "objects_per_frame": args.objects,
+        "paper_table5_ms": PAPER_MS,
         "env": {
-            "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "device": str(device),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "none (CPU run)",
-            "cuda": torch.version.cuda, "cudnn_benchmark": torch.backends.cudnn.benchmark,
-            "cudnn_tf32": torch.backends.cudnn.allow_tf32, "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cuda": torch.version.cuda,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
             "threads": torch.get_num_threads(),
         },
         "params_millions": {
@@ -441,10 +483,14 @@ def main(argv=None):
         },
         "runs": [],
     }
-    if not args.checkpoint:
-        result["norms_recalibrated"] = recalibrate_norms(model, lambda: calibration_pass(model, frames, unions, proposals))
-    print(f"[bench_gpu] {args.config_file} on {result['env']['gpu']}, {args.frames_n} frames "
-          f"{args.size[0]}x{args.size[1]} from {source}; {args.objects} proposals/frame")
+    if weights.startswith("RANDOM"):
+        result["norms_recalibrated"] = recalibrate_norms(
+            model, lambda: calibration_pass(model, frames, unions, proposals)
+        )
+    print(
+        f"[bench_gpu] {args.config_file} on {result['env']['gpu']}, {args.frames_n} frames "
+        f"{args.size[0]}x{args.size[1]} from {source}; {args.objects} proposals/frame"
+    )
 
     longest = [0.0]  # the longest run so far: a run that would likely end past --time-limit is skipped
 
@@ -464,8 +510,10 @@ def main(argv=None):
             per_frame, extra = fn()
             entry.update(stats=stats(per_frame), **extra)
             if device.type == "cuda":
-                entry["peak_mem_mib"] = {"allocated": torch.cuda.max_memory_allocated(device) / 2**20,
-                                         "reserved": torch.cuda.max_memory_reserved(device) / 2**20}
+                entry["peak_mem_mib"] = {
+                    "allocated": torch.cuda.max_memory_allocated(device) / 2**20,
+                    "reserved": torch.cuda.max_memory_reserved(device) / 2**20,
+                }
         except Exception:
             entry["error"] = traceback.format_exc(limit=6)
             print(f"[bench_gpu] {precision}/{name} FAILED:\n{entry['error']}", file=sys.stderr)
@@ -475,26 +523,43 @@ def main(argv=None):
         result["runs"].append(entry)
         atomic_write_json(output, result)
         if "stats" in entry:
-            print(f"[bench_gpu] {precision:>9s} {name:<13s} " + ", ".join(
-                f"{k} {v['mean_ms']:.1f} ms ({v['mean_ms_after_first']:.1f} after frame 0)"
-                for k, v in entry["stats"].items()))
+            print(
+                f"[bench_gpu] {precision:>9s} {name:<13s} "
+                + ", ".join(
+                    f"{k} {v['mean_ms']:.1f} ms ({v['mean_ms_after_first']:.1f} after frame 0)"
+                    for k, v in entry["stats"].items()
+                )
+            )
         return per_frame
 
-    for precision in args.precisions:
+    for precision in args.precisions:  # record() calls each function at once: the loop's values are bound
         amp = amp_context(device, precision)
         amp_all = contextlib.nullcontext if precision.endswith("-dnet") else amp
         n = args.warmup
-        if record(precision, "warmup", lambda: (run_pipeline(model, frames, proposals, amp_all, amp, n), {})) is None:
+        warm = record(
+            precision,
+            "warmup",
+            lambda amp=amp, amp_all=amp_all, n=n: (run_pipeline(model, frames, proposals, amp_all, amp, n), {}),
+        )
+        if warm is None:
             continue
         result["runs"].pop()  # the warm-up is not a measurement
         cache = []
-        record(precision, "dnet", lambda: run_dnet(model, frames, unions, amp, cache))
+        record(precision, "dnet", lambda amp=amp, cache=cache: run_dnet(model, frames, unions, amp, cache))
         if len(cache) == len(frames):
-            record(precision, "tnet", lambda: run_tnet(model, frames, unions, proposals, cache, amp_all))
+            record(
+                precision,
+                "tnet",
+                lambda cache=cache, amp_all=amp_all: run_tnet(model, frames, unions, proposals, cache, amp_all),
+            )
             if precision == "fp32" and isinstance(getattr(model.associator, "features", None), torch.nn.Module):
-                record(precision, "tnet_features", lambda: run_tnet_features(model, frames, unions, cache))
+                record(precision, "tnet_features", lambda cache=cache: run_tnet_features(model, frames, unions, cache))
         cache = None  # free the cached features before the pipeline run
-        record(precision, "pipeline", lambda: (run_pipeline(model, frames, proposals, amp_all, amp, len(frames)), {}))
+        record(
+            precision,
+            "pipeline",
+            lambda amp=amp, amp_all=amp_all: (run_pipeline(model, frames, proposals, amp_all, amp, len(frames)), {}),
+        )
 
     result["wall_s"] = round(time.time() - t_start, 1)
     result["table"] = table(result["runs"])

@@ -5,7 +5,11 @@ Measure one config on a registered dataset (per-part seconds per frame, FPS and,
 has ground truth, DAVIS unsupervised J&F), and save the measurement as JSON:
 
     python tools/benchmark.py run --config-file configs/uvmos/tiny_cpu.py --dataset uvmos_synth_val \
-        [--videos 3] [--name "uvmos tiny"] [--json output/bench/tiny.json] [--opts key=value ...]
+        [--videos 3] [--name "uvmos tiny"] [--json output/bench/tiny.json] [KEY=VALUE ...]
+
+Trailing ``KEY=VALUE`` pairs override the config; the weights are its ``train.init_checkpoint``
+(e.g. ``train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth``), and a model that would run
+with random weights is refused unless ``--allow-random-weights`` (a speed-only run).
 
 Draw the speed/accuracy trade-off of several measured runs:
 
@@ -27,12 +31,12 @@ docs/model_zoo.md shows the results and each row's own command):
 
 A row whose checkpoint is missing is reported as not measured, with the missing path.
 """
+
 import argparse
 import json
 import os
 import tempfile
 from pathlib import Path
-
 
 
 def peak_rss_mb() -> float:
@@ -46,27 +50,23 @@ def cmd_run(args) -> dict:
     import cv2
     import numpy as np
     import torch
-    from detectron2.config import instantiate
     from detectron2.data import DatasetCatalog
 
     import uvmos  # noqa: F401
-    from uvmos.utils.config import load_config
     from uvmos.data.io import read_id_map, read_id_maps
+    from uvmos.engine.checkpoint import CheckpointError
+    from uvmos.engine.defaults import build_model
     from uvmos.engine.video_inference import run_on_dataset
     from uvmos.evaluation.davis import evaluate_davis
     from uvmos.evaluation.timing import PartTimer
+    from uvmos.utils.config import ConfigError, ToolExit, load_config
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = load_config(args.config_file, args.opts)
-    model = instantiate(cfg.model).eval()
-    from uvmos.engine.checkpoint import CheckpointError, load_inference_weights
-    from uvmos.utils.config import ToolExit
-
     try:  # random weights are refused unless asked for (a speed-only run of an untrained baseline)
-        load_inference_weights(model, cfg.train.get("init_checkpoint"),
-                               allow_random=args.allow_random_weights, what="train.init_checkpoint")
-    except CheckpointError as e:
+        cfg = load_config(args.config_file, args.opts)
+        model = build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
+    except (ConfigError, CheckpointError) as e:
         raise ToolExit(e) from None
     videos = DatasetCatalog.get(args.dataset)
     if getattr(args, "video_ids", None):
@@ -90,8 +90,15 @@ def cmd_run(args) -> dict:
         out_dirs = run_on_dataset(model, args.dataset, tmp, videos=names, timer=timer)
         per_part, fps = timer.summary()
         rss = peak_rss_mb()  # before the evaluation reads the results back
-        live = max((len(set(np.unique(read_id_map(os.path.join(out_dirs[v], f))).tolist()) - {0})
-                    for v in names for f in os.listdir(out_dirs[v]) if f.endswith(".png")), default=0)
+        live = max(
+            (
+                len(set(np.unique(read_id_map(os.path.join(out_dirs[v], f))).tolist()) - {0})
+                for v in names
+                for f in os.listdir(out_dirs[v])
+                if f.endswith(".png")
+            ),
+            default=0,
+        )
         result = {
             "name": args.name or Path(args.config_file).stem,
             "config": args.config_file,
@@ -116,9 +123,11 @@ def cmd_run(args) -> dict:
                 k: {m: round(float(o[m]), 4) for m in ("J", "F")} for k, o in res.per_object.items()
             }
     print(timer.format())
-    print(f"threads: torch {result['threads']}, OpenCV {result['cv2_threads']}, OMP_NUM_THREADS="
-          f"{result['omp_num_threads'] or '(unset)'}; peak RSS {result['peak_rss_mb']:.0f} MB; "
-          f"at most {result['max_tracks_in_a_frame']} tracks in a frame")
+    print(
+        f"threads: torch {result['threads']}, OpenCV {result['cv2_threads']}, OMP_NUM_THREADS="
+        f"{result['omp_num_threads'] or '(unset)'}; peak RSS {result['peak_rss_mb']:.0f} MB; "
+        f"at most {result['max_tracks_in_a_frame']} tracks in a frame"
+    )
     if "davis" in result:
         print("DAVIS unsupervised: " + ", ".join(f"{k} {v:.3f}" for k, v in result["davis"].items()))
     if args.json:
@@ -143,13 +152,20 @@ _JF_ROWS = [
 ]
 TABLES = {
     # Table 3: class-agnostic per-frame mask AP of each proposer alone (tools/eval_frame_ap.py)
-    "3": dict(kind="frame_ap", dataset=_TEST, rows=[
-        dict(name="D-Net", config="configs/uvmos/tiny_cpu.py", part="proposer"),
-        dict(name="D-Net w/o SGM", config="configs/dnet/dnet_wo_sgm.py",
-             opts=["train.init_checkpoint=output/dnet_tiny_cpu_wo_sgm/model_final.pth"]),
-        dict(name="Mask R-CNN", config="projects/MaskRCNN/configs/maskrcnn_proposer_tiny.py"),
-        dict(name="SOLOv2", config="projects/SOLO/configs/solo_proposer_tiny.py"),
-    ]),
+    "3": dict(
+        kind="frame_ap",
+        dataset=_TEST,
+        rows=[
+            dict(name="D-Net", config="configs/uvmos/tiny_cpu.py", part="proposer"),
+            dict(
+                name="D-Net w/o SGM",
+                config="configs/dnet/dnet_wo_sgm.py",
+                opts=["train.init_checkpoint=output/dnet_tiny_cpu_wo_sgm/model_final.pth"],
+            ),
+            dict(name="Mask R-CNN", config="projects/MaskRCNN/configs/maskrcnn_proposer_tiny.py"),
+            dict(name="SOLOv2", config="projects/SOLO/configs/solo_proposer_tiny.py"),
+        ],
+    ),
     # Tables 1 and 4: DAVIS unsupervised J&F of the whole video pipeline
     "1": dict(kind="jf", dataset=_TEST, rows=_JF_ROWS),
     # Table 5: seconds per frame of each part on real 854x480 frames, one video, one run per row
@@ -174,10 +190,8 @@ def _row_command(table: str, row: dict, dataset_override: str = "") -> str:
 
 
 def cmd_table(args) -> list:
-    from detectron2.config import instantiate
-
     import uvmos  # noqa: F401
-    from uvmos.engine.checkpoint import load_inference_weights
+    from uvmos.engine.defaults import build_model
     from uvmos.evaluation.frame_ap import evaluate_proposer
     from uvmos.utils.config import load_config
     from uvmos.utils.file_io import atomic_write_json
@@ -188,11 +202,16 @@ def cmd_table(args) -> list:
     rows = [r for r in spec["rows"] if not args.rows or r["name"] in args.rows]
     unknown = set(args.rows or []) - {r["name"] for r in spec["rows"]}
     if unknown:
-        raise SystemExit(f"error: table {args.table} has no rows {sorted(unknown)}; rows: {[r['name'] for r in spec['rows']]}")
+        names = [r["name"] for r in spec["rows"]]
+        raise SystemExit(f"error: table {args.table} has no rows {sorted(unknown)}; rows: {names}")
     results = []
     for row in rows:
-        res = {"name": row["name"], "config": row["config"], "dataset": dataset,
-               "command": _row_command(args.table, row, args.dataset)}
+        res = {
+            "name": row["name"],
+            "config": row["config"],
+            "dataset": dataset,
+            "command": _row_command(args.table, row, args.dataset),
+        }
         cfg = load_config(row["config"], row.get("opts", []), check_files=False)
         missing = [p for p in _checkpoints(cfg) if not os.path.isfile(p)]
         if missing:
@@ -201,16 +220,24 @@ def cmd_table(args) -> list:
             results.append(res)
             continue
         if kind == "frame_ap":
-            model = instantiate(cfg.model).eval()
-            load_inference_weights(model, cfg.train.get("init_checkpoint"))
+            model = build_model(cfg, device="cpu")
             for attr in filter(None, row.get("part", "").split(".")):
                 model = getattr(model, attr)
             res["frame_ap"] = dict(evaluate_proposer(model, dataset)["frame_ap"])
             print(f"[{row['name']}] " + "  ".join(f"{k} {v:.1f}" for k, v in res["frame_ap"].items()), flush=True)
         else:
-            run_args = argparse.Namespace(config_file=row["config"], dataset=dataset, videos=0, video_ids=video_ids,
-                                          warmup=args.warmup, threads=args.threads, name=row["name"], json="",
-                                          opts=list(row.get("opts", [])), allow_random_weights=False)
+            run_args = argparse.Namespace(
+                config_file=row["config"],
+                dataset=dataset,
+                videos=0,
+                video_ids=video_ids,
+                warmup=args.warmup,
+                threads=args.threads,
+                name=row["name"],
+                json="",
+                opts=list(row.get("opts", [])),
+                allow_random_weights=False,
+            )
             res.update(cmd_run(run_args))
         results.append(res)
     md = _markdown(kind, results)
@@ -231,13 +258,16 @@ def _markdown(kind: str, results: list) -> str:
         head, keys = ["AP", "AP50", "AP75"], lambda r: [f"{r['frame_ap'][k]:.1f}" for k in ("AP", "AP50", "AP75")]
     elif kind == "jf":
         head = ["J&F", "J", "F", "s/frame"]
-        keys = lambda r: [f"{r['davis'][k]:.3f}" for k in ("J&F-Mean", "J-Mean", "F-Mean")] + [
-            f"{r['total_sec_per_frame']:.3f}"]
+        keys = lambda r: (
+            [f"{r['davis'][k]:.3f}" for k in ("J&F-Mean", "J-Mean", "F-Mean")] + [f"{r['total_sec_per_frame']:.3f}"]
+        )
     else:
         parts = ["proposal", "foreground", "association"]
         head = [f"{p} s/frame" for p in parts] + ["total s/frame", "FPS"]
-        keys = lambda r: [f"{r['sec_per_frame'][p]:.3f}" if p in r["sec_per_frame"] else "—" for p in parts] + [
-            f"{r['total_sec_per_frame']:.3f}", f"{r['fps']:.2f}"]
+        keys = lambda r: (
+            [f"{r['sec_per_frame'][p]:.3f}" if p in r["sec_per_frame"] else "—" for p in parts]
+            + [f"{r['total_sec_per_frame']:.3f}", f"{r['fps']:.2f}"]
+        )
     lines = ["| model | " + " | ".join(head) + " | command |", "|---" * (len(head) + 2) + "|"]
     for r in results:
         cells = keys(r) if "not_measured" not in r else [f"not measured: {r['not_measured']}"] + [""] * (len(head) - 1)
@@ -276,10 +306,12 @@ def cmd_plot(args) -> None:
 
 
 def main(argv=None):
+    from uvmos.engine.defaults import OverridesArgumentParser, add_default_arguments
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="measure one config")
-    r.add_argument("--config-file", required=True)
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=OverridesArgumentParser)
+    # run: --config-file, --allow-random-weights and the trailing KEY=VALUE overrides, as every tool
+    r = add_default_arguments(sub.add_parser("run", help="measure one config"))
     r.add_argument("--dataset", default="uvmos_synth_val")
     r.add_argument("--videos", type=int, default=0, help="first N videos only (0 = all)")
     r.add_argument("--video-ids", nargs="+", default=None, help="only these videos")
@@ -287,9 +319,6 @@ def main(argv=None):
     r.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     r.add_argument("--name", default="")
     r.add_argument("--json", default="")
-    r.add_argument("--allow-random-weights", action="store_true",
-                   help="time a model without (complete) trained weights (e.g. an untrained baseline)")
-    r.add_argument("--opts", default=[], nargs=argparse.REMAINDER)
     pl = sub.add_parser("plot", help="speed/accuracy figure from run JSONs")
     pl.add_argument("runs", nargs="+")
     pl.add_argument("--out", default="docs/images/speed_accuracy.png")
@@ -313,8 +342,6 @@ def main(argv=None):
         from detectron2.utils.logger import setup_logger
 
         setup_logger(name="uvmos")
-        if not os.path.isfile(args.config_file):
-            p.error(f"--config-file {args.config_file}: no such file")
         return cmd_run(args)
     return cmd_plot(args)
 

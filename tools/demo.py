@@ -1,24 +1,27 @@
 #!/usr/bin/env python
 """Segment and track the primary objects of a video (detectron2 demo style).
 
-    python tools/demo.py --input VIDEO|FOLDER|GLOB --output OUT_DIR [--config-file FILE] [--opts key=value ...]
+    python tools/demo.py --input VIDEO|FOLDER|GLOB --output OUT_DIR [--config-file FILE] [KEY=VALUE ...]
+    python tools/demo.py --config-file configs/uvmos/tiny_cpu.py --input ... --output ... \
+        train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth    # weights: the trailing override
 
 The default config is the weight-free real-video pipeline ``configs/uvmos/real_cpu.py`` (motion +
 appearance proposals, docs/real_video.md); ``make demo`` passes the synthetic-trained tiny model
-(``configs/uvmos/tiny_cpu.py``) explicitly, as the pipeline demonstration.
+(``configs/uvmos/tiny_cpu.py``) explicitly, as the pipeline demonstration. Trailing ``KEY=VALUE``
+pairs override the config; the weights are its ``train.init_checkpoint``.
 
-Writes into OUT_DIR: ``overlay.mp4`` (H.264, plays in a web browser; one stable colour per track), ``masks/<frame>.png`` (DAVIS
-palette PNGs, pixel value = track id) and ``results.json`` (YouTube-VIS results format). Streams the
-frames, so a long video does not fill memory. GPU when present, else CPU (``--device`` to choose).
+Writes into OUT_DIR: ``overlay.mp4`` (H.264, plays in a web browser; one stable colour per track),
+``masks/<frame>.png`` (DAVIS palette PNGs, pixel value = track id) and ``results.json`` (YouTube-VIS
+results format). Streams the frames, so a long video does not fill memory. GPU when present, else
+CPU (``--device`` to choose).
 """
-import argparse
+
 import logging
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
-
 
 import tqdm
 from detectron2.utils.logger import setup_logger
@@ -28,6 +31,7 @@ from uvmos.data.folder import frame_stems, load_video_source
 from uvmos.data.io import image_size, write_palette_png
 from uvmos.data.video_dict import DatasetFormatError
 from uvmos.engine.checkpoint import CheckpointError
+from uvmos.engine.defaults import default_argument_parser
 from uvmos.engine.predictor import VideoPredictor
 from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter
 from uvmos.utils.config import (
@@ -40,20 +44,22 @@ from uvmos.utils.config import (
 )
 from uvmos.utils.file_io import replace_folder
 
+DEFAULT_CONFIG = str(Path(__file__).resolve().parents[1] / "configs/uvmos/real_cpu.py")
+
 
 def get_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", default=str(Path(__file__).resolve().parents[1] / "configs/uvmos/real_cpu.py"),
-                   metavar="FILE", help="default: the weight-free real-video pipeline configs/uvmos/real_cpu.py")
+    p = default_argument_parser(__doc__, config_required=False)
+    p.set_defaults(config_file=DEFAULT_CONFIG)  # the weight-free real-video pipeline
     p.add_argument("--input", required=True, help="a video file (mp4/avi/mov), a folder of frames, or a glob")
     p.add_argument("--output", required=True, help="output folder")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1: the small models run faster single-threaded on a busy CPU)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: the small models run faster single-threaded on a busy CPU)",
+    )
     p.add_argument("--no-video", action="store_true", help="skip the overlay video (faster)")
-    p.add_argument("--allow-random-weights", action="store_true",
-                   help="run even when (part of) the model has no trained weights")
-    p.add_argument("--opts", default=[], nargs=argparse.REMAINDER, help="config overrides key=value")
     return p
 
 
@@ -65,8 +71,11 @@ def check_frame_sizes(video: dict) -> None:
     when frames are too small to segment."""
     if min(video["height"], video["width"]) < MIN_FRAME_SIZE:
         src = (video.get("file_names") or [video.get("video_file")])[0]
-        raise DatasetFormatError(src, f"frames are {video['width']}x{video['height']}: too small to segment "
-                                      f"(at least {MIN_FRAME_SIZE}x{MIN_FRAME_SIZE} px)")
+        raise DatasetFormatError(
+            src,
+            f"frames are {video['width']}x{video['height']}: too small to segment "
+            f"(at least {MIN_FRAME_SIZE}x{MIN_FRAME_SIZE} px)",
+        )
     for path in video.get("file_names") or []:
         h, w = image_size(path)
         if (h, w) != (video["height"], video["width"]):
@@ -99,7 +108,8 @@ def run(args) -> dict:
     # masks go to a temporary folder that replaces masks/ at the end: no stale masks of an older run
     final_mask_dir = os.path.join(args.output, "masks")
     mask_dir = tempfile.mkdtemp(prefix=".tmp-masks-", dir=args.output)
-    overlay = None if args.no_video else OverlayVideoWriter(os.path.join(args.output, "overlay.mp4"), video.get("fps", 24))
+    overlay_path = os.path.join(args.output, "overlay.mp4")
+    overlay = None if args.no_video else OverlayVideoWriter(overlay_path, video.get("fps", 24))
     results = YTVISResultsWriter()
     t0, n = time.perf_counter(), 0
     bar = tqdm.tqdm(total=video["length"], desc=f"uvmos {video['video_id']}", unit="frame")
@@ -134,8 +144,11 @@ def run(args) -> dict:
     results.end_video(video["video_id"], video["length"])
     results.save(os.path.join(args.output, "results.json"))
     if n and not results.results:
-        logger.warning("no object was found in any of the %d frames: results.json is [] and every mask is "
-                       "background (a model trained on other data, or --opts thresholds too high?)", n)
+        logger.warning(
+            "no object was found in any of the %d frames: results.json is [] and every mask is "
+            "background (a model trained on other data, or threshold overrides too high?)",
+            n,
+        )
     sec = (time.perf_counter() - t0) / max(n, 1)
     logger.info("%d frames, %.3f s/frame (%.2f FPS); outputs in %s", n, sec, 1 / sec, args.output)
     return {"frames": n, "sec_per_frame": sec, "output": args.output}

@@ -15,12 +15,11 @@ existing CSVs are recomputed, not reused. ``--objects all`` scores every object 
 only those of the first frame (the official rule, and the default except on a root written by
 tools/make_synthetic.py, where "all" is the default); a note lists any object left out.
 """
+
 import argparse
 import os
 import sys
 import time
-
-
 from concurrent.futures.process import BrokenProcessPool
 
 from uvmos.data.video_dict import DatasetFormatError
@@ -33,20 +32,36 @@ def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--davis_path", required=True, help="DAVIS root or folder of ground-truth sequence folders")
     p.add_argument("--set", default="val", help="image set (default: %(default)s)")
-    p.add_argument("--task", default="semi-supervised", choices=TASKS, help="default: %(default)s (as the official script)")
+    p.add_argument(
+        "--task", default="semi-supervised", choices=TASKS, help="default: %(default)s (as the official script)"
+    )
     p.add_argument("--results_path", required=True, help="folder of <seq>/<frame>.png result id maps")
     p.add_argument("--output_dir", default=None, help="where the CSVs go (default: --results_path)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write global and per-object figures as JSON")
     p.add_argument("--sequences", default=None, help="comma-separated subset of sequences")
     p.add_argument("--num-workers", type=int, default=None, help="processes over sequences (default: all cores)")
-    p.add_argument("--void", choices=("exclude", "background"), default="exclude",
-                   help="void (255) ground-truth pixels: excluded (default) or background (the official code's effective behaviour)")
-    p.add_argument("--ignore-extra-ids", action="store_true",
-                   help="semi-supervised: ignore result ids above the number of objects instead of failing")
-    p.add_argument("--max-proposals", type=int, default=20, help="unsupervised: allowed result ids (default: %(default)s)")
-    p.add_argument("--objects", choices=OBJECT_MODES, default=None,
-                   help="objects scored: first_frame (official: ids up to the largest id of frame 0) or all "
-                        "(every id of any frame); default: all for a synthetic root (manifest.json), else first_frame")
+    p.add_argument(
+        "--void",
+        choices=("exclude", "background"),
+        default="exclude",
+        help="void (255) ground-truth pixels: excluded (default) or background "
+        "(the official code's effective behaviour)",
+    )
+    p.add_argument(
+        "--ignore-extra-ids",
+        action="store_true",
+        help="semi-supervised: ignore result ids above the number of objects instead of failing",
+    )
+    p.add_argument(
+        "--max-proposals", type=int, default=20, help="unsupervised: allowed result ids (default: %(default)s)"
+    )
+    p.add_argument(
+        "--objects",
+        choices=OBJECT_MODES,
+        default=None,
+        help="objects scored: first_frame (official: ids up to the largest id of frame 0) or all "
+        "(every id of any frame); default: all for a synthetic root (manifest.json), else first_frame",
+    )
     p.add_argument("--quiet", action="store_true", help="do not print the per-sequence table")
     return p
 

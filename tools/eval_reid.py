@@ -3,6 +3,8 @@
 
     python tools/eval_reid.py --config-file configs/uvmos/tiny_cpu.py --dataset uvmos_synth_hard_val
     python tools/eval_reid.py --config-file configs/uvmos/tiny_cpu_reid_hard.py --dataset uvmos_synth_hard_val
+    (trailing KEY=VALUE overrides, e.g. train.init_checkpoint=PATH; the weights are the config's
+    train.init_checkpoint, and random ones are refused unless --allow-random-weights)
 
 Every ``--stride``-th frame of each video goes through the config's proposer (for its features) and
 the associator's feature source; the associator's ``reid`` embedder embeds every ground-truth
@@ -15,7 +17,7 @@ object. Reported, over all pairs of sampled frames (t, t + k) of a video with 1 
   against its last frame before (re-identification after an occlusion or an exit);
 * ``margin``: mean of cos(same object) - max cos(other object).
 """
-import argparse
+
 import json
 
 import numpy as np
@@ -33,14 +35,22 @@ def embed_video(model, video, stride):
         if t % stride or not anns:
             continue
         image = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))
-        inp = {"image": image, "height": frame.shape[0], "width": frame.shape[1], "video_id": video["video_id"],
-               "frame_idx": t}
+        inp = {
+            "image": image,
+            "height": frame.shape[0],
+            "width": frame.shape[1],
+            "video_id": video["video_id"],
+            "frame_idx": t,
+        }
         proposals = model.proposer([inp])[0]
         feats = {k: v.float() for k, v in model.associator.features(inp, proposals).items()}
         masks = torch.from_numpy(np.stack([rle_to_mask(a["segmentation"]) for a in anns]).astype(bool))
         emb = model.associator.reid(feats, masks)
-        out[t] = (np.array([a["instance_id"] for a in anns]), np.array([a.get("category_id", 0) for a in anns]),
-                  emb.detach().numpy())
+        out[t] = (
+            np.array([a["instance_id"] for a in anns]),
+            np.array([a.get("category_id", 0) for a in anns]),
+            emb.detach().numpy(),
+        )
     return out
 
 
@@ -74,27 +84,29 @@ def score_video(emb, max_gap):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", required=True)
+    from uvmos.engine.defaults import default_argument_parser
+
+    p = default_argument_parser(__doc__)
     p.add_argument("--dataset", required=True)
     p.add_argument("--stride", type=int, default=1, help="embed every k-th frame")
     p.add_argument("--max-gap", type=int, default=30)
     p.add_argument("--max-videos", type=int, default=None)
     p.add_argument("--json", default=None)
-    p.add_argument("opts", nargs="*", help="config overrides key=value")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
-    from detectron2.config import instantiate
     from detectron2.data import DatasetCatalog
 
     import uvmos  # noqa: F401
-    from uvmos.engine.checkpoint import load_inference_weights
-    from uvmos.utils.config import load_config
+    from uvmos.engine.checkpoint import CheckpointError
+    from uvmos.engine.defaults import build_model
+    from uvmos.utils.config import ConfigError, ToolExit, load_config
 
-    cfg = load_config(args.config_file, args.opts)
-    model = instantiate(cfg.model).eval()
-    load_inference_weights(model, cfg.train.get("init_checkpoint"), allow_random=False, what="config")
+    try:
+        cfg = load_config(args.config_file, args.opts)
+        model = build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
+    except (ConfigError, CheckpointError) as e:
+        raise ToolExit(e) from None
     r1, look, back, margins = [], [], [], []
     with torch.no_grad():
         for video in DatasetCatalog.get(args.dataset)[: args.max_videos]:
@@ -104,10 +116,15 @@ def main(argv=None):
             back += c
             margins += d
     res = {
-        "config": args.config_file, "dataset": args.dataset,
-        "rank1": float(np.mean(r1)), "rank1_lookalike": float(np.mean(look)) if look else None,
-        "rank1_reappear": float(np.mean(back)) if back else None, "margin": float(np.mean(margins)),
-        "pairs": len(r1), "lookalike_pairs": len(look), "reappear_pairs": len(back),
+        "config": args.config_file,
+        "dataset": args.dataset,
+        "rank1": float(np.mean(r1)),
+        "rank1_lookalike": float(np.mean(look)) if look else None,
+        "rank1_reappear": float(np.mean(back)) if back else None,
+        "margin": float(np.mean(margins)),
+        "pairs": len(r1),
+        "lookalike_pairs": len(look),
+        "reappear_pairs": len(back),
     }
     print(json.dumps(res))
     if args.json:

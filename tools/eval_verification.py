@@ -3,6 +3,8 @@
 
     python tools/eval_verification.py --config-file configs/uvmos/tiny_cpu.py --dataset uvmos_synth_hard_val
     python tools/eval_verification.py --config-file configs/uvmos/tiny_cpu_reid_hard.py --dataset uvmos_synth_hard_val
+    (trailing KEY=VALUE overrides, e.g. train.init_checkpoint=PATH; the weights are the config's
+    train.init_checkpoint, and random ones are refused unless --allow-random-weights)
 
 The config's model runs on every video as in inference. Each tracklet is given the ground-truth
 object its first mask covers (IoU > 0.5; none: not counted). In every later frame, the proposal
@@ -12,7 +14,7 @@ s for both groups and the share of each that passes several thr_reid values. A v
 re-ID term works lets few *other* proposals pass while keeping the *own* ones (docs/tnet.md,
 "Re-identification embeddings").
 """
-import argparse
+
 import json
 import os
 
@@ -23,29 +25,31 @@ THRESHOLDS = (0.6, 1.2, 1.4, 1.6)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", required=True)
+    from uvmos.engine.defaults import default_argument_parser
+
+    p = default_argument_parser(__doc__)
     p.add_argument("--dataset", default="uvmos_synth_hard_val")
     p.add_argument("--max-videos", type=int, default=None)
     p.add_argument("--json", default=None, help="also write the figures here")
-    p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY=VALUE")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
-    from detectron2.config import instantiate
     from detectron2.data import DatasetCatalog
 
     import uvmos  # noqa: F401
     from uvmos.data.folder import iter_frames
     from uvmos.data.video_dict import rle_to_mask
-    from uvmos.engine.checkpoint import load_inference_weights
+    from uvmos.engine.checkpoint import CheckpointError
+    from uvmos.engine.defaults import build_model
     from uvmos.modeling.tnet import TNetTracker
     from uvmos.modeling.tnet.mask_ops import mask_iou
-    from uvmos.utils.config import load_config
+    from uvmos.utils.config import ConfigError, ToolExit, load_config
 
-    cfg = load_config(args.config_file, args.opts)
-    model = instantiate(cfg.model).eval()
-    load_inference_weights(model, cfg.train.get("init_checkpoint"))
+    try:
+        cfg = load_config(args.config_file, args.opts)
+        model = build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
+    except (ConfigError, CheckpointError) as e:
+        raise ToolExit(e) from None
     trk = model.associator
     if not isinstance(trk, TNetTracker):
         raise SystemExit(f"{args.config_file}: the associator is {type(trk).__name__}, not a TNetTracker")
@@ -64,7 +68,7 @@ def main(argv=None):
     def work_gt(f):
         """The frame's ground truth at the tracker's working resolution (as ``_read_proposals``)."""
         o = f.stride // 2
-        return state["gt"][f.t][:, o::f.stride, o::f.stride]
+        return state["gt"][f.t][:, o :: f.stride, o :: f.stride]
 
     def _verify(f):  # the tracker's own phase, then read its decision
         verify(f)
@@ -85,7 +89,8 @@ def main(argv=None):
         H, W = int(v["height"]), int(v["width"])
         state["gt"] = [
             torch.from_numpy(np.stack([rle_to_mask(a["segmentation"]) for a in anns]).astype(bool))
-            if anns else torch.zeros((0, H, W), dtype=torch.bool)
+            if anns
+            else torch.zeros((0, H, W), dtype=torch.bool)
             for anns in v["annotations"]
         ]
         state["owner"] = {}
@@ -94,11 +99,15 @@ def main(argv=None):
     out = {}
     for name, vals in groups.items():
         a = np.asarray(vals)
-        out[name] = {"n": int(len(a)),
-                     "percentiles_5_50_95": np.percentile(a, [5, 50, 95]).round(3).tolist() if len(a) else None,
-                     "pass": {str(t): float(np.mean(a > t)) if len(a) else None for t in THRESHOLDS}}
-        print(f"{name:6s} n={len(a):5d}  s 5/50/95 %: {out[name]['percentiles_5_50_95']}  passing thr_reid "
-              + "  ".join(f"{t}: {out[name]['pass'][str(t)]:.3f}" for t in THRESHOLDS if len(a)))
+        out[name] = {
+            "n": int(len(a)),
+            "percentiles_5_50_95": np.percentile(a, [5, 50, 95]).round(3).tolist() if len(a) else None,
+            "pass": {str(t): float(np.mean(a > t)) if len(a) else None for t in THRESHOLDS},
+        }
+        print(
+            f"{name:6s} n={len(a):5d}  s 5/50/95 %: {out[name]['percentiles_5_50_95']}  passing thr_reid "
+            + "  ".join(f"{t}: {out[name]['pass'][str(t)]:.3f}" for t in THRESHOLDS if len(a))
+        )
     if args.json:
         with open(args.json + ".tmp", "w") as fh:
             json.dump(out, fh, indent=1)

@@ -8,12 +8,12 @@
 Prints the twelve COCO-style lines (area ranges small < 128², medium < 256², large) and, with
 --json, writes the figures (NaN = no ground truth in that area range -> null).
 """
+
 import argparse
 import json
 import math
 import os
 import sys
-
 
 from uvmos.data.video_dict import DatasetFormatError
 from uvmos.evaluation.ytvis import YTVISeval, load_ytvis_gt
@@ -42,8 +42,10 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not res:
-        print(f"note: {args.results} holds no tracks ([]): every AP/AR below is 0 (-1 where the ground truth has "
-              "no object of that size); was the model's output empty?")
+        print(
+            f"note: {args.results} holds no tracks ([]): every AP/AR below is 0 (-1 where the ground truth has "
+            "no object of that size); was the model's output empty?"
+        )
     elif not gt["tracks"]:
         print(f"note: {args.gt} holds no ground-truth track: the figures are -1 (undefined)")
     figures = ev.run(verbose=True)

@@ -2,49 +2,64 @@
 """Export a trained checkpoint as a compact weights file for a config's whole model.
 
     python tools/export_weights.py --config-file configs/uvmos/tiny_cpu.py \
-        --checkpoint output/dnet_tiny_cpu/model_final.pth --out uvmos/model_zoo/uvmos_tiny_cpu.pth [--half]
+        --out uvmos/model_zoo/uvmos_tiny_cpu.pth [--half] train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth
 
-Loads ``--checkpoint`` into the config's model (a D-Net ``model_final.pth`` loads into a
-``VideoSegmenter`` as its proposer), then saves ``{"model": state_dict, "__meta__": ...}`` with
-no optimizer/scheduler state; ``--half`` stores floating tensors as float16 (they are cast back to
-the model's dtype on load; BatchNorm statistics stay float32), halving the size. Written atomically.
+The source is ``train.init_checkpoint`` (a trailing override; a path, or ``{submodule: path}`` for
+parts), loaded into the config's model by uvmos's checkpointer (a D-Net ``model_final.pth`` loads
+into a ``VideoSegmenter`` as its proposer); a model that would keep random weights is refused.
+Then saves ``{"model": state_dict, "__meta__": ...}`` with no optimizer/scheduler state; ``--half``
+stores floating tensors as float16 (they are cast back to the model's dtype on load; BatchNorm
+statistics stay float32), halving the size. Written atomically.
 """
-import argparse
+
 import hashlib
 import os
 import tempfile
 
-
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import LazyConfig, instantiate
 
 import uvmos  # noqa: F401
+from uvmos.engine.checkpoint import CheckpointError
+from uvmos.engine.defaults import build_model, default_argument_parser
+from uvmos.utils.config import ConfigError, ToolExit, load_config
 from uvmos.utils.file_io import public_permissions
 
 
+def _source_meta(spec):
+    """(source description, iteration) of ``train.init_checkpoint`` for the file's ``__meta__``."""
+    if hasattr(spec, "items"):
+        return {str(k): os.path.basename(str(v)) for k, v in spec.items() if v}, None
+    if "://" in str(spec):
+        return str(spec), None
+    src = torch.load(str(spec), map_location="cpu", weights_only=False)
+    return os.path.basename(str(spec)), src.get("iteration") if isinstance(src, dict) else None
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", required=True)
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--half", action="store_true")
+    p = default_argument_parser(__doc__, weights_flag=False)
+    p.add_argument("--out", required=True, help="the weights file to write")
+    p.add_argument("--half", action="store_true", help="store floating tensors as float16")
     args = p.parse_args(argv)
-    if not os.path.isfile(args.checkpoint):
-        p.error(f"--checkpoint {args.checkpoint}: no such file")
-    cfg = LazyConfig.load(args.config_file)
-    model = instantiate(cfg.model)
-    DetectionCheckpointer(model).load(args.checkpoint)
+    try:
+        cfg = load_config(args.config_file, args.opts)
+        spec = cfg.train.get("init_checkpoint", "")
+        if not spec:
+            raise ConfigError(
+                "train.init_checkpoint is empty: give the checkpoint to export, "
+                "train.init_checkpoint=output/x/model_final.pth"
+            )
+        model = build_model(cfg, device="cpu")
+    except (ConfigError, CheckpointError) as e:
+        raise ToolExit(e) from None
     state = {}
     for k, v in model.state_dict().items():
         # BatchNorm statistics stay float32 (a stem's running_var overflows float16)
         keep = k.endswith(("running_mean", "running_var")) or not v.is_floating_point()
         state[k] = v if keep or not args.half else v.half()
         if not torch.isfinite(state[k].float()).all():
-            raise SystemExit(f"error: {k} is not finite in {'float16' if args.half else 'float32'}")
-    src = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    meta = {"config": args.config_file, "source": os.path.basename(args.checkpoint),
-            "iteration": src.get("iteration") if isinstance(src, dict) else None, "half": args.half}
+            raise ToolExit(f"{k} is not finite in {'float16' if args.half else 'float32'}")
+    source, iteration = _source_meta(spec)
+    meta = {"config": args.config_file, "source": source, "iteration": iteration, "half": args.half}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pth", dir=os.path.dirname(os.path.abspath(args.out)))
     os.close(fd)

@@ -10,6 +10,7 @@ importable as ``uvmos.projects.<name>`` in a source checkout (see ``uvmos.projec
 A config that uses a project's part imports it itself, so train_net.py and the other tools need
 neither option.
 """
+
 import argparse
 import importlib
 import inspect
@@ -29,8 +30,14 @@ def first_doc_line(obj) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--registry", help="only this registry (e.g. PROPOSER)")
-    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
-                        help="import this module first, e.g. uvmos.projects.SOLO (repeatable)")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import this module first, e.g. uvmos.projects.SOLO (repeatable)",
+    )
     parser.add_argument("--projects", action="store_true", help="import every package under projects/")
     args = parser.parse_args(argv)
     for mod in (available_projects() if args.projects else []) + args.imports:

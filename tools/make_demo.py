@@ -8,9 +8,12 @@
    ``output/demo/masks/*.png`` and ``output/demo/results.json``.
 3. Prints the DAVIS-2017 unsupervised J&F of those masks against the clip's ground truth.
 
-    python tools/make_demo.py [--output output/demo] [--length 48]
+    python tools/make_demo.py [--output output/demo] [--length 48] [--config-file FILE] [KEY=VALUE ...]
+
+Trailing ``KEY=VALUE`` overrides (and ``--allow-random-weights``) are passed on to ``tools/demo.py``,
+e.g. ``train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth`` for a D-Net you trained.
 """
-import argparse
+
 import os
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import uvmos  # noqa: F401,E402
 from uvmos.data.davis import load_davis_videos  # noqa: E402
 from uvmos.data.io import read_id_map  # noqa: E402
 from uvmos.data.synthetic import RESOLUTION, SyntheticConfig, make_synthetic_dataset  # noqa: E402
+from uvmos.engine.defaults import default_argument_parser  # noqa: E402
 from uvmos.evaluation.davis import evaluate_davis  # noqa: E402
 
 DEFAULT_CONFIG = REPO / "configs" / "uvmos" / "tiny_cpu.py"
@@ -29,11 +33,11 @@ EMBEDDED_WEIGHTS = REPO / "uvmos" / "model_zoo" / "uvmos_tiny_cpu.pth"
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = default_argument_parser(__doc__, config_required=False)
+    p.set_defaults(config_file=str(DEFAULT_CONFIG))
     p.add_argument("--output", default=str(REPO / "output" / "demo"))
     p.add_argument("--data", default=str(REPO / "datasets" / "uvmos_demo"), help="where the demo clip is generated")
     p.add_argument("--length", type=int, default=48, help="frames in the demo clip")
-    p.add_argument("--config-file", default=str(DEFAULT_CONFIG))
     args = p.parse_args(argv)
     setup_logger(name="uvmos")
 
@@ -46,9 +50,13 @@ def main(argv=None):
 
     import demo  # tools/demo.py, next to this file
 
-    out = demo.run(demo.get_parser().parse_args(
-        ["--config-file", args.config_file, "--input", frames, "--output", args.output]
-    ))
+    out = demo.run(
+        demo.get_parser().parse_args(
+            ["--config-file", args.config_file, "--input", frames, "--output", args.output]
+            + (["--allow-random-weights"] if args.allow_random_weights else [])
+            + list(args.opts)
+        )
+    )
     mask_dir = os.path.join(args.output, "masks")
     stems = sorted(Path(f).stem for f in os.listdir(frames))
     results = {clip: [read_id_map(os.path.join(mask_dir, s + ".png")) for s in stems]}

@@ -12,11 +12,11 @@ Writes the DAVIS layout plus ytvis/{train,val,test}.json under --output (default
 ``uvmos_synth_hard_test_seed{1,2}``), where association matters (docs/synthetic.md). Rerunning with
 the same arguments skips the finished videos; a different config on the same root is an error.
 """
+
 import argparse
 import json
 import os
 import time
-
 
 import cv2
 import numpy as np
@@ -26,7 +26,6 @@ from uvmos.data.io import read_annotation_png, read_frame
 from uvmos.data.synthetic import PRESETS, RESOLUTION, make_synthetic_dataset
 from uvmos.engine.writers import track_color
 from uvmos.utils.config import ToolExit
-
 
 # per preset: output folder name and the defaults of the options left unset
 PRESET_DEFAULTS = {
@@ -57,9 +56,13 @@ def _int_at_least(low: int):
 
 def get_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                   help="scene generator: 'default' or 'hard' (crossings of look-alikes, occlusions behind walls, "
-                        "exits and returns); unset options take the preset's defaults")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="scene generator: 'default' or 'hard' (crossings of look-alikes, occlusions behind walls, "
+        "exits and returns); unset options take the preset's defaults",
+    )
     p.add_argument("--output", default=None, help="dataset root (default: $UVMOS_DATASETS/uvmos_synth[_hard])")
     p.add_argument("--height", type=_int_at_least(32), default=None, help="frame height (default 192)")
     p.add_argument("--width", type=_int_at_least(32), default=None, help="frame width (default 320)")
@@ -68,9 +71,13 @@ def get_parser():
     p.add_argument("--num-val", type=_int_at_least(0), default=None, help="default 10; hard: 10")
     p.add_argument("--num-test", type=_int_at_least(0), default=None, help="default 10; hard: 30 (per test seed)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed (each split uses its own seed range)")
-    p.add_argument("--test-seeds", type=int, nargs="*", default=None,
-                   help="also write the test split for these dataset seeds, as split test_seed<N> "
-                        "(default: none; hard: 0 1 2)")
+    p.add_argument(
+        "--test-seeds",
+        type=int,
+        nargs="*",
+        default=None,
+        help="also write the test split for these dataset seeds, as split test_seed<N> (default: none; hard: 0 1 2)",
+    )
     p.add_argument("--min-objects", type=_int_at_least(0), default=None, help="default 1; hard: 4")
     p.add_argument("--max-objects", type=_int_at_least(1), default=None, help="default 5; hard: 6")
     p.add_argument("--min-distractors", type=_int_at_least(0), default=None, help="default 2; hard: 2")
@@ -103,7 +110,9 @@ def contact_sheet(root: str, split: str, num_videos: int = 4, num_frames: int = 
             frame = read_frame(os.path.join(root, "JPEGImages", RESOLUTION, name))
             if col == 0:
                 raw = frame.copy()
-                cv2.putText(raw, "frame", (4, raw.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+                cv2.putText(
+                    raw, "frame", (4, raw.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA
+                )
                 tiles.append(raw)
             id_map = read_annotation_png(
                 os.path.join(root, "Annotations", RESOLUTION, name[:-4] + ".png"), expected_size=frame.shape[:2]
@@ -118,7 +127,9 @@ def contact_sheet(root: str, split: str, num_videos: int = 4, num_frames: int = 
                     alpha=0.45,
                 )
             img = np.ascontiguousarray(vis.output.get_image()[:, :, ::-1])
-            cv2.putText(img, f"t={t}", (4, img.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+            cv2.putText(
+                img, f"t={t}", (4, img.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA
+            )
             tiles.append(img)
         rows.append(np.concatenate(tiles, 1))
     sheet = np.concatenate([r for r in rows if r.shape[1] == rows[0].shape[1]], 0)
@@ -152,18 +163,24 @@ def main(argv=None) -> dict:
         raise ToolExit(e) from None
     t0 = time.perf_counter()
     try:
-        splits = make_synthetic_dataset(args.output, cfg, args.num_train, args.num_val, args.num_test, seed=args.seed,
-                                        test_seeds=args.test_seeds)
+        splits = make_synthetic_dataset(
+            args.output, cfg, args.num_train, args.num_val, args.num_test, seed=args.seed, test_seeds=args.test_seeds
+        )
     except ValueError as e:  # DatasetFormatError (names the file) or a count out of range
         raise ToolExit(e) from None
     n = sum(len(v) for v in splits.values())
-    print(f"{n} videos ({', '.join(f'{k}: {len(v)}' for k, v in splits.items())}) in {args.output} "
-          f"[{time.perf_counter() - t0:.1f}s]")
+    print(
+        f"{n} videos ({', '.join(f'{k}: {len(v)}' for k, v in splits.items())}) in {args.output} "
+        f"[{time.perf_counter() - t0:.1f}s]"
+    )
     if args.contact_sheet:
         split = args.sheet_split or next(iter(splits), None)
         if split not in splits:
             raise ToolExit(f"--sheet-split {split!r} was not generated")
-        write_jpeg(args.contact_sheet, contact_sheet(args.output, split, args.sheet_videos, args.sheet_frames, args.sheet_width))
+        write_jpeg(
+            args.contact_sheet,
+            contact_sheet(args.output, split, args.sheet_videos, args.sheet_frames, args.sheet_width),
+        )
         print(f"contact sheet: {args.contact_sheet} ({os.path.getsize(args.contact_sheet) // 1024} KB)")
     return splits
 

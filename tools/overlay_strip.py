@@ -7,19 +7,18 @@
 ``--masks``: the ``masks/`` folder ``tools/demo.py`` writes (palette PNGs, pixel value = track id,
 same file stems as the frames). Each tile shows the frame index; colours are the overlay video's.
 """
+
 import argparse
 import os
 from pathlib import Path
-
 
 
 def main(argv=None):
     import cv2
     import numpy as np
 
-    from uvmos.data.io import list_images, read_frame
+    from uvmos.data.io import list_images, read_frame, read_id_map
     from uvmos.engine.writers import OverlayVideoWriter
-    from uvmos.data.io import read_id_map
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", required=True, help="folder of the video's frames")

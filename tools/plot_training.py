@@ -8,11 +8,11 @@ One panel per loss (``total_loss`` and every ``loss_*`` the runs logged), agains
 log scale; the legend gives each run's final evaluation figure (``--metric``, e.g. frame_ap/AP) and
 its CPU-minutes when logged. The same scalars are in each run's TensorBoard events file.
 """
+
 import argparse
 import json
 import sys
 from pathlib import Path
-
 
 
 def read_metrics(run: str):
@@ -29,7 +29,7 @@ def read_metrics(run: str):
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as e:
-                raise SystemExit(f"error: {path}:{n}: not a JSON line ({e})")
+                raise SystemExit(f"error: {path}:{n}: not a JSON line ({e})") from None
     if not rows:
         raise SystemExit(f"error: {path}: empty")
     return rows
@@ -58,8 +58,14 @@ def main(argv=None):
     fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False)
     for rows, label in zip(runs, labels):
         final = [r[args.metric] for r in rows if args.metric in r]
-        cpu = [r.get("cpu_minutes_final", r.get("cpu_minutes")) for r in rows if "cpu_minutes" in r or "cpu_minutes_final" in r]
-        notes = ([f"{args.metric.split('/')[-1]} {final[-1]:.1f}"] if final else []) + ([f"{cpu[-1]:.1f} CPU-min"] if cpu else [])
+        cpu = [
+            r.get("cpu_minutes_final", r.get("cpu_minutes"))
+            for r in rows
+            if "cpu_minutes" in r or "cpu_minutes_final" in r
+        ]
+        notes = ([f"{args.metric.split('/')[-1]} {final[-1]:.1f}"] if final else []) + (
+            [f"{cpu[-1]:.1f} CPU-min"] if cpu else []
+        )
         tag = f"{label} ({', '.join(notes)})" if notes else label
         for ax, k in zip(axes[0], keys):
             pts = [(r["iteration"], r[k]) for r in rows if k in r]

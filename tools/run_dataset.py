@@ -26,6 +26,7 @@ CPU, NCCL on GPUs). Videos are sharded over all processes, resume works as above
 evaluates once every video is written. Every input problem is reported before any process starts.
 Progress: tqdm bars over the videos and each video's frames (frames per second, ETA).
 """
+
 import logging
 import os
 
@@ -82,8 +83,14 @@ def main(argv=None):
     del model
     if args.num_processes < 1 or args.num_machines < 1:
         raise ToolExit(f"--num-processes {args.num_processes} / --num-machines {args.num_machines}: must be >= 1")
-    launch(_worker, args.num_processes, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    launch(
+        _worker,
+        args.num_processes,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
     return None
 
 
@@ -112,8 +119,10 @@ def _prepare(args):
     for key in ("root", "image_root"):
         src = getattr(meta, key, None) if key in meta.as_dict() else None
         if src and (out_abs + os.sep).startswith(os.path.realpath(src) + os.sep):
-            raise ConfigError(f"--output {args.output}: lies inside the dataset's {key} {src}; results must not "
-                              "be written among (or over) the ground truth")
+            raise ConfigError(
+                f"--output {args.output}: lies inside the dataset's {key} {src}; results must not "
+                "be written among (or over) the ground truth"
+            )
     check_output_dir(args.output, "--output")
     if args.ytvis_results:
         check_output_file(args.ytvis_results, "--ytvis-results")
@@ -134,14 +143,17 @@ def _run(args, dataset, videos, model):
         if hasattr(meta, "thing_dataset_id_to_contiguous_id"):
             category_map = {v: k for k, v in meta.thing_dataset_id_to_contiguous_id.items()}
     with torch.no_grad():
-        out_dirs = run_on_dataset(model, dataset, args.output, ytvis=bool(args.ytvis_results), category_map=category_map)
+        out_dirs = run_on_dataset(
+            model, dataset, args.output, ytvis=bool(args.ytvis_results), category_map=category_map
+        )
     if not comm.is_main_process():
         return None
     if args.ytvis_results:
         tracks = collect_ytvis_results(out_dirs)
         atomic_write_json(args.ytvis_results, tracks)
-        logger.info("YouTube-VIS results of %d videos (%d tracks) written to %s", len(out_dirs), len(tracks),
-                    args.ytvis_results)
+        logger.info(
+            "YouTube-VIS results of %d videos (%d tracks) written to %s", len(out_dirs), len(tracks), args.ytvis_results
+        )
         if not tracks:
             logger.warning("no track in any video: %s is [] (every mask is background)", args.ytvis_results)
     if videos[0].get("annotations") is not None:

@@ -1,19 +1,21 @@
 #!/usr/bin/env python
 """Table 4 on CPU: DAVIS J&F (unsupervised), IDF1 and ID switches of several video configs.
 
-    python tools/table4_tnet.py configs/uvmos/tiny_cpu.py configs/baselines/greedy_tiny_cpu.py \
+    python tools/table4_tnet.py --config-file configs/uvmos/tiny_cpu.py configs/baselines/greedy_tiny_cpu.py \
         configs/ablations/tnet_wo_verification.py configs/ablations/tnet_wo_memory_update.py \
         --dataset uvmos_synth_hard_test uvmos_synth_hard_test_seed1 uvmos_synth_hard_test_seed2 \
-        --json output/table4_hard.json
+        --json output/table4_hard.json [KEY=VALUE ...]
 
-Each config's ``model`` (a VideoSegmenter, its weights from ``train.init_checkpoint`` or
-``--weights``) runs on every video of each ``--dataset`` (default: the config's
+Each config's ``model`` (a VideoSegmenter, its weights from ``train.init_checkpoint``; trailing
+``KEY=VALUE`` overrides apply to every config, e.g. ``train.init_checkpoint=PATH``; a model that
+would run with random weights is refused unless ``--allow-random-weights``) runs on every video of
+each ``--dataset`` (default: the config's
 ``dataloader.test.dataset_name``); the id maps are scored in memory with
 ``uvmos.evaluation.davis.evaluate_davis`` (every object on the synthetic sets). With several
 datasets the mean and std over them are printed too. ``--results DIR`` also writes DAVIS result
 folders (``DIR/<config stem>/<dataset>/<video>/<frame>.png``).
 """
-import argparse
+
 import json
 import os
 import time
@@ -22,41 +24,41 @@ import numpy as np
 import torch
 
 
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("configs", nargs="+")
-    p.add_argument("--weights", default="", help="checkpoint (default: each config's train.init_checkpoint)")
-    p.add_argument("--dataset", nargs="+", default=None,
-                   help="one or more datasets (default: the config's test set); several (e.g. the 3 generator seeds "
-                        "of uvmos_synth_hard_test) also give the mean and std over them")
+    from uvmos.engine.defaults import default_argument_parser
+
+    p = default_argument_parser(__doc__)
+    # several configs, one row each (the overrides apply to every one)
+    next(a for a in p._actions if a.dest == "config_file").nargs = "+"
+    p.add_argument(
+        "--dataset",
+        nargs="+",
+        default=None,
+        help="one or more datasets (default: the config's test set); several (e.g. the 3 generator seeds "
+        "of uvmos_synth_hard_test) also give the mean and std over them",
+    )
     p.add_argument("--max-videos", type=int, default=None)
     p.add_argument("--results", default=None, help="also write DAVIS result PNGs under this folder")
     p.add_argument("--json", default=None, help="write {config: global figures} here")
     p.add_argument("--per-object", action="store_true", help="also store each object's J&F in --json")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY=VALUE for every config")
-    p.add_argument("--allow-random-weights", action="store_true", help="run models without (complete) weights")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from detectron2.config import instantiate
     from detectron2.data import DatasetCatalog
 
     import uvmos  # noqa: F401
     from uvmos.data.folder import iter_frames
     from uvmos.data.io import write_palette_png
-    from uvmos.engine.checkpoint import load_inference_weights
+    from uvmos.engine.defaults import build_model
     from uvmos.evaluation.davis import evaluate_davis
     from uvmos.utils.config import load_config
 
     table = {}
-    for path in args.configs:
+    for path in args.config_file:
         cfg = load_config(path, args.opts)
-        model = instantiate(cfg.model).eval()
         # a proposer-only checkpoint is accepted; no weights at all (random) is refused
-        load_inference_weights(model, args.weights or cfg.train.get("init_checkpoint"),
-                               allow_random=args.allow_random_weights, what="--weights")
+        model = build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
         stem = os.path.splitext(os.path.basename(path))[0]
         rows = {}
         for name in args.dataset or [cfg.dataloader.test.dataset_name]:
@@ -67,10 +69,14 @@ def main(argv=None):
                 for out in model.run_video((f for _, f in iter_frames(v)), v):
                     maps.append(out["id_map"].astype(np.uint16))
                     if args.results:
-                        stem_t = os.path.splitext(os.path.basename(v["file_names"][out["frame_idx"]]))[0] \
-                            if v.get("file_names") else f"{out['frame_idx']:05d}"
-                        write_palette_png(os.path.join(args.results, stem, name, v["video_id"], stem_t + ".png"),
-                                          out["id_map"])
+                        stem_t = (
+                            os.path.splitext(os.path.basename(v["file_names"][out["frame_idx"]]))[0]
+                            if v.get("file_names")
+                            else f"{out['frame_idx']:05d}"
+                        )
+                        write_palette_png(
+                            os.path.join(args.results, stem, name, v["video_id"], stem_t + ".png"), out["id_map"]
+                        )
                 n += len(maps)
                 results[v["video_id"]] = maps
                 for k, val in getattr(model.associator, "stats", {}).items():
@@ -80,20 +86,28 @@ def main(argv=None):
             if args.per_object:
                 g["per_object"] = {k: (o["J"] + o["F"]) / 2 for k, o in r.per_object.items()}
             rows[name] = g
-            print(f"{stem:28s} {name:28s} J&F {g['J&F-Mean']:.3f}  J {g['J-Mean']:.3f}  F {g['F-Mean']:.3f}  "
-                  f"IDF1 {g.get('IDF1', float('nan')):.3f}  IDSW {g.get('IDSW', -1)}  "
-                  f"({g['s_per_frame']:.2f} s/frame, {len(videos)} videos) {stats}", flush=True)
+            print(
+                f"{stem:28s} {name:28s} J&F {g['J&F-Mean']:.3f}  J {g['J-Mean']:.3f}  F {g['F-Mean']:.3f}  "
+                f"IDF1 {g.get('IDF1', float('nan')):.3f}  IDSW {g.get('IDSW', -1)}  "
+                f"({g['s_per_frame']:.2f} s/frame, {len(videos)} videos) {stats}",
+                flush=True,
+            )
             for note in r.notes:
                 print(f"  note: {note}")
         table[path] = rows
         n_sets = len(rows)
         if n_sets > 1:
-            summary = {k: (float(np.mean([g[k] for g in rows.values()])), float(np.std([g[k] for g in rows.values()])))
-                       for k in ("J&F-Mean", "J-Mean", "F-Mean", "IDF1", "IDSW") if all(k in g for g in rows.values())}
+            summary = {
+                k: (float(np.mean([g[k] for g in rows.values()])), float(np.std([g[k] for g in rows.values()])))
+                for k in ("J&F-Mean", "J-Mean", "F-Mean", "IDF1", "IDSW")
+                if all(k in g for g in rows.values())
+            }
             table[path]["mean_std"] = summary
-            print(f"{stem:28s} {'mean +- std over ' + str(n_sets):28s} "
-                  + "  ".join(f"{k.replace('-Mean', '')} {m:.3f} +- {sd:.3f}" for k, (m, sd) in summary.items()),
-                  flush=True)
+            print(
+                f"{stem:28s} {'mean +- std over ' + str(n_sets):28s} "
+                + "  ".join(f"{k.replace('-Mean', '')} {m:.3f} +- {sd:.3f}" for k, (m, sd) in summary.items()),
+                flush=True,
+            )
     if args.json:
         with open(args.json + ".tmp", "w") as f:
             json.dump(table, f, indent=1)

@@ -10,9 +10,9 @@ The config provides ``model``, ``dataloader.train``, ``optimizer``, ``lr_multipl
 for evaluation, ``dataloader.test`` + ``dataloader.evaluator`` (``inference_on_dataset`` protocol).
 Several processes run through detectron2's ``launch`` (NCCL on GPU, GLOO on CPU).
 """
+
 import logging
 import os
-
 
 import torch
 from detectron2.config import instantiate
@@ -62,8 +62,10 @@ def writers(output_dir, max_iter):
     """detectron2's default writers, with metrics.json rewritten atomically (AtomicJSONWriter)."""
     from detectron2.utils.events import JSONWriter
 
-    return [AtomicJSONWriter(os.path.join(output_dir, "metrics.json")) if isinstance(w, JSONWriter) else w
-            for w in default_writers(output_dir, max_iter)]
+    return [
+        AtomicJSONWriter(os.path.join(output_dir, "metrics.json")) if isinstance(w, JSONWriter) else w
+        for w in default_writers(output_dir, max_iter)
+    ]
 
 
 def do_train(args, cfg):
@@ -94,7 +96,11 @@ def do_train(args, cfg):
     checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
     start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
     if start_iter >= cfg.train.max_iter:
-        if args.resume and comm.is_main_process() and not os.path.isfile(os.path.join(cfg.train.output_dir, "model_final.pth")):
+        if (
+            args.resume
+            and comm.is_main_process()
+            and not os.path.isfile(os.path.join(cfg.train.output_dir, "model_final.pth"))
+        ):
             checkpointer.save("model_final")  # e.g. it was corrupt and the last periodic one was resumed
         logger.info("Already trained for %d iterations; nothing to do", cfg.train.max_iter)
         return
@@ -119,11 +125,14 @@ def main(args):
 def parse_args(argv=None):
     parser = default_argument_parser()
     parser.add_argument(
-        "--num-processes", type=int, default=0,
+        "--num-processes",
+        type=int,
+        default=0,
         help="number of CPU processes (GLOO) when there is no GPU; overrides --num-gpus on CPU",
     )
     parser.add_argument(
-        "--allow-random-weights", action="store_true",
+        "--allow-random-weights",
+        action="store_true",
         help="--eval-only: evaluate even when (part of) the model has no trained weights",
     )
     args = parser.parse_args(argv)
@@ -135,12 +144,16 @@ def parse_args(argv=None):
             missing += [] if "train" in cfg.get("dataloader", {}) else ["dataloader.train"]
             missing += [] if "max_iter" in cfg.train else ["train.max_iter"]
             if missing:
-                raise ConfigError(f"--config-file {args.config_file}: has no {', '.join(missing)}, so it cannot be "
-                                  "trained (a video config is evaluated with --eval-only)")
+                raise ConfigError(
+                    f"--config-file {args.config_file}: has no {', '.join(missing)}, so it cannot be "
+                    "trained (a video config is evaluated with --eval-only)"
+                )
             if int(cfg.train.max_iter) < 1:
                 raise ConfigError(f"train.max_iter={cfg.train.max_iter}: must be at least 1")
         if args.num_gpus > 1 and not torch.cuda.is_available() and not args.num_processes:
-            raise ConfigError(f"--num-gpus {args.num_gpus}: no CUDA device here; use --num-processes N for CPU processes")
+            raise ConfigError(
+                f"--num-gpus {args.num_gpus}: no CUDA device here; use --num-processes N for CPU processes"
+            )
         if args.eval_only and not cfg.train.get("init_checkpoint") and not args.allow_random_weights:
             raise ConfigError(
                 "--eval-only without train.init_checkpoint=PATH would evaluate a model with random weights; "
@@ -166,8 +179,9 @@ def _launch(args):
         if torch.cuda.is_available():
             logger.warning("--num-processes with CUDA available: using GPUs")
     # detectron2's launch spawns `num` workers; on CPU it falls back to GLOO.
-    launch(main, num, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    launch(
+        main, num, num_machines=args.num_machines, machine_rank=args.machine_rank, dist_url=args.dist_url, args=(args,)
+    )
 
 
 if __name__ == "__main__":

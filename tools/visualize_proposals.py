@@ -1,52 +1,51 @@
 #!/usr/bin/env python
 """Draw a proposer's per-frame instance proposals on a few frames of registered videos (a grid).
 
-    python tools/visualize_proposals.py --config-file configs/dnet/tiny_cpu.py \
-        --weights output/dnet_tiny_cpu/model_final.pth --dataset uvmos_synth_val \
-        --videos 3 --frames 0 8 16 --out docs/images/dnet_proposals_synth.jpg
-    python tools/visualize_proposals.py --config-file configs/dnet/tiny_cpu.py \
-        --weights output/dnet_tiny_cpu/model_final.pth --dataset davis2016_shared_val \
-        --videos 2 --frames 0 19 39 --out docs/images/dnet_proposals_davis.jpg --opts "model.test_size=[192,342]"
+    python tools/visualize_proposals.py --config-file configs/dnet/tiny_cpu.py --dataset uvmos_synth_val \
+        --videos 3 --frames 0 8 16 --out docs/images/dnet_proposals_synth.jpg \
+        train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth
+    python tools/visualize_proposals.py --config-file configs/dnet/tiny_cpu.py --dataset davis2016_shared_val \
+        --videos 2 --frames 0 19 39 --out docs/images/dnet_proposals_davis.jpg \
+        train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth "model.test_size=[192,342]"
+
+The weights are ``train.init_checkpoint`` (a trailing override, or the config's own); a model that
+would run with random weights is refused unless ``--allow-random-weights``.
 
 Each video runs frame by frame (frame t guided by the proposer's own output on t-1, as in
 evaluation); the chosen frames are drawn with detectron2's ``Visualizer`` (proposal masks with
 their scores), next to the salient-foreground probability when the proposer returns one.
 """
-import argparse
-import os
 
+import os
 
 import cv2
 import numpy as np
 import torch
-from uvmos.engine.checkpoint import AtomicCheckpointer as DetectionCheckpointer
-from detectron2.config import instantiate
-
-from uvmos.utils.config import load_config
 from detectron2.data import DatasetCatalog
 from detectron2.utils.visualizer import Visualizer
 
 import uvmos  # noqa: F401
 from uvmos.data.io import read_frame
+from uvmos.engine.checkpoint import CheckpointError
+from uvmos.engine.defaults import build_model, default_argument_parser
 from uvmos.modeling.proposers.video import propose_video
+from uvmos.utils.config import ConfigError, ToolExit, load_config
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", required=True)
-    p.add_argument("--weights", default="")
+    p = default_argument_parser(__doc__)
     p.add_argument("--dataset", default="uvmos_synth_val")
     p.add_argument("--videos", type=int, default=3)
     p.add_argument("--frames", type=int, nargs="+", default=[0, 8, 16])
     p.add_argument("--score-thresh", type=float, default=0.1)
     p.add_argument("--tile-height", type=int, default=200)
     p.add_argument("--out", required=True)
-    p.add_argument("--opts", default=[], nargs=argparse.REMAINDER, help="config overrides, e.g. model.test_size=[192,342]")
     args = p.parse_args(argv)
-    cfg = load_config(args.config_file, args.opts)
-    model = instantiate(cfg.model).eval()
-    if args.weights:
-        DetectionCheckpointer(model).load(args.weights)
+    try:
+        cfg = load_config(args.config_file, args.opts)
+        model = build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
+    except (ConfigError, CheckpointError) as e:
+        raise ToolExit(e) from None
     rows = []
     with torch.no_grad():
         for video in DatasetCatalog.get(args.dataset)[: args.videos]:

@@ -13,4 +13,7 @@ train = dict(
     eval_period=5000,
     log_period=20,
     device="cuda",
+    # detectron2's default_setup seeds Python, NumPy and torch with seed + rank in every process;
+    # -1: a fresh random seed per run (logged as "Using a generated random seed N")
+    seed=-1,
 )

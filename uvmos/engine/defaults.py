@@ -20,7 +20,7 @@ from typing import List, Optional
 
 import torch
 
-__all__ = ["default_argument_parser", "OverridesArgumentParser", "build_model", "pick_device"]
+__all__ = ["default_argument_parser", "add_default_arguments", "OverridesArgumentParser", "build_model", "pick_device"]
 
 OVERRIDES_HELP = (
     "config overrides, KEY=VALUE, after every option (e.g. train.init_checkpoint=PATH "
@@ -33,10 +33,19 @@ _OVERRIDE = re.compile(r"^[A-Za-z_][\w.\-\[\]]*=")  # KEY=..., KEY a dotted conf
 
 
 class OverridesArgumentParser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` that first splits off the trailing ``KEY=VALUE`` overrides into
-    ``args.opts`` (when the parser has ``opts``), so that an option taking several values
-    (``--dataset A B``, ``--frames 0 8 16``) does not swallow them. A ``KEY=VALUE`` right after an
-    option that takes one value is that option's value."""
+    """``argparse.ArgumentParser`` whose positional ``opts`` (the ``KEY=VALUE`` overrides) comes
+    after every other positional, and which splits the trailing overrides off before parsing, so
+    that an option taking several values (``--dataset A B``, ``--frames 0 8 16``) does not swallow
+    them. A ``KEY=VALUE`` right after an option that takes one value is that option's value."""
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        if not action.option_strings and action.dest != "opts":  # a tool's positional: before the overrides
+            for actions in (self._actions, self._positionals._group_actions):
+                for a in [a for a in actions if a.dest == "opts" and not a.option_strings]:
+                    actions.remove(a)
+                    actions.append(a)
+        return action
 
     def _split_overrides(self, args: List[str]):
         one_value = {s for a in self._actions for s in a.option_strings if a.nargs in (None, 1)}
@@ -47,12 +56,28 @@ class OverridesArgumentParser(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):
         args = list(sys.argv[1:] if args is None else args)
-        if not any(a.dest == "opts" for a in self._actions):
+        if not any(a.dest == "opts" and not a.option_strings for a in self._actions):
             return super().parse_known_args(args, namespace)
         args, overrides = self._split_overrides(args)
         namespace, extra = super().parse_known_args(args, namespace)
         namespace.opts = list(namespace.opts or []) + overrides
         return namespace, extra
+
+
+def add_default_arguments(
+    p: argparse.ArgumentParser, config_required: bool = True, weights_flag: bool = True
+) -> argparse.ArgumentParser:
+    """Add ``--config-file``, ``--allow-random-weights`` and the ``KEY=VALUE`` overrides
+    (``args.opts``) to ``p`` (an :class:`OverridesArgumentParser`, e.g. a subcommand's) and return it."""
+    p.add_argument("--config-file", required=config_required, metavar="FILE", help="a LazyConfig (.py or .yaml)")
+    if weights_flag:
+        p.add_argument(
+            "--allow-random-weights",
+            action="store_true",
+            help="run even when (part of) the model has no trained weights",
+        )
+    p.add_argument("opts", nargs="*", default=[], metavar="KEY=VALUE", help=OVERRIDES_HELP)
+    return p
 
 
 def default_argument_parser(
@@ -61,15 +86,7 @@ def default_argument_parser(
     """``--config-file``, ``--allow-random-weights`` and the trailing ``KEY=VALUE`` overrides
     (``args.opts``); a tool adds its own options to the parser it gets."""
     p = OverridesArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", required=config_required, metavar="FILE", help="a LazyConfig (.py or .yaml)")
-    if weights_flag:
-        p.add_argument(
-            "--allow-random-weights",
-            action="store_true",
-            help="run even when (part of) the model has no trained weights",
-        )
-    p.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY=VALUE", help=OVERRIDES_HELP)
-    return p
+    return add_default_arguments(p, config_required, weights_flag)
 
 
 def pick_device(device: Optional[str] = None) -> str:

@@ -4,7 +4,10 @@ the server's ``results.json`` (tracks with categories and scores) instead of eva
 
     python tools/run_dataset.py --config-file projects/YTVIS_Semantic/configs/uvmos_r50_ytvis2019.py \
         --output output/ytvis2019_valid --ytvis-results output/ytvis2019_valid/results.json \
-        --opts train.init_checkpoint=output/ytvis_semantic_dnet_r50_2019/model_final.pth
+        'train.init_checkpoint={proposer:output/ytvis_semantic_dnet_r50_2019/model_final.pth,associator.features.backbone:/path/R-101.pkl}'
+
+(one entry per part, as ``configs/uvmos/r50_paper.py``: the trained semantic D-Net and ImageNet
+R-101 for the tracker; a plain path would replace both entries and leave the R-101 random).
 """
 
 from ....configs.uvmos.r50_paper import dataloader, model, train
