@@ -31,7 +31,7 @@ def test_missing_checkpoint_row_not_measured(tmp_path, monkeypatch, capsys):
                     name="Mask R-CNN",
                     config=str(REPO / "projects/MaskRCNN/configs/maskrcnn_proposer_tiny.py"),
                     opts=[f"train.init_checkpoint={{model:{missing}}}"],
-                ),
+                )
             ],
         ),
     )

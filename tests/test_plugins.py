@@ -79,10 +79,7 @@ def test_by_name_from_the_command_line_and_it_runs(plugin):
 def test_project_part_by_name():
     cfg = load_config(
         get_config_file("uvmos/tiny_cpu.py"),
-        [
-            "custom_imports.imports=[uvmos.projects.UnOVOST]",
-            "model.associator._target_=UnOVOSTAssociator",
-        ],
+        ["custom_imports.imports=[uvmos.projects.UnOVOST]", "model.associator._target_=UnOVOSTAssociator"],
     )
     assert cfg.model.associator._target_.endswith("unovost.associator.UnOVOSTAssociator")
     assert type(instantiate(cfg.model.associator)).__name__ == "UnOVOSTAssociator"

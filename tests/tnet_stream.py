@@ -21,13 +21,7 @@ def synthetic_stream(
     )
     vid = generate_video(seed, cfg, name=f"stream_{seed}")
     anns = [instances_from_id_map(m.astype(np.int32), vid.categories, void_value=None) for m in vid.id_maps]
-    video = {
-        "video_id": vid.name,
-        "height": height,
-        "width": width,
-        "length": length,
-        "annotations": anns,
-    }
+    video = {"video_id": vid.name, "height": height, "width": width, "length": length, "annotations": anns}
     return vid.frames, video
 
 

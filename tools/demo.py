@@ -34,14 +34,7 @@ from uvmos.engine.checkpoint import CheckpointError
 from uvmos.engine.defaults import default_argument_parser
 from uvmos.engine.predictor import VideoPredictor
 from uvmos.engine.writers import OverlayVideoWriter, YTVISResultsWriter
-from uvmos.utils.config import (
-    ConfigError,
-    ToolExit,
-    check_device,
-    check_output_dir,
-    check_video_config,
-    load_config,
-)
+from uvmos.utils.config import ConfigError, ToolExit, check_device, check_output_dir, check_video_config, load_config
 from uvmos.utils.file_io import replace_folder
 
 DEFAULT_CONFIG = str(Path(__file__).resolve().parents[1] / "configs/uvmos/real_cpu.py")

@@ -66,7 +66,7 @@ def main(argv=None):
     verify, discover = trk._verify, trk._discover
 
     def work_gt(f):
-        """The frame's ground truth at the tracker's working resolution (as ``_read_proposals``)."""
+        """The frame's ground truth at the tracker's working resolution (as ``tnet.state.read_proposals``)."""
         o = f.stride // 2
         return state["gt"][f.t][:, o :: f.stride, o :: f.stride]
 

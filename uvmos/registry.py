@@ -34,35 +34,48 @@ __all__ = [
     "build",
 ]
 
-NECK_REGISTRY = Registry("NECK")
-NECK_REGISTRY.__doc__ = "Feature necks on a backbone's last map, e.g. ASPP (paper §3.1, two of them in D-Net)."
 
-GUIDANCE_REGISTRY = Registry("GUIDANCE")
-GUIDANCE_REGISTRY.__doc__ = "Modules fusing previous-frame guidance into current features (SGM, eq. 1-7)."
+def _registry(name: str, doc: str) -> Registry:
+    registry = Registry(name)
+    registry.__doc__ = doc
+    return registry
 
-DNET_HEAD_REGISTRY = Registry("DNET_HEAD")
-DNET_HEAD_REGISTRY.__doc__ = "D-Net prediction heads: salient foreground, instance center/offset (§3.1)."
 
-PROPOSER_REGISTRY = Registry("PROPOSER")
-PROPOSER_REGISTRY.__doc__ = "Frame-level object proposers (D-Net, Mask R-CNN, ...): frame -> scored masks."
+NECK_REGISTRY = _registry(
+    "NECK", "Feature necks on a backbone's last map, e.g. ASPP (paper §3.1, two of them in D-Net)."
+)
 
-ASSOCIATOR_REGISTRY = Registry("ASSOCIATOR")
-ASSOCIATOR_REGISTRY.__doc__ = "Trackers / associators linking proposals over time (T-Net §3.2, greedy)."
+GUIDANCE_REGISTRY = _registry(
+    "GUIDANCE", "Modules fusing previous-frame guidance into current features (SGM, eq. 1-7)."
+)
 
-TARGET_MODEL_REGISTRY = Registry("TARGET_MODEL")
-TARGET_MODEL_REGISTRY.__doc__ = "Per-target appearance models fitted online (eq. 8)."
+DNET_HEAD_REGISTRY = _registry(
+    "DNET_HEAD", "D-Net prediction heads: salient foreground, instance center/offset (§3.1)."
+)
 
-ONLINE_SOLVER_REGISTRY = Registry("ONLINE_SOLVER")
-ONLINE_SOLVER_REGISTRY.__doc__ = "Online solvers for the target-model objective (eq. 9): Gauss-Newton, GD."
+PROPOSER_REGISTRY = _registry(
+    "PROPOSER", "Frame-level object proposers (D-Net, Mask R-CNN, ...): frame -> scored masks."
+)
 
-VERIFIER_REGISTRY = Registry("VERIFIER")
-VERIFIER_REGISTRY.__doc__ = "Target-agnostic verification of tracking results against proposals (eq. 10)."
+ASSOCIATOR_REGISTRY = _registry(
+    "ASSOCIATOR", "Trackers / associators linking proposals over time (T-Net §3.2, greedy)."
+)
 
-REID_REGISTRY = Registry("REID")
-REID_REGISTRY.__doc__ = "Re-identification embedders giving one vector per mask (used by eq. 10)."
+TARGET_MODEL_REGISTRY = _registry("TARGET_MODEL", "Per-target appearance models fitted online (eq. 8).")
 
-MEMORY_REGISTRY = Registry("MEMORY")
-MEMORY_REGISTRY.__doc__ = "Memory policies: which samples train a target model, their weights, when to update."
+ONLINE_SOLVER_REGISTRY = _registry(
+    "ONLINE_SOLVER", "Online solvers for the target-model objective (eq. 9): Gauss-Newton, GD."
+)
+
+VERIFIER_REGISTRY = _registry(
+    "VERIFIER", "Target-agnostic verification of tracking results against proposals (eq. 10)."
+)
+
+REID_REGISTRY = _registry("REID", "Re-identification embedders giving one vector per mask (used by eq. 10).")
+
+MEMORY_REGISTRY = _registry(
+    "MEMORY", "Memory policies: which samples train a target model, their weights, when to update."
+)
 
 ALL_REGISTRIES: Dict[str, Registry] = {
     r._name: r

@@ -7,11 +7,6 @@ from uvmos.modeling.tnet import ReIDHead
 
 from .tiny_cpu import dataloader, model, train
 
-model.associator.reid = L(ReIDHead)(
-    in_features=("res3", "res5"),
-    in_channels=[32, 128],
-    hidden_dim=128,
-    embed_dim=64,
-)
+model.associator.reid = L(ReIDHead)(in_features=("res3", "res5"), in_channels=[32, 128], hidden_dim=128, embed_dim=64)
 train.init_checkpoint = {"": train.init_checkpoint, "associator.reid": "output/reid_tiny_cpu/model_final.pth"}
 train.output_dir = "output/uvmos_tiny_cpu_reid"

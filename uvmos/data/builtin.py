@@ -26,6 +26,7 @@ synthetic sets: every object of any frame is scored; unset = the official DAVIS 
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence
@@ -64,34 +65,25 @@ def register_davis(
     name: str,
     root: str,
     image_set: Optional[str],
-    annotations: Optional[str] = "Annotations",
-    resolution: str = "480p",
-    binary: bool = False,
-    year: str = "2017",
-    annotated_frames: str = "all",
     protocol: str = "unsupervised",
     evaluator_type: str = "davis",
     eval_objects: Optional[str] = None,
-    **metadata: Any,
+    **kwargs: Any,
 ) -> None:
-    """Register a DAVIS-layout split (see :func:`uvmos.data.davis.load_davis_videos`).
+    """Register a DAVIS-layout split. ``kwargs`` that :func:`uvmos.data.davis.load_davis_videos`
+    takes (``annotations``, ``resolution``, ``binary``, ``year``, ``annotated_frames``, ...) go to
+    it and, with their defaults, into the metadata; the others are metadata only.
 
     ``eval_objects="all"``: DAVIS evaluation scores every object of any frame, not only those of
     frame 0 (official rule); set as metadata and as each video dict's ``eval_objects`` key, so
     ``evaluate_davis(DatasetCatalog.get(name), ...)`` picks it up too.
     """
-    kw = dict(
-        image_set=image_set,
-        annotations=annotations,
-        resolution=resolution,
-        binary=binary,
-        year=year,
-        annotated_frames=annotated_frames,
-    )
-    meta = {**_DAVIS_META, **metadata}
+    params = inspect.signature(load_davis_videos).parameters
+    kw = {k: kwargs.pop(k, p.default) for k, p in params.items() if k not in ("root", "image_set")}
+    meta = {**_DAVIS_META, **kwargs}
 
     def load():
-        videos = load_davis_videos(root, **kw)
+        videos = load_davis_videos(root, image_set, **kw)
         if eval_objects is not None:
             for v in videos:
                 v["eval_objects"] = eval_objects
@@ -102,6 +94,7 @@ def register_davis(
         load,
         evaluator_type=evaluator_type,
         root=root,
+        image_set=image_set,
         protocol=protocol,
         eval_objects=eval_objects,
         **kw,

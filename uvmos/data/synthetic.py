@@ -76,10 +76,7 @@ SPLITS = ("train", "val", "test")
 _SPLIT_OFFSET = {"train": 0, "val": 1_000_000, "test": 2_000_000}
 # preset -> (config class, video name prefix, seed offset). The hard preset's seeds start at
 # 5*10**6 within each dataset seed's range of 10**7, so they never meet the default preset's.
-PRESETS = {
-    "default": (SyntheticConfig, "synth", 0),
-    "hard": (HardSyntheticConfig, "hard", 5_000_000),
-}
+PRESETS = {"default": (SyntheticConfig, "synth", 0), "hard": (HardSyntheticConfig, "hard", 5_000_000)}
 _SPLIT_RE = re.compile(r"^(train|val|test)(?:_seed(\d+))?$")
 MAX_VIDEOS_PER_SPLIT = 1_000_000
 

@@ -258,11 +258,7 @@ def _draw_primary(frame, id_map, p: _Primary, obj_id: int, t: int, placement, sh
     # the object: affine-warped texture inside the polygon, dark outline on its border
     roi = frame[y0 : y0 + h, x0 : x0 + w]
     tex = cv2.warpAffine(
-        p.sprite,
-        _sprite_affine(p, t, x0, y0),
-        (w, h),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REFLECT_101,
+        p.sprite, _sprite_affine(p, t, x0, y0), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
     )
     cv2.polylines(tex, [poly], True, p.outline_color.tolist(), thickness, cv2.LINE_8, 4)
     roi[m] = tex[m]

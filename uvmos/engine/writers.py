@@ -17,11 +17,7 @@ from uvmos.data.io import DAVIS_PALETTE
 from uvmos.evaluation.ytvis_results import TrackFrame, id_map_tracks, ytvis_tracks
 from uvmos.utils.file_io import atomic_write_json, commit_temp, discard_temp, temp_path_beside
 
-__all__ = [
-    "OverlayVideoWriter",
-    "YTVISResultsWriter",
-    "track_color",
-]
+__all__ = ["OverlayVideoWriter", "YTVISResultsWriter", "track_color"]
 
 
 def track_color(track_id: int) -> np.ndarray:

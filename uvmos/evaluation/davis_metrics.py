@@ -30,14 +30,7 @@ import cv2
 import numpy as np
 from skimage.morphology import disk
 
-__all__ = [
-    "boundary_radius",
-    "boundary_kernel",
-    "label_boundaries",
-    "frame_scores",
-    "db_statistics",
-    "decay_bin_edges",
-]
+__all__ = ["boundary_radius", "boundary_kernel", "label_boundaries", "frame_scores", "db_statistics", "decay_bin_edges"]
 
 
 def boundary_radius(height: int, width: int, bound_th: float = 0.008) -> float:

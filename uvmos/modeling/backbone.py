@@ -62,12 +62,7 @@ from detectron2.utils.file_io import PathManager
 
 from uvmos.registry import BACKBONE_REGISTRY
 
-__all__ = [
-    "DilatedBasicBlock",
-    "build_dilated_resnet",
-    "load_imagenet_weights",
-    "read_imagenet_state_dict",
-]
+__all__ = ["DilatedBasicBlock", "build_dilated_resnet", "load_imagenet_weights", "read_imagenet_state_dict"]
 
 logger = logging.getLogger(__name__)
 

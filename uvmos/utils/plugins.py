@@ -32,12 +32,7 @@ from omegaconf import DictConfig, ListConfig
 
 from .errors import ConfigError
 
-__all__ = [
-    "import_custom_modules",
-    "custom_imports",
-    "locate_target",
-    "resolve_registered_targets",
-]
+__all__ = ["import_custom_modules", "custom_imports", "locate_target", "resolve_registered_targets"]
 
 logger = logging.getLogger(__name__)
 

@@ -51,13 +51,7 @@ model = L(DNet)(
         norm="SyncBN",
     ),
     sgm_backbone=L(build_dilated_resnet)(
-        depth=50,
-        in_channels=4,
-        norm="SyncBN",
-        stride_in_1x1=True,
-        res5_dilation=2,
-        out_features=("res5",),
-        freeze_at=0,
+        depth=50, in_channels=4, norm="SyncBN", stride_in_1x1=True, res5_dilation=2, out_features=("res5",), freeze_at=0
     ),
     sgm_neck=L(ASPPNeck)(in_channels=2048, out_channels=256, dilations=(6, 12, 18), norm="SyncBN"),
     sal_fusion=L(SEGuidanceFusion)(channels="${..sal_neck.out_channels}", reduction=16, descriptors="task_guide"),

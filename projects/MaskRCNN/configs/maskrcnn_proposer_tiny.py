@@ -19,12 +19,7 @@ from .maskrcnn_tiny_cpu import train
 WEIGHTS = "output/maskrcnn_tiny_cpu/model_final.pth"
 
 model = L(MaskRCNNProposer)(
-    model=_rcnn,
-    score_thresh=0.05,
-    max_proposals=100,
-    class_agnostic=True,
-    agnostic_nms=0.5,
-    return_features=False,
+    model=_rcnn, score_thresh=0.05, max_proposals=100, class_agnostic=True, agnostic_nms=0.5, return_features=False
 )
 dataloader = OmegaConf.create()
 dataloader.test = L(build_video_test_loader)(dataset_name="uvmos_synth_val")

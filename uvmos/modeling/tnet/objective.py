@@ -18,13 +18,7 @@ from typing import Callable, List, Optional, Sequence
 
 import torch
 
-__all__ = [
-    "TargetObjective",
-    "LinearFilterObjective",
-    "linearise",
-    "objective_value",
-    "hinge_pixel_weights",
-]
+__all__ = ["TargetObjective", "LinearFilterObjective", "linearise", "objective_value", "hinge_pixel_weights"]
 
 ResidualFn = Callable[[List[torch.Tensor]], List[torch.Tensor]]
 
