@@ -275,28 +275,52 @@ def _markdown(kind: str, results: list) -> str:
     return "\n".join(lines)
 
 
+def _plot_runs(paths):
+    """The runs of run JSONs and of table JSONs (their measured rows) that have a J&F."""
+    runs = []
+    for p in paths:
+        with open(p) as f:
+            data = json.load(f)
+        rows = data["rows"] if isinstance(data, dict) and "rows" in data else [data]
+        for r in rows:
+            if "davis" in r:
+                runs.append(r)
+            elif "not_measured" not in r:
+                raise SystemExit(
+                    f"error: {p}: run {r.get('name', '?')!r} has no J&F (benchmark a dataset with ground truth)"
+                )
+    if not runs:
+        raise SystemExit(f"error: no run with a J&F in {', '.join(paths)}")
+    return runs
+
+
 def cmd_plot(args) -> None:
+    """Fig. 3: J&F against frames per second, one point per pipeline. ``--speed-from`` takes the
+    speed of each row from another table (e.g. Table 5 on real 854x480 frames) by row name."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = []
-    for p in args.runs:
-        with open(p) as f:
-            r = json.load(f)
-        if "davis" not in r:
-            raise SystemExit(f"error: {p}: run has no J&F (benchmark a dataset with ground truth)")
-        runs.append(r)
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    runs = _plot_runs(args.runs)
+    speed, where = {}, f"{runs[0]['dataset']} frames"
+    if args.speed_from:
+        with open(args.speed_from) as f:
+            rows = json.load(f)["rows"]
+        speed = {r["name"]: 1.0 / r["total_sec_per_frame"] for r in rows if r.get("total_sec_per_frame")}
+        where = f"{rows[0].get('dataset', '?')} frames"
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for r in runs:
-        x, y = r["fps"], 100 * r["davis"]["J&F-Mean"]
+        x, y = speed.get(r["name"], None if args.speed_from else r["fps"]), 100 * r["davis"]["J&F-Mean"]
+        if x is None:
+            print(f"[plot] {r['name']}: no speed in {args.speed_from}, left out")
+            continue
         ax.scatter([x], [y], s=60)
-        ax.annotate(r["name"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=9)
+        ax.annotate(r["name"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel(f"frames per second (log; CPU, {runs[0].get('threads', '?')} thread(s))")
-    ax.set_ylabel("J&F mean (%)")
-    ax.set_title(f"Speed / accuracy on {runs[0]['dataset']} (measured)")
+    ax.set_xlabel(f"frames per second on {where} (log; CPU, {runs[0].get('threads', '?')} thread(s))")
+    ax.set_ylabel(f"J&F mean (%) on {runs[0]['dataset']}")
+    ax.set_title(args.title or "Speed / accuracy (measured)")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     from uvmos.utils.file_io import atomic_save_figure
@@ -319,8 +343,10 @@ def main(argv=None):
     r.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     r.add_argument("--name", default="")
     r.add_argument("--json", default="")
-    pl = sub.add_parser("plot", help="speed/accuracy figure from run JSONs")
-    pl.add_argument("runs", nargs="+")
+    pl = sub.add_parser("plot", help="speed/accuracy figure (Fig. 3) from run or table JSONs")
+    pl.add_argument("runs", nargs="+", help="run JSONs (benchmark.py run --json) or table JSONs (table --json)")
+    pl.add_argument("--speed-from", default="", help="a table JSON (e.g. Table 5) giving each row's speed")
+    pl.add_argument("--title", default="")
     pl.add_argument("--out", default="docs/images/speed_accuracy.png")
     t = sub.add_parser("table", help="a paper table (3: frame AP, 1/4: J&F, 5: s/frame per part), one run")
     t.add_argument("table", choices=sorted(TABLES))
