@@ -12,6 +12,7 @@ from detectron2.config import LazyCall as L
 from uvmos.projects.UnOVOST.unovost import UnOVOSTAssociator, UnOVOSTSegmenter
 
 from ....configs.uvmos._video_eval import dataloader, train
+from ...MaskRCNN.configs.maskrcnn_proposer_tiny import WEIGHTS
 from ...MaskRCNN.configs.maskrcnn_proposer_tiny import model as proposer
 
 proposer.score_thresh = 0.5
@@ -33,3 +34,4 @@ model = L(UnOVOSTSegmenter)(
     input_format="BGR",
 )
 train.output_dir = "output/maskrcnn_unovost_tiny"
+train.init_checkpoint = {"proposer.model": WEIGHTS}
