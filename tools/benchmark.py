@@ -238,7 +238,11 @@ def cmd_table(args) -> list:
                 opts=list(row.get("opts", [])),
                 allow_random_weights=False,
             )
-            res.update(cmd_run(run_args))
+            try:
+                res.update(cmd_run(run_args))
+            except SystemExit as e:  # a row that cannot run (e.g. random weights) does not stop the table
+                res["not_measured"] = str(e)
+                print(f"[{row['name']}] not measured: {e}", flush=True)
         results.append(res)
     md = _markdown(kind, results)
     print(md)
@@ -298,6 +302,7 @@ def cmd_plot(args) -> None:
     """Fig. 3: J&F against frames per second, one point per pipeline. ``--speed-from`` takes the
     speed of each row from another table (e.g. Table 5 on real 854x480 frames) by row name."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -318,9 +323,12 @@ def cmd_plot(args) -> None:
         ax.scatter([x], [y], s=60)
         ax.annotate(r["name"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.margins(x=0.15)
     ax.set_xlabel(f"frames per second on {where} (log; CPU, {runs[0].get('threads', '?')} thread(s))")
     ax.set_ylabel(f"J&F mean (%) on {runs[0]['dataset']}")
-    ax.set_title(args.title or "Speed / accuracy (measured)")
+    ax.set_title(args.title or "Speed / accuracy (measured)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     from uvmos.utils.file_io import atomic_save_figure
