@@ -195,7 +195,7 @@ def test_predictor_accepts_array_and_list_and_refuses_random(tmp_path):
     assert pred.checkpoint.endswith("uvmos_tiny_cpu.pth")
     frames = np.random.default_rng(0).integers(0, 255, (2, 64, 96, 3), dtype=np.uint8)
     outs = list(pred(frames))
-    assert [o["frame_idx"] for _, o in outs] == [0, 1] and outs[0][1]["id_map"].shape == (64, 96)
+    assert [o.frame_idx for _, o in outs] == [0, 1] and outs[0][1].id_map.shape == (64, 96)
     files = sorted(str(p) for p in _frames(tmp_path / "f", 2).iterdir())
     assert len(list(pred(files))) == 2
 

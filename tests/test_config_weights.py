@@ -2,7 +2,6 @@
 (a whole-model file, or parts that together cover the model): a part left without weights is a
 config bug that would stop ``tools/benchmark.py table`` at run time."""
 
-
 import pytest
 from detectron2.config import instantiate
 

@@ -292,8 +292,8 @@ def test_dnet_as_video_segmenter_proposer(tiny):
         frames = [
             _frame(h=96, w=144, seed=s, boxes=((10, 10, 50, 60),))["image"].permute(1, 2, 0).numpy() for s in range(3)
         ]
-        outs = list(seg.run_video(frames, {"video_id": "v"}))
-        assert [o["frame_idx"] for o in outs] == [0, 1, 2]
-        assert all(o["id_map"].shape == (96, 144) for o in outs)
+        outs = [o for _, o in seg.run_video(frames, {"video_id": "v"})]
+        assert [o.frame_idx for o in outs] == [0, 1, 2]
+        assert all(o.id_map.shape == (96, 144) for o in outs)
     finally:
         tiny.test_size = None

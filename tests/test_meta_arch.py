@@ -46,18 +46,18 @@ def test_streaming_loop_feeds_previous_frame_and_mask():
     frames, video = shapes_stream(length=4)
     prop = Recorder(OracleProposer(videos=[video]))
     model = VideoSegmenter(prop, GreedyAssociator(min_area=4), test_size=(32, 48))
-    outs = list(model.run_video(iter(frames), video))
-    assert [o["frame_idx"] for o in outs] == [0, 1, 2, 3]
+    outs = [o for _, o in model.run_video(iter(frames), video)]
+    assert [o.frame_idx for o in outs] == [0, 1, 2, 3]
     assert "prev_image" not in prop.seen[0] and "prev_mask" not in prop.seen[0]
     for t in range(1, 4):
         x = prop.seen[t]
         assert x["image"].shape == (3, 32, 48) and x["image"].dtype == torch.uint8
         assert (x["height"], x["width"], x["video_id"], x["frame_idx"]) == (H, W, video["video_id"], t)
         assert torch.equal(x["prev_image"], prop.seen[t - 1]["image"])
-        fg = cv2.resize((outs[t - 1]["id_map"] > 0).astype(np.uint8), (48, 32), interpolation=cv2.INTER_NEAREST)
+        fg = cv2.resize((outs[t - 1].id_map > 0).astype(np.uint8), (48, 32), interpolation=cv2.INTER_NEAREST)
         assert x["prev_mask"].shape == (1, 32, 48) and torch.equal(x["prev_mask"][0], torch.from_numpy(fg).float())
     for o in outs:
-        assert o["id_map"].dtype == np.int32 and o["id_map"].shape == (H, W)
+        assert o.id_map.dtype == np.int32 and o.id_map.shape == (H, W)
     with pytest.raises(ValueError, match="uint8"):
         list(model.run_video([frames[0].astype(np.float32)], video))
 
@@ -115,13 +115,13 @@ def test_proposer_and_associator_swap_by_config(proposer, associator):
         == {"oracle": "OracleProposer", "maskrcnn": "MaskRCNNProposer", "dnet": "DNet"}[proposer]
     )
     assert type(model.associator).__name__ == {"greedy": "GreedyAssociator", "tnet": "TNetTracker"}[associator]
-    outs = list(model.run_video(frames, video))
+    outs = [o for _, o in model.run_video(frames, video)]
     assert len(outs) == 2
     for o in outs:
-        ids = set(np.unique(o["id_map"]).tolist()) - {0}
-        assert o["id_map"].shape == (H, W) and ids == set(o["track_scores"])
+        ids = set(np.unique(o.id_map).tolist()) - {0}
+        assert o.id_map.shape == (H, W) and ids == set(o.track_scores)
     if proposer == "oracle":  # perfect proposals: both objects found and kept
-        assert [sorted(o["track_scores"]) for o in outs] == [[1, 2], [1, 2]]
+        assert [sorted(o.track_scores) for o in outs] == [[1, 2], [1, 2]]
 
 
 def _frames_on_disk(tmp_path, frames):
@@ -247,8 +247,8 @@ def test_tiny_configs_run(path):
     torch.manual_seed(0)
     model = instantiate(cfg.model).eval()
     frames, video = shapes_stream(length=2)
-    outs = list(model.run_video(frames, video))
-    assert [o["id_map"].shape for o in outs] == [(H, W)] * 2  # native size (test_size None)
+    outs = [o for _, o in model.run_video(frames, video)]
+    assert [o.id_map.shape for o in outs] == [(H, W)] * 2  # native size (test_size None)
     expected = {
         "tnet_wo_verification": ("verifier", "NoVerifier"),
         "tnet_wo_memory_update": ("memory", "NoUpdateMemory"),

@@ -111,7 +111,7 @@ def test_real_cpu_config_j_floor_on_real_frames(shared_data):
         frames = [cv2.imread(str(root / "JPEGImages/480p" / seq / f"{n}.jpg")) for n in names]
         masks = [cv2.imread(str(root / "Annotations/480p" / seq / f"{n}.png"), cv2.IMREAD_UNCHANGED) for n in names]
         gt[seq] = np.stack([(m[..., 0] if m.ndim == 3 else m) > 127 for m in masks]).astype(np.uint8)
-        results[seq] = np.stack([o["id_map"] for o in model.run_video(frames, {"video_id": seq})])
+        results[seq] = np.stack([o.id_map for _, o in model.run_video(frames, {"video_id": seq})])
     res = evaluate_davis(gt, results, task="unsupervised", num_workers=1)
     # measured on these 20 frames: J 0.776, J&F 0.749 (docs/real_video.md); a broken pipeline scores ~0
     assert res.global_figures["J-Mean"] > 0.45, res.global_figures

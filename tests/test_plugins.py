@@ -73,7 +73,7 @@ def test_by_name_from_the_command_line_and_it_runs(plugin):
     for t in range(4):  # a bright square moving right
         frames[t, 30:70, 20 + 8 * t : 60 + 8 * t] = rng.integers(180, 255, 3, dtype=np.uint8)
     outputs = [out for _, out in predictor(frames)]
-    assert len(outputs) == 4 and outputs[0]["id_map"].shape == (96, 128)
+    assert len(outputs) == 4 and outputs[0].id_map.shape == (96, 128)
 
 
 def test_project_part_by_name():

@@ -162,12 +162,12 @@ def test_unovost_segmenter_bridges_an_occlusion():
         proposal_score_thresh=0.5, min_area=4, merge_sim=0.8, select_thresh=0.2, flow_preset="fast"
     )
     model = UnOVOSTSegmenter(proposer=_ListProposer(props), associator=assoc, test_size=None)
-    outs = list(model.run_video(frames, {"video_id": "v"}))
+    outs = [o for _, o in model.run_video(frames, {"video_id": "v"})]
     assert len(outs) == T
-    ids_red = {int(o["id_map"][13, 4 + 3 * o["frame_idx"] + 5]) for o in outs if o["frame_idx"] not in (4, 5)}
-    ids_blue = {int(o["id_map"][36, 46]) for o in outs}
+    ids_red = {int(o.id_map[13, 4 + 3 * o.frame_idx + 5]) for o in outs if o.frame_idx not in (4, 5)}
+    ids_blue = {int(o.id_map[36, 46]) for o in outs}
     assert len(ids_red) == 1 and len(ids_blue) == 1 and ids_red != ids_blue and 0 not in ids_red | ids_blue
-    assert int(outs[7]["id_map"][42, 4]) == 0  # the flicker was not selected
+    assert int(outs[7].id_map[42, 4]) == 0  # the flicker was not selected
     assert len(assoc.tracklets) == 4  # blue, red before, red after, flicker
 
 

@@ -193,8 +193,8 @@ def cmd_speed(args) -> None:
         timer = PartTimer()
         model = build_model(args, stream, timer=None)
         frames = (stream(t)[0] for t in range(args.warmup + args.num_frames))
-        for out in model.run_video(frames, {"video_id": "bench"}):
-            if out["frame_idx"] == args.warmup - 1:  # the targets exist now: time the next frames
+        for _, out in model.run_video(frames, {"video_id": "bench"}):
+            if out.frame_idx == args.warmup - 1:  # the targets exist now: time the next frames
                 model.timer = timer
         per_part, fps = timer.summary()
         parts = "  ".join(f"{p}: {v:.3f} s/frame" for p, v in per_part.items())

@@ -108,15 +108,15 @@ def run(args) -> dict:
     bar = tqdm.tqdm(total=video["length"], desc=f"uvmos {video['video_id']}", unit="frame")
     try:
         for frame, out in predictor(video):
-            t = out["frame_idx"]
+            t = out.frame_idx
             stem = names[t] if names else f"{t:05d}"
-            write_palette_png(os.path.join(mask_dir, f"{stem}.png"), out["id_map"])
-            results.add_frame(t, out["id_map"], out.get("track_scores"), out.get("track_classes"))
+            write_palette_png(os.path.join(mask_dir, f"{stem}.png"), out.id_map)
+            results.add_frame(t, out.id_map, out.track_scores, out.track_classes)
             if overlay is not None:
-                overlay.write(frame, out["id_map"], out.get("track_scores"))
+                overlay.write(frame, out.id_map, out.track_scores)
             n += 1
             bar.update(1)
-            bar.set_postfix(fps=f"{n / (time.perf_counter() - t0):.2f}", tracks=len(out.get("track_scores", {})))
+            bar.set_postfix(fps=f"{n / (time.perf_counter() - t0):.2f}", tracks=len(out.track_scores))
     except DatasetFormatError as e:  # e.g. a frame that cannot be decoded, found while streaming
         if overlay is not None:
             overlay.abort()

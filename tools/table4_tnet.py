@@ -66,16 +66,16 @@ def main(argv=None):
             results, n, t0, stats = {}, 0, time.perf_counter(), {}
             for v in videos:
                 maps = []
-                for out in model.run_video((f for _, f in iter_frames(v)), v):
-                    maps.append(out["id_map"].astype(np.uint16))
+                for _, out in model.run_video((f for _, f in iter_frames(v)), v):
+                    maps.append(out.id_map.astype(np.uint16))
                     if args.results:
                         stem_t = (
-                            os.path.splitext(os.path.basename(v["file_names"][out["frame_idx"]]))[0]
+                            os.path.splitext(os.path.basename(v["file_names"][out.frame_idx]))[0]
                             if v.get("file_names")
-                            else f"{out['frame_idx']:05d}"
+                            else f"{out.frame_idx:05d}"
                         )
                         write_palette_png(
-                            os.path.join(args.results, stem, name, v["video_id"], stem_t + ".png"), out["id_map"]
+                            os.path.join(args.results, stem, name, v["video_id"], stem_t + ".png"), out.id_map
                         )
                 n += len(maps)
                 results[v["video_id"]] = maps

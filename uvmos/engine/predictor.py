@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 from ..data.folder import _from_frames, iter_frames, load_video_source
 from ..data.video_dict import DatasetFormatError
+from ..structures import TrackOutput
 from .defaults import build_model, pick_device
 
 __all__ = ["VideoPredictor"]
@@ -94,23 +95,15 @@ class VideoPredictor:
         self.model = build_model(cfg, device=self.device, allow_random_weights=allow_random_weights)
         self.checkpoint = self.model.checkpoint
 
-    def __call__(self, source: Source) -> Iterator[Tuple[np.ndarray, Dict[str, Any]]]:
-        """Yield ``(frame_bgr, output)`` per frame; ``output`` has ``frame_idx``, ``id_map``
-        (int32 (H, W), 0 background), ``track_scores`` and ``track_classes``."""
+    def __call__(self, source: Source) -> Iterator[Tuple[np.ndarray, TrackOutput]]:
+        """Yield ``(frame_bgr, TrackOutput)`` per frame (the model's ``run_video`` loop): the
+        output's ``frame_idx``, ``id_map`` (int32 (H, W), 0 background), ``track_scores`` and
+        ``track_classes``."""
         video = as_video(source)
-        last = {}
-
-        def frames():
-            if "_frames" in video:
-                for frame in video["_frames"]:
-                    last["frame"] = frame
-                    yield np.ascontiguousarray(frame)
-                return
-            for _, frame in iter_frames(video):
-                last["frame"] = frame
-                yield frame
-
+        if "_frames" in video:
+            frames = (np.ascontiguousarray(f) for f in video["_frames"])
+        else:
+            frames = (f for _, f in iter_frames(video))
         meta = {k: v for k, v in video.items() if k != "_frames"}
         with torch.no_grad():
-            for out in self.model.run_video(frames(), meta):
-                yield last["frame"], out
+            yield from self.model.run_video(frames, meta)

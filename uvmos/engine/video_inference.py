@@ -205,12 +205,12 @@ def _segment_video(
         disable=not progress,
         dynamic_ncols=True,
     )
-    for res in model.run_video((f for _, f in iter_frames(video)), video):
+    for _, res in model.run_video((f for _, f in iter_frames(video)), video):
         bar.update(1)
-        write_palette_png(os.path.join(tmp, names[res["frame_idx"]] + ".png"), res["id_map"])
-        max_id = max(max_id, int(res["id_map"].max()))
+        write_palette_png(os.path.join(tmp, names[res.frame_idx] + ".png"), res.id_map)
+        max_id = max(max_id, int(res.id_map.max()))
         if writer is not None:
-            writer.add_frame(res["frame_idx"], _numpy(res["id_map"]), res.get("track_scores"), res.get("track_classes"))
+            writer.add_frame(res.frame_idx, _numpy(res.id_map), res.track_scores, res.track_classes)
         n += 1
     bar.close()
     if max_id > 20:

@@ -19,6 +19,7 @@ from torch import nn
 from uvmos.data.folder import iter_frames
 from uvmos.data.video_dict import instances_from_id_map
 from uvmos.registry import META_ARCH_REGISTRY
+from uvmos.structures import FrameInput, TrackOutput
 
 from .proposers.video import frame_tensor
 
@@ -80,12 +81,15 @@ class VideoSegmenter(nn.Module):
         return frame_hw if size is None else (int(size[0]), int(size[1]))
 
     @torch.no_grad()
-    def run_video(self, frames: Iterable[np.ndarray], video_meta: Optional[dict] = None) -> Iterator[dict]:
-        """Segment a video frame by frame. ``frames``: (H, W, 3) uint8 BGR arrays; ``video_meta``:
-        the video dict (or any dict; ``video_id`` is passed to the proposer and associator).
+    def run_video(
+        self, frames: Iterable[np.ndarray], video_meta: Optional[dict] = None
+    ) -> Iterator[Tuple[np.ndarray, TrackOutput]]:
+        """The video inference loop (every tool and ``VideoPredictor`` run it). ``frames``: (H, W, 3)
+        uint8 BGR arrays; ``video_meta``: the video dict (or any dict; ``video_id`` is passed to the
+        proposer and associator).
 
-        Yields per frame ``{"frame_idx", "id_map" (np.int32 (H, W), 0 = background),
-        "track_scores" {id: float}, "track_classes" {id: int}}``."""
+        Yields per frame ``(frame, TrackOutput)``: the frame as given, and its ``id_map`` (np.int32
+        (H, W), 0 = background), ``track_scores`` {id: float} and ``track_classes`` {id: int}."""
         video_meta = dict(video_meta or {})
         video_id = video_meta.get("video_id", "video")
         self.associator.reset(video_meta)
@@ -102,28 +106,20 @@ class VideoSegmenter(nn.Module):
                 H, W = frame.shape[:2]
                 Hs, Ws = self._size((H, W))
                 image = frame_tensor(frame, (Hs, Ws), self.input_format, device)
-                inp = {"image": image, "height": H, "width": W, "video_id": video_id, "frame_idx": t}
+                inp: FrameInput = {"image": image, "height": H, "width": W, "video_id": video_id, "frame_idx": t}
                 if prev_image is not None:
                     inp["prev_image"] = prev_image
                     inp["prev_mask"] = prev_mask
                 with self._part("proposal"):
                     proposals = self.proposer([inp])[0]
                 with self._part("association"):
-                    res = self.associator.step(inp, proposals)
-                id_map = res["id_map"]
-                id_map = id_map.cpu().numpy() if torch.is_tensor(id_map) else np.asarray(id_map)
-                id_map = id_map.astype(np.int32, copy=False)
-                fg = (id_map > 0).astype(np.uint8)
+                    out = TrackOutput.from_associator(t, self.associator.step(inp, proposals))
+                fg = (out.id_map > 0).astype(np.uint8)
                 if (H, W) != (Hs, Ws):
                     fg = cv2.resize(fg, (Ws, Hs), interpolation=cv2.INTER_NEAREST)
                 prev_image = image
                 prev_mask = torch.from_numpy(fg).float()[None].to(device)
-            yield {
-                "frame_idx": t,
-                "id_map": id_map,
-                "track_scores": dict(res.get("track_scores", {})),
-                "track_classes": dict(res.get("track_classes", {})),
-            }
+            yield frame, out
 
     def forward(self, batched_inputs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """Evaluation on whole videos (``DatasetEvaluator`` use): ``batched_inputs`` are video
@@ -144,12 +140,12 @@ class VideoSegmenter(nn.Module):
             score_sum: Dict[int, float] = {}
             score_n: Dict[int, int] = {}
             H = W = None
-            for out in self.run_video((f for _, f in iter_frames(video)), video):
-                H, W = out["id_map"].shape
-                insts = instances_from_id_map(out["id_map"], out["track_classes"], void_value=None)
+            for _, out in self.run_video((f for _, f in iter_frames(video)), video):
+                H, W = out.id_map.shape
+                insts = instances_from_id_map(out.id_map, out.track_classes, void_value=None)
                 for inst in insts:
                     i = inst["instance_id"]
-                    inst["score"] = float(out["track_scores"].get(i, 1.0))
+                    inst["score"] = float(out.track_scores.get(i, 1.0))
                     score_sum[i] = score_sum.get(i, 0.0) + inst["score"]
                     score_n[i] = score_n.get(i, 0) + 1
                 frames_out.append(insts)
