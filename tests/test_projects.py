@@ -23,8 +23,11 @@ def test_core_does_not_import_projects():
     assert out.strip() == "[]"
 
 
-def test_list_components_with_projects():
-    out = _run(["tools/list_components.py", "--projects"])
+def test_list_components_with_projects(capsys):
+    import list_components
+
+    list_components.main(["--projects"])
+    out = capsys.readouterr().out
     assert "SOLOProposer" in out and "UnOVOSTAssociator" in out and "UnOVOSTSegmenter" in out
     assert "  SOLOv2 " in out  # the meta-architecture
 
