@@ -45,7 +45,8 @@ class Recorder(torch.nn.Module):
 def test_streaming_loop_feeds_previous_frame_and_mask():
     frames, video = shapes_stream(length=4)
     prop = Recorder(OracleProposer(videos=[video]))
-    model = VideoSegmenter(prop, GreedyAssociator(min_area=4), test_size=(32, 48))
+    prop.test_size = (32, 48)  # the proposer owns its input size
+    model = VideoSegmenter(prop, GreedyAssociator(min_area=4))
     outs = [o for _, o in model.run_video(iter(frames), video)]
     assert [o.frame_idx for o in outs] == [0, 1, 2, 3]
     assert "prev_image" not in prop.seen[0] and "prev_mask" not in prop.seen[0]
@@ -91,7 +92,6 @@ def test_proposer_and_associator_swap_by_config(proposer, associator):
     frames = frames[:2]
     cfg = LazyConfig.load(os.path.join(REPO, "configs/common/models/video.py"))
     model_cfg = cfg.model
-    model_cfg.test_size = (H, W)
     model_cfg.proposer = {
         "oracle": L(OracleProposer)(videos=[video]),
         "maskrcnn": _tiny_maskrcnn_cfg(),
@@ -149,7 +149,6 @@ def test_forward_on_video_dicts_and_resumable_dataset_inference(tmp_path):
         "VideoSegmenter",
         OracleProposer(videos=[video]),
         GreedyAssociator(min_area=4),
-        test_size=(H, W),
         timer=timer,
     )
     model.eval()
@@ -198,7 +197,6 @@ def test_dataset_inference_writes_ytvis_results(tmp_path):
         "VideoSegmenter",
         OracleProposer(videos=[video], class_agnostic=False),
         GreedyAssociator(min_area=4),
-        test_size=(H, W),
     )
     try:
         dirs = run_on_dataset(model, name, str(tmp_path / "res"), ytvis=True, category_map={0: 11, 1: 12})

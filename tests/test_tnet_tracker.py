@@ -54,7 +54,7 @@ def _majority_ids(gt, res, obj):
 def test_tracks_keep_ids_and_survive_occlusion():
     frames, video = shapes_stream(length=14, hidden=(5, 6, 7))
     trk = _tracker()
-    model = VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96))
+    model = VideoSegmenter(OracleProposer(videos=[video]), trk)
     outs = [o for _, o in model.run_video(frames, video)]
     gt, res = gt_id_maps(video), np.stack([o.id_map for o in outs])
     assert res.dtype == np.int32 and res.shape == gt.shape
@@ -73,16 +73,14 @@ def test_discovery_waits_for_new_objects_and_respects_max_tracks():
     for t in range(3):
         video["annotations"][t] = [a for a in video["annotations"][t] if a["instance_id"] == 1]
     trk = _tracker()
-    outs = [
-        o for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video)
-    ]
+    outs = [o for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk).run_video(frames, video)]
     assert [sorted(o.track_scores) for o in outs[:3]] == [[1]] * 3
     assert sorted(outs[3].track_scores) == [1, 2]
 
     # many spurious proposals: never more than max_tracks ids in a video
     noisy = OracleProposer(videos=[video], false_positives=4.0, fp_scores=(0.9, 1.0), seed=3)
     trk = _tracker(max_tracks=3)
-    outs = [o for _, o in VideoSegmenter(noisy, trk, test_size=(64, 96)).run_video(frames, video)]
+    outs = [o for _, o in VideoSegmenter(noisy, trk).run_video(frames, video)]
     ids = set().union(*[set(np.unique(o.id_map).tolist()) for o in outs]) - {0}
     assert trk.num_created == 3 and ids <= {1, 2, 3}
 
@@ -90,9 +88,7 @@ def test_discovery_waits_for_new_objects_and_respects_max_tracks():
 def test_lost_tracks_end_after_max_lost_frames():
     frames, video = shapes_stream(length=12, hidden=(4, 5, 6, 7))
     trk = _tracker(max_lost_frames=2, verifier=NoVerifier(), memory=NoUpdateMemory())
-    outs = [
-        o for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video)
-    ]
+    outs = [o for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk).run_video(frames, video)]
     ids2 = _majority_ids(gt_id_maps(video), np.stack([o.id_map for o in outs]), 2)
     assert ids2[:4] == [2] * 4
     assert ids2[8] not in (None, 2)  # track 2 ended during the occlusion: the object came back as new
@@ -147,9 +143,7 @@ def test_proposal_result_mode_snaps_to_proposals():
     """The named variant: y̌_j snapped to a proposal before eq. 10 (not the default)."""
     frames, video = shapes_stream(length=6)
     trk = _tracker(result_mode="proposal", snap_thresh=0.3)
-    outs = [
-        o for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video)
-    ]
+    outs = [o for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk).run_video(frames, video)]
     # perfect proposals, and the tracking results are those proposals: the id maps are the ground truth
     assert np.array_equal(np.stack([o.id_map for o in outs]), gt_id_maps(video))
     assert trk.stats["verified"] == trk.stats["results"] == 10  # 2 objects x 5 frames after the first
@@ -164,7 +158,7 @@ def test_default_verification_is_not_a_no_op():
     frames, video = shapes_stream(length=8)
     trk = _tracker()
     assert trk.result_mode == "threshold"
-    model = VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96))
+    model = VideoSegmenter(OracleProposer(videos=[video]), trk)
     outs = [o for _, o in model.run_video(frames[:4], video)]
     assert trk.stats["verified"] == trk.stats["results"] == 6  # 2 targets x 3 frames, true proposals
     # frames 4..7 with no proposal at all: results come from the target models, never verified
@@ -176,9 +170,7 @@ def test_default_verification_is_not_a_no_op():
         "annotations": video["annotations"][:4] + [[] for _ in range(4)],
     }
     trk2 = _tracker()
-    outs = [
-        o for _, o in VideoSegmenter(OracleProposer(videos=[empty]), trk2, test_size=(64, 96)).run_video(frames, empty)
-    ]
+    outs = [o for _, o in VideoSegmenter(OracleProposer(videos=[empty]), trk2).run_video(frames, empty)]
     assert trk2.stats["verified"] == 6 and trk2.stats["results"] > 6
     assert all(set(o.track_scores) <= {1, 2} for o in outs[4:])
     later = _majority_ids(gt_id_maps(video)[4:], np.stack([o.id_map for o in outs[4:]]), 1)
@@ -197,9 +189,7 @@ def test_max_tracks_caps_active_tracks_only():
         keep = {1} if t < 2 else ({2} if t >= 4 else set())
         video["annotations"][t] = [a for a in video["annotations"][t] if a["instance_id"] in keep]
     trk = _tracker(max_tracks=1, max_lost_frames=1, verifier=NoVerifier())
-    outs = [
-        o for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(frames, video)
-    ]
+    outs = [o for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk).run_video(frames, video)]
     assert trk.stats["ended"] >= 1 and trk.stats["created"] == 2
     assert 2 in outs[-1].track_scores and set(trk.tracks) == {2}
 
@@ -213,12 +203,7 @@ def test_working_resolution_keeps_full_resolution_output():
         trk = _tracker(work_max_side=side)
         runs.append(
             np.stack(
-                [
-                    o.id_map
-                    for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96)).run_video(
-                        frames, video
-                    )
-                ]
+                [o.id_map for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk).run_video(frames, video)]
             )
         )
         assert trk.stats["verified"] == 10
@@ -247,7 +232,7 @@ def test_a_result_below_min_area_is_drawn_nowhere():
     in the id map (so an ended target can never appear in the output)."""
     frames, video = shapes_stream(length=3)
     trk = _tracker(min_area=4)
-    model = VideoSegmenter(OracleProposer(videos=[video]), trk, test_size=(64, 96))
+    model = VideoSegmenter(OracleProposer(videos=[video]), trk)
     list(model.run_video(frames[:1], video))
     trk.min_area = 10**6  # every result is now "too small"
     frame = {"image": torch.from_numpy(frames[1].transpose(2, 0, 1).copy()), "height": 64, "width": 96, "frame_idx": 1}

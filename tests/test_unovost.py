@@ -161,7 +161,7 @@ def test_unovost_segmenter_bridges_an_occlusion():
     assoc = UnOVOSTAssociator(
         proposal_score_thresh=0.5, min_area=4, merge_sim=0.8, select_thresh=0.2, flow_preset="fast"
     )
-    model = UnOVOSTSegmenter(proposer=_ListProposer(props), associator=assoc, test_size=None)
+    model = UnOVOSTSegmenter(proposer=_ListProposer(props), associator=assoc)
     outs = [o for _, o in model.run_video(frames, {"video_id": "v"})]
     assert len(outs) == T
     ids_red = {int(o.id_map[13, 4 + 3 * o.frame_idx + 5]) for o in outs if o.frame_idx not in (4, 5)}

@@ -36,7 +36,6 @@ model.proposer = L(MotionProposer)(
     max_proposals=3,
     num_threads=1,  # OpenCV single-threaded: the machine is shared; measured this way
 )
-model.test_size = None  # frames at their own size; the proposer works at 320 px height itself
 model.associator = L(GreedyAssociator)(
     match_thresh=0.2, embed_weight=0.0, proposal_score_thresh=0.0, max_tracks=20, max_lost_frames=10
 )

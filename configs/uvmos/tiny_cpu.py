@@ -19,7 +19,6 @@ from ..dnet.tiny_cpu import model as dnet_model
 from ._video_eval import dataloader, train
 
 model.proposer = dnet_model
-model.test_size = None  # frames at their own size (the tiny D-Net is trained on 192x320 frames)
 # Target features (chosen on uvmos_synth_hard train/val, docs/tnet.md "Target features"): res3
 # (stride 8) with res2 and the frame's colours resampled to its grid, each part scaled to unit RMS
 # -- 32 + 16 + 3 = 51 channels. The decoders' x_sal/x_ins were tried and rejected: they encode

@@ -32,14 +32,13 @@ class VideoSegmenter(nn.Module):
     ``associator`` (ASSOCIATOR_REGISTRY), both from config.
 
     Args:
-        proposer: ``proposer(List[dict]) -> List[dict]`` (conventions: image at the test size,
-            outputs at the frame size). If it has a ``test_size`` attribute, that size is used.
+        proposer: ``proposer(List[FrameInput]) -> List[ProposerOutput]`` (image at the test size,
+            outputs at the frame size). The proposer alone owns the input it wants: its
+            ``test_size`` ((H', W') frames are resized to; absent or None: each frame's own size)
+            and its ``input_format`` ("BGR" or "RGB"; absent: "BGR"). Frames arrive BGR.
         associator: an ``nn.Module`` with stateful ``reset(video_meta)`` / ``step(frame, proposals)``;
             its own modules (a trained re-ID head, a tracker backbone) are in the state dict, so
             one checkpoint restores the whole model.
-        test_size: (H', W') frames are resized to (paper: 480x854) when the proposer has no
-            ``test_size`` of its own; None keeps each frame's own size.
-        input_format: channel order the proposer expects ("BGR" or "RGB"); frames arrive BGR.
         timer: optional ``uvmos.evaluation.timing.PartTimer``: each frame is a ``timer.frame()``
             with parts "proposal" and "association" (D-Net's foreground head runs inside its
             proposal, as paper Table 5 reports it).
@@ -49,19 +48,16 @@ class VideoSegmenter(nn.Module):
         self,
         proposer: nn.Module,
         associator: nn.Module,
-        test_size: Optional[Sequence[int]] = (480, 854),
-        input_format: str = "BGR",
         timer: Any = None,
     ):
         super().__init__()
-        if input_format not in ("BGR", "RGB"):
-            raise ValueError(f"VideoSegmenter: input_format must be BGR or RGB, got {input_format!r}")
+        fmt = getattr(proposer, "input_format", "BGR")
+        if fmt not in ("BGR", "RGB"):
+            raise ValueError(f"VideoSegmenter: the proposer's input_format must be BGR or RGB, got {fmt!r}")
         self.proposer = proposer
         if not isinstance(associator, nn.Module):
             raise TypeError(f"VideoSegmenter: the associator must be an nn.Module, got {type(associator).__name__}")
         self.associator = associator
-        self.test_size = None if test_size is None else tuple(int(s) for s in test_size)
-        self.input_format = input_format
         self.timer = timer
 
     @property
@@ -77,7 +73,7 @@ class VideoSegmenter(nn.Module):
         return self.timer.part(name) if self.timer is not None else contextlib.nullcontext()
 
     def _size(self, frame_hw: Tuple[int, int]) -> Tuple[int, int]:
-        size = getattr(self.proposer, "test_size", None) or self.test_size
+        size = getattr(self.proposer, "test_size", None)
         return frame_hw if size is None else (int(size[0]), int(size[1]))
 
     @torch.no_grad()
@@ -105,7 +101,7 @@ class VideoSegmenter(nn.Module):
             with self._frame():
                 H, W = frame.shape[:2]
                 Hs, Ws = self._size((H, W))
-                image = frame_tensor(frame, (Hs, Ws), self.input_format, device)
+                image = frame_tensor(frame, (Hs, Ws), getattr(self.proposer, "input_format", "BGR"), device)
                 inp: FrameInput = {"image": image, "height": H, "width": W, "video_id": video_id, "frame_idx": t}
                 if prev_image is not None:
                     inp["prev_image"] = prev_image

@@ -12,7 +12,5 @@ from .tnet import tnet
 model = L(VideoSegmenter)(
     proposer=None,
     associator=tnet,
-    test_size=(480, 854),  # paper §4.1: D-Net input size
-    input_format="BGR",
     timer=None,
 )

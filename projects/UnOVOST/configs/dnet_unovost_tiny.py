@@ -13,6 +13,6 @@ from ....configs.uvmos.tiny_cpu import dataloader, train
 from ....configs.uvmos.tiny_cpu import model as _uvmos
 from .maskrcnn_unovost_tiny import model as _mrcnn
 
-model = L(UnOVOSTSegmenter)(proposer=_uvmos.proposer, associator=_mrcnn.associator, test_size=None, input_format="BGR")
+model = L(UnOVOSTSegmenter)(proposer=_uvmos.proposer, associator=_mrcnn.associator)
 model.associator.proposal_score_thresh = 0.0
 train.output_dir = "output/dnet_unovost_tiny"

@@ -30,8 +30,6 @@ model = L(UnOVOSTSegmenter)(
         select_thresh=0.1,
         max_tracks=20,
     ),
-    test_size=None,  # frames at their own size (the tiny models are trained on 192x320 frames)
-    input_format="BGR",
 )
 train.output_dir = "output/maskrcnn_unovost_tiny"
 train.init_checkpoint = {"proposer.model": WEIGHTS}

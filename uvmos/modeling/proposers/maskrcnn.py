@@ -77,6 +77,7 @@ class MaskRCNNProposer(nn.Module):
         self.agnostic_nms = agnostic_nms
         self.return_features = return_features
         self.test_size = None if test_size is None else tuple(test_size)
+        self.input_format = model.input_format  # the GeneralizedRCNN's (detectron2: "BGR" for MSRA weights)
         self.eval()
 
     @torch.no_grad()
