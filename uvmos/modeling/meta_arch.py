@@ -9,7 +9,7 @@ only, so memory does not grow with the video length.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
