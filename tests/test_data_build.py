@@ -71,8 +71,9 @@ def test_train_loader_from_lazy_config(dataset):
 def test_video_test_loader(dataset):
     loader = build_video_test_loader(dataset)
     assert len(loader) == 2
-    assert [v["video_id"] for v in loader] == ["a", "b"]
-    assert [v["length"] for v in loader] == [3, 4]
+    assert all(len(batch) == 1 for batch in loader)  # always one-video lists
+    assert [v["video_id"] for (v,) in loader] == ["a", "b"]
+    assert [v["length"] for (v,) in loader] == [3, 4]
 
 
 def test_no_annotated_frames_is_an_error(tmp_path):

@@ -3,11 +3,11 @@
 from detectron2.config import LazyCall as L
 from omegaconf import OmegaConf
 
-from uvmos.engine.video_inference import VideoListLoader
+from uvmos.data.build import build_video_test_loader
 from uvmos.evaluation.davis import DAVISEvaluator
 
 dataloader = OmegaConf.create()
-dataloader.test = L(VideoListLoader)(dataset_name="uvmos_synth_val")
+dataloader.test = L(build_video_test_loader)(dataset_name="uvmos_synth_val")
 dataloader.evaluator = L(DAVISEvaluator)(
     dataset_name="${..test.dataset_name}",
     task="unsupervised",

@@ -122,7 +122,9 @@ def build_frame_pair_train_loader(
 
 
 class VideoTestLoader:
-    """Iterates over whole video dicts (this DDP rank's share, ``InferenceSampler`` order).
+    """Iterates over whole videos (this DDP rank's share, ``InferenceSampler`` order), one video per
+    step, always as a one-video list ``[video_dict]``: detectron2's batch form, which
+    ``inference_on_dataset`` passes to ``model(inputs)`` and ``evaluator.process(inputs, outputs)``.
 
     Frames are not decoded here: the consumer streams them with :func:`uvmos.data.folder.iter_frames`.
     """
@@ -134,13 +136,14 @@ class VideoTestLoader:
     def __len__(self) -> int:
         return len(self._indices)
 
-    def __iter__(self) -> Iterator[Dict[str, Any]]:
+    def __iter__(self) -> Iterator[List[Dict[str, Any]]]:
         for i in self._indices:
-            yield self.videos[i]
+            yield [self.videos[i]]
 
 
 def build_video_test_loader(dataset_name: Union[str, Sequence[str]]) -> VideoTestLoader:
-    """Loader yielding the whole video dicts of one (or several) registered datasets."""
+    """Loader yielding the whole videos of one (or several) registered datasets, one ``[video_dict]``
+    per step (:class:`VideoTestLoader`)."""
     videos: List[Dict[str, Any]] = []
     for name in _names(dataset_name):
         vs = DatasetCatalog.get(name)

@@ -43,7 +43,6 @@ from uvmos.utils.file_io import atomic_write_json, replace_folder
 __all__ = [
     "run_on_dataset",
     "collect_ytvis_results",
-    "VideoListLoader",
     "YTVIS_FILE",
     "RUN_FILE",
     "run_fingerprint",
@@ -131,25 +130,6 @@ def _is_complete(final: str, manifest: str, names: List[str], ytvis: bool) -> bo
         return False
     present = set(os.listdir(final))
     return all(n + ".png" in present for n in names)
-
-
-class VideoListLoader:
-    """``build_video_test_loader(dataset_name)`` yielding one-video *lists*, the batch form that
-    ``inference_on_dataset`` passes to ``model(inputs)`` and ``evaluator.process(inputs, outputs)``
-    (``VideoSegmenter.forward`` returns a list of per-video outputs)."""
-
-    def __init__(self, dataset_name):
-        from uvmos.data.build import build_video_test_loader
-
-        self.loader = build_video_test_loader(dataset_name)
-        self.dataset_name = dataset_name
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __iter__(self):
-        for video in self.loader:
-            yield [video]
 
 
 def _numpy(x):

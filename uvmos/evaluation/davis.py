@@ -340,11 +340,6 @@ class DAVISEvaluator(DatasetEvaluator):
         return gt, idx
 
     def process(self, inputs, outputs):
-        # build_video_test_loader yields one video dict per step (not a list of them)
-        if isinstance(inputs, Mapping):
-            inputs = [inputs]
-        if isinstance(outputs, Mapping):
-            outputs = [outputs]
         for inp, out in zip(inputs, outputs):
             video_id = str(out.get("video_id", inp.get("video_id")))
             gt, frame_idx = self._gt(video_id)

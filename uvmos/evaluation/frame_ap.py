@@ -142,8 +142,6 @@ class FrameAPEvaluator(DatasetEvaluator):
         self._predictions.extend(instances_to_coco(instances, image_id, self.class_agnostic))
 
     def process(self, inputs: List[Dict[str, Any]], outputs: List[Dict[str, Any]]) -> None:
-        if isinstance(inputs, dict):  # a loader yielding one video dict at a time
-            inputs = [inputs]
         for inp, out in zip(inputs, outputs):
             if "frames" in out:
                 for fr in out["frames"]:

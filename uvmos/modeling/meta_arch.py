@@ -126,8 +126,6 @@ class VideoSegmenter(nn.Module):
                                "category_id", "score", "iscrowd"}, ...] per frame],
              "track_scores": {id: mean score over the frames it appears in}}
         """
-        if isinstance(batched_inputs, dict):  # a loader yielding one video dict at a time
-            batched_inputs = [batched_inputs]
         if self.training:
             raise RuntimeError("VideoSegmenter is an inference model; train its proposer (D-Net) on its own")
         outputs = []

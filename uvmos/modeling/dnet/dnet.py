@@ -277,11 +277,9 @@ class DNet(nn.Module):
     def inference(self, batched_inputs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """Proposals for a batch of frame dicts (docs/dev_conventions.md, "Proposer").
 
-        Video dicts instead of frame dicts (what ``build_video_test_loader`` yields, a single dict or
-        a list) are run frame by frame with :func:`uvmos.modeling.proposers.video.propose_videos`.
+        Video dicts instead of frame dicts (the batches of ``build_video_test_loader``) are run frame
+        by frame with :func:`uvmos.modeling.proposers.video.propose_videos`.
         """
-        if isinstance(batched_inputs, Mapping):
-            batched_inputs = [batched_inputs]
         if batched_inputs and "image" not in batched_inputs[0]:
             from ..proposers.video import propose_videos  # video items from the test loader
 
