@@ -140,7 +140,8 @@ def test_frame_level_process_and_subset(dataset):
 def test_runner_passes_previous_frame_and_foreground(dataset):
     _, videos = dataset
     prop = GTProposer(videos)
-    outs = list(propose_video(prop, videos[0], test_size=(24, 32)))
+    prop.test_size = (24, 32)  # the proposer owns its input size
+    outs = list(propose_video(prop, videos[0]))
     assert [t for t, _ in outs] == [0, 1, 2]
     first, second, third = prop.inputs
     assert "prev_image" not in first and "prev_mask" not in first
@@ -172,7 +173,8 @@ def test_runner_ground_truth_and_empty_guidance(dataset):
     _, videos = dataset
     v = videos[0]
     prop = GTProposer(videos)
-    list(propose_video(prop, v, test_size=(24, 32), guidance="gt"))
+    prop.test_size = (24, 32)
+    list(propose_video(prop, v, guidance="gt"))
     for t in (1, 2):  # frame t is guided by the union of frame t-1's annotated masks, resized
         union = np.any([rle_to_mask(a["segmentation"]) for a in v["annotations"][t - 1]], axis=0)
         want = cv2.resize(union.astype(np.uint8), (32, 24), interpolation=cv2.INTER_NEAREST)

@@ -1,4 +1,8 @@
-"""FRTM's memory instead of the adaptive one: every result stored, refit every 8 frames, no doubling."""
+"""FRTM's memory instead of the adaptive one: every result stored, refit every 8 frames, no doubling.
+
+    python tools/table4_tnet.py --config-file configs/ablations/tnet_fixed_rate_memory.py \
+        --dataset uvmos_synth_hard_test
+"""
 
 from detectron2.config import LazyCall as L
 

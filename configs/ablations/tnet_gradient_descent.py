@@ -1,4 +1,8 @@
-"""T-Net with steepest descent instead of Gauss-Newton-CG for eq. 9 (same steps as GN)."""
+"""T-Net with steepest descent instead of Gauss-Newton-CG for eq. 9 (same steps as GN).
+
+    python tools/table4_tnet.py --config-file configs/ablations/tnet_gradient_descent.py \
+        --dataset uvmos_synth_hard_test
+"""
 
 from detectron2.config import LazyCall as L
 

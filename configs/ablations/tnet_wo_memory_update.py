@@ -1,4 +1,8 @@
-"""Table 4, "w/o memory updating": each target model keeps the fit on its pseudo label y0."""
+"""Table 4, "w/o memory updating": each target model keeps the fit on its pseudo label y0.
+
+    python tools/table4_tnet.py --config-file configs/ablations/tnet_wo_memory_update.py \
+        --dataset uvmos_synth_hard_test
+"""
 
 from detectron2.config import LazyCall as L
 

@@ -1,4 +1,8 @@
-"""The greedy IoU associator on the tiny D-Net's proposals (the Table 4 comparison on CPU)."""
+"""The greedy IoU associator on the tiny D-Net's proposals (the Table 4 comparison on CPU).
+
+    python tools/table4_tnet.py --config-file configs/baselines/greedy_tiny_cpu.py \
+        --dataset uvmos_synth_hard_test
+"""
 
 from detectron2.config import LazyCall as L
 

@@ -1,9 +1,11 @@
 """Baseline: class-agnostic Mask R-CNN R-50-FPN proposals + greedy IoU association (Hungarian).
 
-Weights: ``train.init_checkpoint={proposer.model:/path/model_final.pkl}`` (a 1-class model
-trained on the video frames, or 80-class COCO weights with
+    python tools/train_net.py --config-file configs/baselines/maskrcnn_greedy.py --eval-only \
+        'train.init_checkpoint={proposer.model:/path/model_final.pkl}'
+
+Weights: a 1-class model trained on the video frames, or 80-class COCO weights with
 ``model.proposer.model.roi_heads.num_classes=80``, whose classes are merged by the proposer's
-class-agnostic NMS).
+class-agnostic NMS.
 """
 
 from detectron2.config import LazyCall as L

@@ -1,4 +1,10 @@
-"""Mask R-CNN proposals tracked by T-Net on the Mask R-CNN's own FPN maps (p3: stride 8, p4: 16)."""
+"""Mask R-CNN proposals tracked by T-Net on the Mask R-CNN's own FPN maps (p3: stride 8, p4: 16).
+
+    python tools/train_net.py --config-file configs/baselines/maskrcnn_tnet.py --eval-only \
+        'train.init_checkpoint={proposer.model:/path/model_final.pkl}'
+
+Weights as in configs/baselines/maskrcnn_greedy.py.
+"""
 
 from detectron2.config import LazyCall as L
 

@@ -1,8 +1,11 @@
 """Upper bound of the association: ground-truth proposals (optionally noisy) tracked by T-Net.
 
+    python tools/train_net.py --config-file configs/baselines/oracle_tnet.py --eval-only \
+        'train.init_checkpoint={associator.features.backbone:/path/R-50.pkl}'
+
 The oracle has no backbone, so T-Net computes its own features (ResNet-50 res3/res4 at the frame
-size; give ImageNet R-50 weights with ``train.init_checkpoint={associator.features.backbone:/path/R-50.pkl}``;
-random weights say little and are refused unless ``--allow-random-weights``). Noise knobs: see ``OracleProposer``.
+size, from the ImageNet R-50 weights the command names; random weights say little and are refused
+unless ``--allow-random-weights``). Noise knobs: see ``OracleProposer``.
 """
 
 from detectron2.config import LazyCall as L

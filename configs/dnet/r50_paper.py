@@ -1,4 +1,7 @@
-"""D-Net as trained in paper §4.1, on DAVIS-2017 (unsupervised annotations).
+"""D-Net as trained in paper §4.1, on DAVIS-2017 (unsupervised annotations): Table 3's D-Net at
+the paper's scale (GPUs).
+
+    python tools/train_net.py --config-file configs/dnet/r50_paper.py train.init_checkpoint=/path/R-50.pkl
 
 Model (§3.1): dilated R-50 (res5 rate 2, output stride 16), two ASPP (C = 256, rates 6/12/18 +
 image pooling), SGM branch (4-channel dilated R-50 + ASPP) with two SE fusions, salient and
@@ -7,12 +10,10 @@ instance heads; center Gaussians σ = 10 px. Training (§4.1): scale [0.8, 1.5],
 
 Not in the paper (choices): batch 16, base LR 0.01, 20k iterations, 1% linear warm-up, SyncBN,
 loss weights (1, 10, 0.3) (Panoptic-DeepLab's (1, 200, 0.01) are tuned for Adam and diverge under
-SGD). ImageNet init: ``train.init_checkpoint`` names detectron2's MSRA R-50 (BGR, std 1,
-stride_in_1x1=True); the checkpointer loads it into both backbones, the SGM's 4-channel stem
-getting the RGB filters plus their mean (offline: ``train.init_checkpoint=/path/R-50.pkl``). For
-torchvision's resnet50 .pth also set ``stride_in_1x1=False`` on both, ``input_format="RGB"``,
-torchvision's pixel_mean / pixel_std, and the mapper's ``image_format="RGB"``. Building the model
-reads no file: weights are loaded by the tools, after ``instantiate``.
+SGD). ImageNet init: detectron2's MSRA R-50 (BGR, std 1, stride_in_1x1=True; the default names it
+by URL, the command above a local copy), loaded by the checkpointer into both backbones, the SGM's
+4-channel stem included (docs/dnet.md, "Backbone and ImageNet weights"); torchvision's resnet50
+.pth needs the settings listed in docs/dnet.md, "Configs".
 """
 
 from ..common.data.synth_pairs import dataloader

@@ -1,21 +1,19 @@
-"""A narrow D-Net that trains on 2 CPU cores in 30 minutes on the synthetic benchmark.
+"""A narrow D-Net (Table 3's D-Net row on CPU) sized to train on the synthetic benchmark within a
+budget of 30 CPU-minutes (``cpu_minutes`` in metrics.json, uvmos/engine/hooks.py).
+
+    OMP_NUM_THREADS=1 python tools/train_net.py --config-file configs/dnet/tiny_cpu.py
 
 Same architecture as r50_paper (dilated ResNet, output stride 16, two ASPP, SGM with SE fusions,
 §3.1 decoders), narrowed: R-18 with 16-channel stem/res2 (res5: 128) for both the frame and the
 SGM branch, ASPP C = 64, decoders 32 channels, BN everywhere, random init (no ImageNet file
 here). Data: synthetic 192 x 320 frames, 192 x 192 crops, batch 4; test at the native 192 x 320.
 σ of the center Gaussians 5 px: the paper's 10 px at 480p scaled to the 192-px frames (rounded).
+One thread, because OpenMP threads spin under contention on the shared machine; 4300 iterations
+fill the budget (cost per iteration: docs/dnet.md, "Measurements"; results: docs/model_zoo.md).
 
-Budget (issue: at most 30 CPU-minutes): run with one thread (``OMP_NUM_THREADS=1 python
-tools/train_net.py --config-file configs/dnet/tiny_cpu.py``). An iteration costs 0.40 CPU-s counting
-the data-loader worker (``cpu_minutes`` in metrics.json, see uvmos/engine/hooks.py), so 4300
-iterations + the final evaluation measured 28.5 CPU-minutes (``cpu_minutes_final``), 28 min wall
-with a second training on the other core. With two threads on the shared machine an iteration cost
-2.5 CPU-s (OpenMP spinning under contention), hence one thread. Frame AP on uvmos_synth_val: 55.8.
-
-``center_threshold`` 0.02 (the common config's 0.1 is Panoptic-DeepLab's): chosen on 10 *train*
-videos, where a 3000-iteration model's frame AP was 51.7 / 53.7 / 54.1 at 0.1 / 0.05 / 0.02 (val was not
-used to choose); the narrow model's heatmap peaks are low, and AP rewards the recall.
+``center_threshold`` 0.02 (the common config's 0.1 is Panoptic-DeepLab's): the narrow model's
+heatmap peaks are low, and AP rewards the recall; chosen on train videos, not val
+(docs/model_zoo.md, "Table 3 (D-Net)").
 """
 
 from ..common.data.synth_pairs import dataloader

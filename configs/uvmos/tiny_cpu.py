@@ -1,4 +1,5 @@
-"""uvmos on CPU: the tiny D-Net (configs/dnet/tiny_cpu.py) proposes, T-Net tracks on its features.
+"""uvmos on CPU: the tiny D-Net (configs/dnet/tiny_cpu.py) proposes, T-Net tracks on its features
+(§3; the "D-Net + T-Net" row of Tables 1/4 on CPU, docs/model_zoo.md).
 
 Evaluate (DAVIS J&F on the synthetic val split):
     python tools/train_net.py --config-file configs/uvmos/tiny_cpu.py --eval-only \
@@ -19,23 +20,23 @@ from ..dnet.tiny_cpu import model as dnet_model
 from ._video_eval import dataloader, train
 
 model.proposer = dnet_model
-# Target features (chosen on uvmos_synth_hard train/val, docs/tnet.md "Target features"): res3
-# (stride 8) with res2 and the frame's colours resampled to its grid, each part scaled to unit RMS
-# -- 32 + 16 + 3 = 51 channels. The decoders' x_sal/x_ins were tried and rejected: they encode
-# objectness, so every target model fires on every object (hard val J&F 0.499 vs 0.575).
+# Target features (chosen on uvmos_synth_hard train/val; results: docs/tnet.md, "Target features"):
+# res3 (stride 8) with res2 and the frame's colours resampled to its grid, each part scaled to unit
+# RMS -- 32 + 16 + 3 = 51 channels. Not the decoders' x_sal/x_ins: they encode objectness, so every
+# target model would fire on every object.
 model.associator.features = L(ProposerFeatures)(
     keys=("res3", "res5"), max_cells=1024, concat={"tnet": ("res3", "res2", "image")}
 )
 model.associator.target_feature = "tnet"
-# W1 = the PCA of the first frame's 51 channels, all kept (32 of them lost 0.08 J&F on hard val);
+# W1 = the PCA of the first frame's 51 channels, all kept (fewer lose accuracy: docs/tnet.md);
 # W2 fitted alone: a linear problem solved exactly. W1 is not fitted (init_projection=False): with
 # D = C it is a rotation that W2 absorbs.
 model.associator.target_model.hidden_channels = 51
 model.associator.init_projection = False
-# y̌_j = resized score map > 0.4 (hard val J&F 0.528 / 0.575 / 0.573 at 0.3 / 0.4 / 0.5)
+# y̌_j = resized score map > 0.4 (chosen on hard val: docs/tnet.md, "Target features")
 model.associator.score_thresh = 0.4
-# discovery needs a proposal score >= 0.1: on hard train, 94 % of the proposals on an object pass
-# and 48 % of the others (clutter, fragments); tracklets created on hard val 130 -> 65
+# discovery needs a proposal score >= 0.1, so that clutter and fragments start fewer tracklets
+# (read off hard train: docs/tnet.md, "Target features")
 model.associator.proposal_score_thresh = 0.1
 model.associator.reid = L(MaskPooledEmbedder)(in_features=("res3", "res5"), center=True)
 

@@ -1,5 +1,8 @@
 """configs/uvmos/tiny_cpu.py with the trained re-ID head (configs/tnet/reid_tiny_cpu.py) in eq. 10
-instead of the parameter-free mask-pooled features."""
+instead of the parameter-free mask-pooled features.
+
+    python tools/train_net.py --config-file configs/uvmos/tiny_cpu_reid.py --eval-only
+"""
 
 from detectron2.config import LazyCall as L
 

@@ -19,9 +19,9 @@ from torch import nn
 from uvmos.data.folder import iter_frames
 from uvmos.data.video_dict import instances_from_id_map
 from uvmos.registry import META_ARCH_REGISTRY
-from uvmos.structures import FrameInput, TrackOutput
+from uvmos.structures import TrackOutput
 
-from .proposers.video import frame_tensor
+from .proposers.video import frame_input
 
 __all__ = ["VideoSegmenter"]
 
@@ -72,10 +72,6 @@ class VideoSegmenter(nn.Module):
     def _part(self, name: str):
         return self.timer.part(name) if self.timer is not None else contextlib.nullcontext()
 
-    def _size(self, frame_hw: Tuple[int, int]) -> Tuple[int, int]:
-        size = getattr(self.proposer, "test_size", None)
-        return frame_hw if size is None else (int(size[0]), int(size[1]))
-
     @torch.no_grad()
     def run_video(
         self, frames: Iterable[np.ndarray], video_meta: Optional[dict] = None
@@ -99,13 +95,9 @@ class VideoSegmenter(nn.Module):
                     f"got {frame.shape} {frame.dtype}"
                 )
             with self._frame():
+                inp = frame_input(self.proposer, frame, t, video_id, device, prev_image, prev_mask)
+                Hs, Ws = inp["image"].shape[-2:]
                 H, W = frame.shape[:2]
-                Hs, Ws = self._size((H, W))
-                image = frame_tensor(frame, (Hs, Ws), getattr(self.proposer, "input_format", "BGR"), device)
-                inp: FrameInput = {"image": image, "height": H, "width": W, "video_id": video_id, "frame_idx": t}
-                if prev_image is not None:
-                    inp["prev_image"] = prev_image
-                    inp["prev_mask"] = prev_mask
                 with self._part("proposal"):
                     proposals = self.proposer([inp])[0]
                 with self._part("association"):
@@ -113,7 +105,7 @@ class VideoSegmenter(nn.Module):
                 fg = (out.id_map > 0).astype(np.uint8)
                 if (H, W) != (Hs, Ws):
                     fg = cv2.resize(fg, (Ws, Hs), interpolation=cv2.INTER_NEAREST)
-                prev_image = image
+                prev_image = inp["image"]
                 prev_mask = torch.from_numpy(fg).float()[None].to(device)
             yield frame, out
 

@@ -1,4 +1,7 @@
-"""Class-agnostic Mask R-CNN (detectron2 ``GeneralizedRCNN``, FPN) at the tiny D-Net's scale and budget.
+"""Class-agnostic Mask R-CNN (detectron2 ``GeneralizedRCNN``, FPN) at the tiny D-Net's scale and budget
+(the Table 3 Mask R-CNN baseline on CPU).
+
+    OMP_NUM_THREADS=1 python tools/train_net.py --config-file projects/MaskRCNN/configs/maskrcnn_tiny_cpu.py
 
 Backbone: the tiny D-Net's narrow R-18 (16-channel stem/res2, res5 128, BN, random init), here
 without dilation (output stride 32, res2-res5 feed the FPN), FPN 64 channels; RPN, box and mask
@@ -8,11 +11,8 @@ Optimiser: the common SGD + poly schedule at lr 0.02 (detectron2's 0.02 is for b
 at batch 4 from scratch with BN and warm-up we keep 0.02 to train fast in the short budget: our choice).
 
 Budget: the same ~30 CPU-minutes as ``configs/dnet/tiny_cpu.py``, counted by ``CPUTimeHook``
-(``cpu_minutes`` in metrics.json). An iteration costs 1.3 CPU-s with one thread (measured: 219
-iterations, 4.8 CPU-minutes, data-loader worker included), so 1300 iterations are ~28.5 CPU-min,
-the tiny D-Net's budget. The run reported in docs/model_zoo.md is shorter (deadline; see there).
-
-    OMP_NUM_THREADS=1 python tools/train_net.py --config-file projects/MaskRCNN/configs/maskrcnn_tiny_cpu.py
+(``cpu_minutes`` in metrics.json); 1300 iterations fill it with one thread (cost per iteration and
+results: docs/model_zoo.md, "Baselines").
 """
 
 from detectron2.config import LazyCall as L

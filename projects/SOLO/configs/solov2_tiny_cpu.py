@@ -1,4 +1,7 @@
-"""SOLOv2, class-agnostic, at the tiny D-Net's scale and CPU budget (~30 CPU-minutes, CPUTimeHook).
+"""SOLOv2, class-agnostic, at the tiny D-Net's scale and CPU budget (~30 CPU-minutes, CPUTimeHook):
+the Table 3 SOLO baseline on CPU.
+
+    OMP_NUM_THREADS=1 python tools/train_net.py --config-file projects/SOLO/configs/solov2_tiny_cpu.py
 
 Backbone and FPN exactly as projects/MaskRCNN/configs/maskrcnn_tiny_cpu.py (the tiny D-Net's narrow
 R-18 without dilation, BN, random init; FPN 64 channels, p2-p6). Heads narrowed: instance head 2
@@ -7,14 +10,11 @@ convs of 64 channels (SOLOv2: 4 x 512), mask feature 32 channels, E = 64 kernel 
 ours): S = 28, 24, 16, 12, 8 for objects of sqrt(w h) in [1, 32], [16, 64], [32, 128], [64, 256],
 [128, 2048] px; minimum mask areas at stride 4: 2, 4, 8, 16, 16 px (SOLOv2: the level strides).
 Data and optimiser as the Mask R-CNN config (single frames of uvmos_synth_train, batch 4, SGD
-+ poly) at lr 0.005 (at 0.02 the masks saturated to 0 and the Dice loss stuck at 1 within 20
-iterations: chosen on training loss), SOLOv2's losses (Dice x 3, focal).
++ poly) at lr 0.005, because 0.02 drives every mask to 0 (chosen on the training loss:
+projects/SOLO/README.md), SOLOv2's losses (Dice x 3, focal).
 
-Budget: an iteration costs 0.81 CPU-s with one thread (measured: 179 iterations, 2.4 CPU-minutes,
-data-loader worker included), so 2000 iterations are ~27 CPU-min, the tiny D-Net's budget. The run
-reported in docs/model_zoo.md is shorter (deadline; see there).
-
-    OMP_NUM_THREADS=1 python tools/train_net.py --config-file projects/SOLO/configs/solov2_tiny_cpu.py
+Budget: 2000 iterations with one thread, set to fit the tiny D-Net's budget (cost per iteration and
+results: docs/model_zoo.md, "Baselines").
 """
 
 from detectron2.config import LazyCall as L
@@ -52,7 +52,7 @@ model = L(SOLOv2)(
     min_mask_area=(2, 4, 8, 16, 16),
 )
 
-optimizer.lr = 0.005  # 0.02 (as the Mask R-CNN config) collapsed the Dice loss within 20 iterations
+optimizer.lr = 0.005  # not the Mask R-CNN config's 0.02: see the docstring
 optimizer.weight_decay = 1e-4
 train.max_iter = 2000
 train.eval_period = 0

@@ -7,8 +7,8 @@ Train on the YouTube-VIS-format synthetic split (same frames as ``uvmos_synth``,
 Evaluated by class-aware per-frame mask AP on ``uvmos_synth_ytvis_val``.
 
 The salient loss weighs 4 (binary D-Net: 1): with K + 1 classes the cross-entropy is the hard part,
-and at weight 1 the tiny model collapsed onto 3 of the 8 classes (class-aware AP 8.1; weight 4: 34.0,
-same 4300 iterations; compared on the val split, two runs; README).
+and at weight 1 the tiny model's head collapsed onto a few classes (weight chosen on the val split;
+results: projects/YTVIS_Semantic/README.md, "Measured").
 """
 
 from ....configs.dnet.tiny_cpu import dataloader, lr_multiplier, model, optimizer, train  # noqa: F401

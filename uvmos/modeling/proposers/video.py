@@ -3,7 +3,9 @@
 Frame t gets ``prev_image`` = frame t-1 and ``prev_mask`` = a stand-in for S_{t-1} (the proposer's
 own foreground on t-1, the ground truth, or nothing; :func:`propose_video`): what D-Net's video
 inference and the per-frame AP of ``uvmos.evaluation.frame_ap`` (Table 3, no tracker) run on.
-:func:`frame_tensor` is the frame preparation shared with ``VideoSegmenter``.
+:func:`frame_input` is the frame preparation shared with ``VideoSegmenter.run_video``: both loops
+give the proposer the same :class:`uvmos.structures.FrameInput`, at the proposer's own
+``test_size`` and ``input_format``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from detectron2.structures import Instances
 
 from uvmos.data.folder import iter_frames
 from uvmos.data.video_dict import DatasetFormatError, rle_to_mask
+from uvmos.structures import FrameInput
 
-__all__ = ["frame_tensor", "propose_video", "propose_videos"]
+__all__ = ["frame_tensor", "frame_input", "proposer_size", "propose_video", "propose_videos"]
 
 
 def frame_tensor(frame: np.ndarray, size: Tuple[int, int], input_format: str, device: torch.device) -> torch.Tensor:
@@ -32,6 +35,32 @@ def frame_tensor(frame: np.ndarray, size: Tuple[int, int], input_format: str, de
     elif input_format != "BGR":
         raise ValueError(f"input_format must be BGR or RGB, got {input_format!r}")
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).to(device)
+
+
+def proposer_size(proposer: torch.nn.Module, frame_hw: Tuple[int, int]) -> Tuple[int, int]:
+    """The (H', W') a proposer takes a frame of size ``frame_hw`` at: its ``test_size``, else the frame's."""
+    size = getattr(proposer, "test_size", None)
+    return tuple(frame_hw) if size is None else (int(size[0]), int(size[1]))
+
+
+def frame_input(
+    proposer: torch.nn.Module,
+    frame: np.ndarray,
+    t: int,
+    video_id: Any,
+    device: torch.device,
+    prev_image: Optional[torch.Tensor] = None,
+    prev_mask: Optional[torch.Tensor] = None,
+) -> FrameInput:
+    """Frame t (BGR (H, W, 3) uint8) as the proposer's input: resized to its ``test_size`` in its
+    ``input_format`` (docs/dev_conventions.md), with frame t-1 and S_{t-1} when given."""
+    H, W = frame.shape[:2]
+    image = frame_tensor(frame, proposer_size(proposer, (H, W)), getattr(proposer, "input_format", "BGR"), device)
+    inp: FrameInput = {"image": image, "height": H, "width": W, "video_id": video_id, "frame_idx": t}
+    if prev_image is not None:
+        inp["prev_image"] = prev_image
+        inp["prev_mask"] = prev_mask
+    return inp
 
 
 def _guidance_mask(out: Dict[str, Any], size: Tuple[int, int], threshold: float) -> torch.Tensor:
@@ -68,17 +97,15 @@ def _gt_guidance_mask(video: Dict[str, Any], t: int, size: Tuple[int, int]) -> t
 def propose_video(
     proposer: torch.nn.Module,
     video: Dict[str, Any],
-    test_size: Optional[Sequence[int]] = None,
-    input_format: Optional[str] = None,
     guidance_threshold: float = 0.5,
     keep_features: bool = False,
     guidance: str = "own",
 ) -> Iterator[Tuple[int, Dict[str, Any]]]:
     """Stream ``(t, output)`` of ``proposer`` over one video, frame t guided by frame t-1 (module doc).
 
+    Frames reach the proposer at its own ``test_size`` and ``input_format`` (:func:`frame_input`).
+
     Args:
-        test_size: (H', W') frames are resized to; default ``proposer.test_size`` or the frame size.
-        input_format: "BGR"/"RGB"; default ``proposer.input_format`` or "BGR".
         guidance_threshold: foreground probability (or proposal score) that enters S_{t-1}.
         keep_features: keep the proposer's ``features`` in the outputs (dropped by default).
         guidance: S_{t-1} from the proposer's ``"own"`` output, the ground truth (``"gt"``; needs
@@ -89,17 +116,11 @@ def propose_video(
         raise ValueError(f"guidance must be 'own', 'gt' or 'empty', got {guidance!r}")
     if guidance == "gt" and video.get("annotations") is None:
         raise DatasetFormatError(video.get("video_id"), "guidance='gt' needs a video with annotations")
-    size = test_size or getattr(proposer, "test_size", None)
-    fmt = input_format or getattr(proposer, "input_format", "BGR")
     device = next((p.device for p in proposer.parameters()), torch.device("cpu"))
-    prev: Optional[Dict[str, torch.Tensor]] = None
+    prev_image = prev_mask = None
     for t, frame in iter_frames(video, format="BGR"):
-        H, W = frame.shape[:2]
-        hs, ws = (H, W) if size is None else (int(size[0]), int(size[1]))
-        image = frame_tensor(frame, (hs, ws), fmt, device)
-        inp = {"image": image, "height": H, "width": W, "video_id": video.get("video_id"), "frame_idx": t}
-        if prev is not None:
-            inp.update(prev)
+        inp = frame_input(proposer, frame, t, video.get("video_id"), device, prev_image, prev_mask)
+        hs, ws = inp["image"].shape[-2:]
         out = proposer([inp])[0]
         if guidance == "own":
             mask = _guidance_mask(out, (hs, ws), guidance_threshold)
@@ -107,7 +128,7 @@ def propose_video(
             mask = _gt_guidance_mask(video, t, (hs, ws))
         else:
             mask = torch.zeros((1, hs, ws))
-        prev = {"prev_image": image, "prev_mask": mask.to(device)}
+        prev_image, prev_mask = inp["image"], mask.to(device)
         if not keep_features:
             out = {k: v for k, v in out.items() if k != "features"}
         out = {k: (v.to("cpu") if isinstance(v, (torch.Tensor, Instances)) else v) for k, v in out.items()}
