@@ -77,15 +77,8 @@ def _train_sample(h, w, seed):
     }
 
 
-def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, allow_random_weights=False):
-    """The figures of the module doc for ``cfg.model`` with the weights ``cfg.train.init_checkpoint``."""
-    torch.set_num_threads(threads)
-    model = build_model(cfg, device="cpu", allow_random_weights=allow_random_weights)
-    h, w = size
-    stats = {"config_size": [h, w], "threads": threads, "use_sgm": model.use_sgm}
-
-    # strides / channels
-    image, prev, mask = _frame_batch(model, h, w)
+def _forward(model, image, prev, mask):
+    """(padded images, SGM guidance or None, ``forward_tensors`` outputs) of one frame."""
     images = model._images([{"image": image}], "image")
     guidance = None
     if model.use_sgm:
@@ -93,8 +86,12 @@ def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, allow_rando
         guidance = make_guidance_input(p.tensor, model._pad([mask], p), float(model.pixel_std.mean()))
     with torch.no_grad():
         out = model.forward_tensors(images.tensor, guidance)
+    return images, guidance, out
+
+
+def _strides(images, out) -> dict:
+    """Channels, stride and size of every feature map and head output."""
     H, W = images.tensor.shape[-2:]
-    stats["padded_input"] = [int(H), int(W)]
     feats = {}
     for k, v in out["features"].items():
         feats[k] = {"channels": int(v.shape[1]), "stride": round(H / v.shape[-2], 2), "shape": list(v.shape[-2:])}
@@ -104,24 +101,29 @@ def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, allow_rando
             "stride": round(H / out[k].shape[-2], 2),
             "shape": list(out[k].shape[-2:]),
         }
-    stats["features"] = feats
+    return {"padded_input": [int(H), int(W)], "features": feats}
 
-    # parameters
+
+def _params(model) -> dict:
     counts = parameter_count(model)
-    stats["params"] = counts[""]
-    stats["params_by_module"] = {n: counts[n] for n, _ in model.named_children() if counts.get(n)}
+    by_module = {n: counts[n] for n, _ in model.named_children() if counts.get(n)}
+    return {"params": counts[""], "params_by_module": by_module}
 
-    # FLOPs
-    if flops:
-        fca = FlopCountAnalysis(_Net(model), (images.tensor, guidance))
-        fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        stats["gflops"] = fca.total() / 1e9
-        by = fca.by_module()
-        stats["gflops_by_module"] = {
-            n: by.get("dnet." + n, 0) / 1e9 for n, _ in model.named_children() if by.get("dnet." + n, 0)
-        }
 
-    # CPU seconds per frame
+def _flops(model, images, guidance) -> dict:
+    fca = FlopCountAnalysis(_Net(model), (images.tensor, guidance))
+    fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    stats = {"gflops": fca.total() / 1e9}
+    by = fca.by_module()
+    stats["gflops_by_module"] = {
+        n: by.get("dnet." + n, 0) / 1e9 for n, _ in model.named_children() if by.get("dnet." + n, 0)
+    }
+    return stats
+
+
+def _cpu_speed(model, image, prev, mask, out, h, w, runs) -> dict:
+    """Median seconds per frame (steady state, with a previous frame), its post-processing part,
+    and the first frame's two-pass."""
     inp = {"image": image, "height": h, "width": w, "prev_image": prev, "prev_mask": mask}
     with torch.no_grad():
         model([inp])  # warm-up
@@ -138,29 +140,47 @@ def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, allow_rando
         t0 = time.perf_counter()
         model([{"image": image, "height": h, "width": w}])
         t_first = time.perf_counter() - t0
-    stats["s_per_frame"] = statistics.median(t_all)
-    stats["s_per_frame_postprocess"] = statistics.median(t_post)
+    stats = {"s_per_frame": statistics.median(t_all), "s_per_frame_postprocess": statistics.median(t_post)}
     stats["s_per_frame_network"] = max(stats["s_per_frame"] - stats["s_per_frame_postprocess"], 0.0)
     stats["s_first_frame"] = t_first
     stats["num_proposals"] = len(r["instances"])
+    return stats
 
+
+def _train_speed(model, cfg, size, train_iters) -> dict:
+    """Median seconds per training iteration (forward + backward + SGD step; the first is warm-up)."""
+    bs = int(cfg.dataloader.train.get("total_batch_size", 4))
+    crop = cfg.dataloader.train.mapper.augmentations.get("crop_size") or size
+    batch = [_train_sample(int(crop[0]), int(crop[1]), s) for s in range(bs)]
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+    times = []
+    for i in range(train_iters + 1):
+        t0 = time.perf_counter()
+        loss = sum(model(batch).values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i:  # first iteration is warm-up
+            times.append(time.perf_counter() - t0)
+    return {"train_batch": [bs, int(crop[0]), int(crop[1])], "s_per_train_iter": statistics.median(times)}
+
+
+def analyze(cfg, size, threads=1, runs=3, flops=True, train_iters=0, allow_random_weights=False):
+    """The figures of the module doc for ``cfg.model`` with the weights ``cfg.train.init_checkpoint``."""
+    torch.set_num_threads(threads)
+    model = build_model(cfg, device="cpu", allow_random_weights=allow_random_weights)
+    h, w = size
+    stats = {"config_size": [h, w], "threads": threads, "use_sgm": model.use_sgm}
+    image, prev, mask = _frame_batch(model, h, w)
+    images, guidance, out = _forward(model, image, prev, mask)
+    stats.update(_strides(images, out))
+    stats.update(_params(model))
+    if flops:
+        stats.update(_flops(model, images, guidance))
+    stats.update(_cpu_speed(model, image, prev, mask, out, h, w, runs))
     if train_iters:
-        bs = int(cfg.dataloader.train.get("total_batch_size", 4))
-        crop = cfg.dataloader.train.mapper.augmentations.get("crop_size") or size
-        batch = [_train_sample(int(crop[0]), int(crop[1]), s) for s in range(bs)]
-        model.train()
-        opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-        times = []
-        for i in range(train_iters + 1):
-            t0 = time.perf_counter()
-            loss = sum(model(batch).values())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if i:  # first iteration is warm-up
-                times.append(time.perf_counter() - t0)
-        stats["train_batch"] = [bs, int(crop[0]), int(crop[1])]
-        stats["s_per_train_iter"] = statistics.median(times)
+        stats.update(_train_speed(model, cfg, size, train_iters))
     return stats
 
 

@@ -50,12 +50,20 @@ after every run, so a run cut short still leaves the finished ones; a run that w
 import contextlib
 import os
 import platform
-import sys
 import time
-import traceback
 from pathlib import Path
 
 import torch
+from bench_gpu_utils import (
+    RunRecorder,
+    amp_context,
+    calibration_pass,
+    recalibrate_norms,
+    run_dnet,
+    run_pipeline,
+    run_tnet,
+    run_tnet_features,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,7 +155,6 @@ def load_cfg(args):
 
     H, W = args.size
     cfg = load_config(args.config_file, args.opts)
-    cfg.model.test_size = [H, W]
     prop = cfg.model.proposer
     if "test_size" in prop:
         prop.test_size = [H, W]
@@ -172,198 +179,6 @@ def build_model(cfg, args, device):
     else:
         weights = f"train.init_checkpoint {model.checkpoint}"
     return model, weights
-
-
-def recalibrate_norms(model, run_one_frame) -> int:
-    """Random weights only: set each batch norm's running mean/var to its input's statistics during
-    ``run_one_frame()`` (forward pre-hooks, so every layer sees already-calibrated inputs)."""
-    from detectron2.layers import FrozenBatchNorm2d
-
-    def pre(mod, inputs):
-        x = inputs[0]
-        if x.dim() != 4 or x.shape[0] * x.shape[2] * x.shape[3] < 2:
-            return  # 1x1 pooled branches: no spatial statistics
-        xf = x.detach().float().transpose(0, 1).flatten(1)
-        mod.running_mean.copy_(xf.mean(1))
-        mod.running_var.copy_(xf.var(1).clamp(min=1e-4))
-
-    norms = [
-        m
-        for m in model.modules()
-        if isinstance(m, (torch.nn.modules.batchnorm._BatchNorm, FrozenBatchNorm2d))
-        and getattr(m, "running_mean", None) is not None
-    ]
-    hooks = [m.register_forward_pre_hook(pre) for m in norms]
-    try:
-        run_one_frame()
-    finally:
-        for h in hooks:
-            h.remove()
-    return len(norms)
-
-
-# ---------------------------------------------------------------------------------------- runs
-def amp_context(device, precision):
-
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision.split("-")[0])
-    if dtype is None:
-        return contextlib.nullcontext
-    return lambda: torch.autocast(device_type=device.type, dtype=dtype)
-
-
-class ControlledProposer(torch.nn.Module):
-    """Wraps the real proposer (its time is the ``proposal`` part) and hands the associator the
-    controlled proposals of the frame instead of the proposer's instances."""
-
-    def __init__(self, proposer, proposals, amp):
-        super().__init__()
-        self.inner = proposer
-        self.test_size = getattr(proposer, "test_size", None)
-        self.proposals = proposals
-        self.amp = amp
-
-    def forward(self, batched_inputs):
-        with self.amp():
-            outs = self.inner(batched_inputs)
-        res = []
-        for x, o in zip(batched_inputs, outs):
-            o = dict(o, instances=self.proposals[int(x["frame_idx"])])
-            if "features" in o:  # half features from an autocast proposer: fp32 for the associator
-                o["features"] = {k: v.float() for k, v in o["features"].items()}
-            res.append(o)
-        return res
-
-
-def frame_input(frames, masks_t, t, device, prev_image):
-    import numpy as np
-
-    f = frames[t]
-    image = torch.from_numpy(np.ascontiguousarray(f.transpose(2, 0, 1))).to(device)
-    inp = {"image": image, "height": f.shape[0], "width": f.shape[1], "video_id": "bench", "frame_idx": t}
-    if prev_image is not None:
-        inp["prev_image"] = prev_image
-        inp["prev_mask"] = masks_t[t - 1]
-    return inp
-
-
-def run_pipeline(model, frames, proposals, amp_all, amp_dnet, n):
-    from uvmos.evaluation.timing import PartTimer
-
-    inner = model.proposer
-    timer = PartTimer()
-    model.proposer = ControlledProposer(inner, proposals, amp_dnet)
-    model.timer = timer
-    per_frame = []
-    try:
-        with amp_all():
-            seen, fs = {}, 0.0
-            for _ in model.run_video(iter(frames[:n]), {"video_id": "bench"}):
-                rec = {k: v - seen.get(k, 0.0) for k, v in timer.seconds.items()}
-                rec["frame"] = timer.frame_seconds - fs
-                seen, fs = dict(timer.seconds), timer.frame_seconds
-                per_frame.append(rec)
-    finally:
-        model.proposer, model.timer = inner, None
-    return [{"dnet": r.get("proposal", 0.0), "tnet": r.get("association", 0.0), "total": r["frame"]} for r in per_frame]
-
-
-def run_dnet(model, frames, unions, amp_dnet, cache):
-
-    from uvmos.evaluation.timing import PartTimer
-
-    timer, per_frame, prev, n_props, nonfinite = PartTimer(), [], None, [], 0
-    device = model.device
-    for t in range(len(frames)):
-        inp = frame_input(frames, unions, t, device, prev)
-        before = timer.seconds.get("dnet", 0.0)
-        with timer.part("dnet"), amp_dnet():
-            out = model.proposer([inp])[0]
-        per_frame.append({"dnet": timer.seconds["dnet"] - before})
-        n_props.append(len(out["instances"]))
-        fg = out.get("foreground")
-        if fg is not None and not bool(torch.isfinite(fg).all()):
-            nonfinite += 1
-        if cache is not None:
-            cache.append(
-                {
-                    k: ({n: f.float().cpu() for n, f in v.items()} if k == "features" else v.float().cpu())
-                    for k, v in out.items()
-                    if k in ("features", "foreground")
-                }
-            )
-        prev = inp["image"]
-    return per_frame, {"proposals_per_frame": sum(n_props) / max(len(n_props), 1), "nonfinite_frames": nonfinite}
-
-
-def run_tnet(model, frames, unions, proposals, cache, amp_all):
-    from uvmos.evaluation.timing import PartTimer
-
-    timer, per_frame, prev, ntracks = PartTimer(), [], None, []
-    device = model.device
-    assoc = model.associator
-    with amp_all():
-        assoc.reset({"video_id": "bench"})
-        for t in range(len(frames)):
-            inp = frame_input(frames, unions, t, device, prev)
-            props = {"instances": proposals[t]}
-            for k, v in cache[t].items():
-                props[k] = {n: f.to(device) for n, f in v.items()} if k == "features" else v.to(device)
-            before = timer.seconds.get("tnet", 0.0)
-            with timer.part("tnet"):
-                res = assoc.step(inp, props)
-            per_frame.append({"tnet": timer.seconds["tnet"] - before})
-            ntracks.append(len(res.get("track_scores", {})))
-            prev = inp["image"]
-    return per_frame, {"visible_tracks_per_frame": sum(ntracks) / max(len(ntracks), 1)}
-
-
-def run_tnet_features(model, frames, unions, cache):
-    from uvmos.evaluation.timing import PartTimer
-
-    feats = getattr(model.associator, "features", None)
-    timer, per_frame, device = PartTimer(), [], model.device
-    for t in range(len(frames)):
-        inp = frame_input(frames, unions, t, device, None)
-        props = {
-            k: ({n: f.to(device) for n, f in v.items()} if k == "features" else v.to(device))
-            for k, v in cache[t].items()
-        }
-        before = timer.seconds.get("tnet_features", 0.0)
-        with timer.part("tnet_features"):
-            feats(inp, props)
-        per_frame.append({"tnet_features": timer.seconds["tnet_features"] - before})
-    return per_frame, {"features": type(feats).__name__}
-
-
-def calibration_pass(model, frames, unions, proposals):
-    """Frame 0 through the whole pipeline (fp32); if that fails, through D-Net and T-Net's
-    feature module, so the runs that can work still get calibrated weights."""
-    try:
-        run_pipeline(model, frames, proposals, contextlib.nullcontext, contextlib.nullcontext, 1)
-    except Exception:
-        print(f"[bench_gpu] calibration through the pipeline failed:\n{traceback.format_exc(limit=6)}", file=sys.stderr)
-        cache = []
-        run_dnet(model, frames[:1], unions, contextlib.nullcontext, cache)
-        if isinstance(getattr(model.associator, "features", None), torch.nn.Module):
-            run_tnet_features(model, frames[:1], unions, cache)
-
-
-def stats(per_frame):
-    """ms/frame per part: mean over all frames, mean over frames 1.., median, p90, frame 0."""
-    import numpy as np
-
-    out = {}
-    for part in per_frame[0]:
-        ms = np.array([1000.0 * r[part] for r in per_frame])
-        rest = ms[1:] if len(ms) > 1 else ms
-        out[part] = {
-            "mean_ms": round(float(ms.mean()), 2),
-            "mean_ms_after_first": round(float(rest.mean()), 2),
-            "median_ms": round(float(np.median(ms)), 2),
-            "p90_ms": round(float(np.percentile(ms, 90)), 2),
-            "first_frame_ms": round(float(ms[0]), 2),
-        }
-    return out
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -400,8 +215,8 @@ def default_output():
     return os.path.join(os.environ["OUT"], "gpu_bench.json") if os.environ.get("OUT") else "output/bench/gpu.json"
 
 
-@torch.no_grad()
-def main(argv=None):
+# ---------------------------------------------------------------------------------------- steps
+def get_parser():
     from uvmos.engine.defaults import default_argument_parser
 
     p = default_argument_parser(__doc__, config_required=False)
@@ -423,40 +238,32 @@ def main(argv=None):
         help="skip a run when the elapsed s + the longest run so far would pass this",
     )
     p.add_argument("--output", default=None)
+    return p
+
+
+def parse_args(argv):
+    """The arguments, checked before anything is loaded."""
+    p = get_parser()
     args = p.parse_args(argv)
     if args.frames is not None and not os.path.isdir(args.frames):
         p.error(f"--frames {args.frames}: no such folder")
     if args.frames_n < 2 or args.warmup < 1 or args.warmup > args.frames_n:
         p.error("need --frames-n >= 2 and 1 <= --warmup <= --frames-n")
-    output = args.output or default_output()
-    t_start = time.time()
+    return args
 
-    from detectron2.utils.logger import setup_logger
 
-    import uvmos  # noqa: F401
-    from uvmos.engine.checkpoint import CheckpointError
-    from uvmos.utils.config import ConfigError, ToolExit
-    from uvmos.utils.file_io import atomic_write_json
-
-    try:  # a bad config, override or weights file: one line, before any frame is read
-        cfg = load_cfg(args)
-    except ConfigError as e:
-        raise ToolExit(e) from None
-    setup_logger(name="uvmos")
+def setup_device(args):
     device = torch.device(args.device)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise SystemExit("error: --device cuda but torch sees no GPU")
         torch.backends.cudnn.benchmark = not args.no_cudnn_benchmark
+    return device
 
-    frames, masks, source = load_frames(args)
-    proposals, unions = controlled_proposals(masks, args.objects, tuple(args.size), device)
-    try:
-        model, weights = build_model(cfg, args, device)
-    except CheckpointError as e:
-        raise ToolExit(e) from None
-    print(f"[bench_gpu] weights: {weights}")
-    result = {
+
+def new_result(args, weights, source, device, model):
+    """The JSON's header: what was measured, where, with which weights (the runs come later)."""
+    return {
         "config": args.config_file,
         "opts": args.opts,
         "weights": weights,
@@ -483,55 +290,11 @@ def main(argv=None):
         },
         "runs": [],
     }
-    if weights.startswith("RANDOM"):
-        result["norms_recalibrated"] = recalibrate_norms(
-            model, lambda: calibration_pass(model, frames, unions, proposals)
-        )
-    print(
-        f"[bench_gpu] {args.config_file} on {result['env']['gpu']}, {args.frames_n} frames "
-        f"{args.size[0]}x{args.size[1]} from {source}; {args.objects} proposals/frame"
-    )
 
-    longest = [0.0]  # the longest run so far: a run that would likely end past --time-limit is skipped
 
-    def record(precision, name, fn):
-        if time.time() - t_start + longest[0] > args.time_limit:
-            result["runs"].append({"precision": precision, "run": name, "error": "skipped: --time-limit"})
-            atomic_write_json(output, result)
-            print(f"[bench_gpu] {precision}/{name} skipped (--time-limit {args.time_limit:.0f} s)")
-            return None
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(device)
-        entry = {"precision": precision, "run": name}
-        t0 = time.time()
-        try:
-            per_frame, extra = fn()
-            entry.update(stats=stats(per_frame), **extra)
-            if device.type == "cuda":
-                entry["peak_mem_mib"] = {
-                    "allocated": torch.cuda.max_memory_allocated(device) / 2**20,
-                    "reserved": torch.cuda.max_memory_reserved(device) / 2**20,
-                }
-        except Exception:
-            entry["error"] = traceback.format_exc(limit=6)
-            print(f"[bench_gpu] {precision}/{name} FAILED:\n{entry['error']}", file=sys.stderr)
-            per_frame = None
-        entry["wall_s"] = round(time.time() - t0, 2)
-        longest[0] = max(longest[0], entry["wall_s"])
-        result["runs"].append(entry)
-        atomic_write_json(output, result)
-        if "stats" in entry:
-            print(
-                f"[bench_gpu] {precision:>9s} {name:<13s} "
-                + ", ".join(
-                    f"{k} {v['mean_ms']:.1f} ms ({v['mean_ms_after_first']:.1f} after frame 0)"
-                    for k, v in entry["stats"].items()
-                )
-            )
-        return per_frame
-
+def run_precisions(args, model, frames, unions, proposals, record):
+    """Per precision: the warm-up (not kept), then the runs of the module doc, each by ``record``."""
+    device = record.device
     for precision in args.precisions:  # record() calls each function at once: the loop's values are bound
         amp = amp_context(device, precision)
         amp_all = contextlib.nullcontext if precision.endswith("-dnet") else amp
@@ -543,7 +306,7 @@ def main(argv=None):
         )
         if warm is None:
             continue
-        result["runs"].pop()  # the warm-up is not a measurement
+        record.result["runs"].pop()  # the warm-up is not a measurement
         cache = []
         record(precision, "dnet", lambda amp=amp, cache=cache: run_dnet(model, frames, unions, amp, cache))
         if len(cache) == len(frames):
@@ -561,6 +324,10 @@ def main(argv=None):
             lambda amp=amp, amp_all=amp_all: (run_pipeline(model, frames, proposals, amp_all, amp, len(frames)), {}),
         )
 
+
+def report(result, weights, output, t_start):
+    from uvmos.utils.file_io import atomic_write_json
+
     result["wall_s"] = round(time.time() - t_start, 1)
     result["table"] = table(result["runs"])
     atomic_write_json(output, result)
@@ -568,6 +335,47 @@ def main(argv=None):
     print(result["table"])
     print(f"\nsaved {output} ({result['wall_s']} s)", flush=True)
     return result
+
+
+@torch.no_grad()
+def main(argv=None):
+    args = parse_args(argv)
+    output = args.output or default_output()
+    t_start = time.time()
+
+    from detectron2.utils.logger import setup_logger
+
+    import uvmos  # noqa: F401
+    from uvmos.engine.checkpoint import CheckpointError
+    from uvmos.utils.config import ConfigError, ToolExit
+
+    try:  # a bad config, override or weights file: one line, before any frame is read
+        cfg = load_cfg(args)
+    except ConfigError as e:
+        raise ToolExit(e) from None
+    setup_logger(name="uvmos")
+    device = setup_device(args)
+
+    frames, masks, source = load_frames(args)
+    proposals, unions = controlled_proposals(masks, args.objects, tuple(args.size), device)
+    try:
+        model, weights = build_model(cfg, args, device)
+    except CheckpointError as e:
+        raise ToolExit(e) from None
+    print(f"[bench_gpu] weights: {weights}")
+    result = new_result(args, weights, source, device, model)
+    if weights.startswith("RANDOM"):
+        result["norms_recalibrated"] = recalibrate_norms(
+            model, lambda: calibration_pass(model, frames, unions, proposals)
+        )
+    print(
+        f"[bench_gpu] {args.config_file} on {result['env']['gpu']}, {args.frames_n} frames "
+        f"{args.size[0]}x{args.size[1]} from {source}; {args.objects} proposals/frame"
+    )
+    run_precisions(
+        args, model, frames, unions, proposals, RunRecorder(result, output, device, args.time_limit, t_start)
+    )
+    return report(result, weights, output, t_start)
 
 
 if __name__ == "__main__":

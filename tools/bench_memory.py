@@ -8,10 +8,11 @@
 * ``speed``: seconds per frame of each part (``proposal``, ``association``; uvmos PartTimer) at a
   given frame size (default 480x854) with 1, 3 and 5 objects.
 
-Frames come from an on-the-fly moving-shapes stream (textured ellipses over a textured background,
-nothing stored). The config's proposer runs on every frame (its time and its ``features`` are
-real), but its instances are replaced by the stream's ground-truth masks (``--oracle``, default),
-so the tracker follows exactly K objects whatever the proposer's weights.
+Frames are rendered on the fly, nothing stored (``uvmos.data.synthetic_stream.SyntheticStream``:
+a synthetic-benchmark scene with K objects that stay in view, its clip played back and forth). The
+config's proposer runs on every frame (its time and its ``features`` are real), but its instances
+are replaced by the stream's ground-truth masks (``OracleProposer``; ``--no-oracle`` keeps the
+proposer's own), so the tracker follows exactly K objects whatever the proposer's weights.
 
     python tools/bench_memory.py rss   --config-file configs/uvmos/tiny_cpu.py --frames 100 1000
     python tools/bench_memory.py speed --config-file configs/uvmos/tiny_cpu.py --objects 1 3 5 --num-frames 20
@@ -29,75 +30,38 @@ import subprocess
 import sys
 import time
 
-import cv2
-import numpy as np
 import torch
 
+VIDEO_ID = "bench"
 
-class MovingShapes:
-    """Deterministic stream: frame t and its id map are computed from t alone (nothing kept)."""
 
-    def __init__(self, height: int, width: int, num_objects: int, seed: int = 0):
-        rng = np.random.default_rng(seed)
-        self.H, self.W, self.K = height, width, num_objects
-        small = rng.normal(120, 40, (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
-        self.bg = np.clip(
-            cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC) + rng.normal(0, 6, (height, width, 3)),
-            0,
-            255,
-        ).astype(np.uint8)
-        u = min(height, width)
-        self.objs = []
-        for _ in range(num_objects):
-            colour = rng.uniform(30, 230, 3)
-            tex = rng.normal(0, 25, (64, 64, 3)).astype(np.float32)
-            self.objs.append(
-                {
-                    "axes": (int(u * rng.uniform(0.08, 0.15)), int(u * rng.uniform(0.06, 0.12))),
-                    "centre": rng.uniform(0.2, 0.8, 2),
-                    "amp": rng.uniform(0.1, 0.3, 2),
-                    "freq": rng.uniform(0.01, 0.04, 2),
-                    "phase": rng.uniform(0, 2 * np.pi, 2),
-                    "colour": colour,
-                    "tex": cv2.resize(tex, (width, height)),
-                }
-            )
+def make_stream(args, num_objects: int, seed: int):
+    """The benchmark's frames: K objects that stay in view (no entering or leaving), at ``--size``."""
+    from uvmos.data.synthetic import SyntheticConfig
+    from uvmos.data.synthetic_stream import SyntheticStream
 
-    def __call__(self, t: int):
-        img = self.bg.copy()
-        id_map = np.zeros((self.H, self.W), np.int32)
-        for k, o in enumerate(self.objs):  # later objects occlude earlier ones
-            cy, cx = o["centre"] + o["amp"] * np.sin(o["freq"] * t * 2 * np.pi + o["phase"])
-            m = np.zeros((self.H, self.W), np.uint8)
-            cv2.ellipse(m, (int(cx * self.W), int(cy * self.H)), o["axes"], float(t % 360), 0, 360, 1, -1)
-            m = m.astype(bool)
-            img[m] = np.clip(o["colour"] + o["tex"][m], 0, 255).astype(np.uint8)
-            id_map[m] = k + 1
-        return img, id_map
+    H, W = args.size
+    cfg = SyntheticConfig(height=H, width=W, min_objects=num_objects, max_objects=num_objects, enter_leave_prob=0.0)
+    return SyntheticStream(seed, cfg)
 
 
 class OracleInstances(torch.nn.Module):
-    """Runs ``proposer`` (timing, features) and replaces its instances by the stream's masks."""
+    """Runs ``proposer`` (timing, features) and replaces its instances by the stream's masks (an
+    ``OracleProposer`` on the stream's video dict, whose frames' annotations are computed when read)."""
 
-    def __init__(self, proposer, stream: MovingShapes):
+    def __init__(self, proposer, stream):
+        from uvmos.modeling.proposers import OracleProposer
+
         super().__init__()
-        self.proposer, self.stream = proposer, stream
+        self.proposer = proposer
+        self.oracle = OracleProposer(videos=[stream.video_dict(VIDEO_ID)])
         self.test_size = getattr(proposer, "test_size", None) if proposer is not None else None
+        self.input_format = getattr(proposer, "input_format", "BGR") if proposer is not None else "BGR"
 
     def forward(self, batched_inputs):
-        from detectron2.structures import Instances
-
         outs = self.proposer(batched_inputs) if self.proposer is not None else [{} for _ in batched_inputs]
-        for x, out in zip(batched_inputs, outs):
-            _, id_map = self.stream(int(x["frame_idx"]))
-            ids = [i for i in range(1, self.stream.K + 1) if (id_map == i).any()]
-            inst = Instances((x["height"], x["width"]))
-            inst.pred_masks = torch.from_numpy(
-                np.stack([id_map == i for i in ids]) if ids else np.zeros((0,) + id_map.shape, bool)
-            )
-            inst.scores = torch.ones(len(ids))
-            inst.pred_classes = torch.zeros(len(ids), dtype=torch.long)
-            out["instances"] = inst
+        for out, truth in zip(outs, self.oracle(batched_inputs)):
+            out["instances"] = truth["instances"]
         return outs
 
 
@@ -109,8 +73,7 @@ def build_model(args, stream, timer=None):
 
     try:
         cfg = load_config(args.config_file, args.opts)
-        cfg.model.test_size = tuple(args.size)
-        if "test_size" in cfg.model.proposer:  # the proposer's own test size wins in VideoSegmenter
+        if "test_size" in cfg.model.proposer:  # VideoSegmenter resizes the frames to the proposer's test size
             cfg.model.proposer.test_size = tuple(args.size)
         # the weights: train.init_checkpoint (a whole-model checkpoint, e.g. the embedded model, or a
         # proposer-only one)
@@ -129,7 +92,7 @@ def build_model(args, stream, timer=None):
 def run_frames(model, stream, n: int):
     frames = (stream(t)[0] for t in range(n))
     count = 0
-    for out in model.run_video(frames, {"video_id": "bench"}):
+    for out in model.run_video(frames, {"video_id": VIDEO_ID}):
         count += 1
         del out
     return count
@@ -137,7 +100,7 @@ def run_frames(model, stream, n: int):
 
 def child_rss(args) -> None:
     torch.set_num_threads(args.threads)
-    stream = MovingShapes(*args.size, args.objects[0], seed=0)
+    stream = make_stream(args, args.objects[0], seed=0)
     model = build_model(args, stream)
     built_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
     t0 = time.time()
@@ -189,11 +152,11 @@ def cmd_speed(args) -> None:
         f"(+{args.warmup} warm-up), {args.threads} thread(s)"
     )
     for k in args.objects:
-        stream = MovingShapes(*args.size, k, seed=k)
+        stream = make_stream(args, k, seed=k)
         timer = PartTimer()
         model = build_model(args, stream, timer=None)
         frames = (stream(t)[0] for t in range(args.warmup + args.num_frames))
-        for _, out in model.run_video(frames, {"video_id": "bench"}):
+        for _, out in model.run_video(frames, {"video_id": VIDEO_ID}):
             if out.frame_idx == args.warmup - 1:  # the targets exist now: time the next frames
                 model.timer = timer
         per_part, fps = timer.summary()
@@ -223,6 +186,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.objects is None:
         args.objects = [3] if args.mode == "rss" else [1, 3, 5]
+    if min(args.size) < 16 or not all(1 <= k <= 254 for k in args.objects):
+        p.error("need --size of at least 16 16 and 1 <= --objects <= 254")
     if args.mode == "rss" and args.child_frames:
         return child_rss(args)
     args.passthrough = (

@@ -20,6 +20,74 @@ import numpy as np
 import torch
 
 
+def build(args):
+    import uvmos  # noqa: F401
+    from uvmos.engine.checkpoint import CheckpointError
+    from uvmos.engine.defaults import build_model
+    from uvmos.utils.config import ConfigError, ToolExit, load_config
+
+    try:
+        cfg = load_config(args.config_file, args.opts)
+        return build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
+    except (ConfigError, CheckpointError) as e:
+        raise ToolExit(e) from None
+
+
+def video_features(model, vid, key):
+    """The tracker's feature map ``key`` of every frame of the video (float32)."""
+    trk, feats = model.associator, []
+    with torch.no_grad():
+        for t, f in enumerate(vid.frames):
+            x = {
+                "image": torch.from_numpy(np.ascontiguousarray(f.transpose(2, 0, 1))),
+                "height": f.shape[0],
+                "width": f.shape[1],
+                "frame_idx": t,
+                "video_id": vid.name,
+            }
+            feats.append(trk.features(x, model.proposer([x])[0])[key].float())
+    return feats
+
+
+def bench_object(trk, vid, feats, obj, steps):
+    """The init and update problems of one object, each solved by every solver for k steps (printed)."""
+    from uvmos.modeling.tnet.mask_ops import downsample_masks
+    from uvmos.modeling.tnet.solver import (
+        GaussNewtonCG,
+        GradientDescent,
+        LinearFilterObjective,
+        TargetObjective,
+        hinge_pixel_weights,
+        objective_value,
+    )
+
+    tm, regs = trk.target_model, trk.regs
+    solvers = {
+        "GN-CG": lambda: GaussNewtonCG(init_cg_iters=(10,), update_cg_iters=(10,)),
+        "GD (exact step)": lambda: GradientDescent(),
+        "GD (lr 1e-3)": lambda: GradientDescent(lr=1e-3),
+    }
+    ys = [downsample_masks(torch.from_numpy(m == obj)[None], feats[0].shape[-2:]) for m in vid.id_maps]
+    X, y0 = feats[0], ys[0]
+    init = TargetObjective(tm, X, y0, torch.ones(1), regs, hinge_pixel_weights(y0))
+    p0 = tm.init_params(X, torch.Generator().manual_seed(obj))
+    p_fit = GaussNewtonCG().solve(init, p0, phase="init")
+    Z = torch.cat([tm.project(f, p_fit[0]) for f in feats])
+    Y = torch.cat(ys)
+    w = torch.tensor([0.9**-j for j in range(len(feats))])
+    upd = LinearFilterObjective(Z, Y, w / w.sum(), regs[1], hinge_pixel_weights(Y))
+    for name, problem, start in (("init", init, p0), ("update", upd, p_fit[1:])):
+        print(f"object {obj} {name}: start {objective_value(problem, start):.5f}")
+        for sname, make in solvers.items():
+            row = []
+            for k in steps:
+                t0 = time.perf_counter()
+                pk = make().solve(problem, start, phase=name, num_steps=k)
+                ms = 1000 * (time.perf_counter() - t0)
+                row.append(f"k={k}: {objective_value(problem, pk):.5f} ({ms:.0f} ms)")
+            print(f"  {sname:16s} " + "  ".join(row))
+
+
 def main(argv=None):
     from uvmos.engine.defaults import default_argument_parser
 
@@ -32,67 +100,16 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
-    import uvmos  # noqa: F401
     from uvmos.data.synthetic import SyntheticConfig, generate_video
-    from uvmos.engine.checkpoint import CheckpointError
-    from uvmos.engine.defaults import build_model
-    from uvmos.modeling.tnet.mask_ops import downsample_masks
-    from uvmos.modeling.tnet.solver import (
-        GaussNewtonCG,
-        GradientDescent,
-        LinearFilterObjective,
-        TargetObjective,
-        hinge_pixel_weights,
-        objective_value,
-    )
-    from uvmos.utils.config import ConfigError, ToolExit, load_config
 
-    try:
-        cfg = load_config(args.config_file, args.opts)
-        model = build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
-    except (ConfigError, CheckpointError) as e:
-        raise ToolExit(e) from None
+    model = build(args)
     trk = model.associator
     key = args.feature or trk.target_feature
     vid = generate_video(args.seed, SyntheticConfig(length=args.frames, min_objects=2, max_objects=3))
-    feats = []
-    with torch.no_grad():
-        for t, f in enumerate(vid.frames):
-            x = {
-                "image": torch.from_numpy(np.ascontiguousarray(f.transpose(2, 0, 1))),
-                "height": f.shape[0],
-                "width": f.shape[1],
-                "frame_idx": t,
-                "video_id": vid.name,
-            }
-            feats.append(trk.features(x, model.proposer([x])[0])[key].float())
-    tm, regs = trk.target_model, trk.regs
-    solvers = {
-        "GN-CG": lambda: GaussNewtonCG(init_cg_iters=(10,), update_cg_iters=(10,)),
-        "GD (exact step)": lambda: GradientDescent(),
-        "GD (lr 1e-3)": lambda: GradientDescent(lr=1e-3),
-    }
+    feats = video_features(model, vid, key)
     print(f"features {key} {tuple(feats[0].shape)}; eq. 9 value after k steps (time)")
     for obj in sorted(set(np.unique(vid.id_maps[0]).tolist()) - {0}):
-        ys = [downsample_masks(torch.from_numpy(m == obj)[None], feats[0].shape[-2:]) for m in vid.id_maps]
-        X, y0 = feats[0], ys[0]
-        init = TargetObjective(tm, X, y0, torch.ones(1), regs, hinge_pixel_weights(y0))
-        p0 = tm.init_params(X, torch.Generator().manual_seed(obj))
-        p_fit = GaussNewtonCG().solve(init, p0, phase="init")
-        Z = torch.cat([tm.project(f, p_fit[0]) for f in feats])
-        Y = torch.cat(ys)
-        w = torch.tensor([0.9**-j for j in range(len(feats))])
-        upd = LinearFilterObjective(Z, Y, w / w.sum(), regs[1], hinge_pixel_weights(Y))
-        for name, problem, start in (("init", init, p0), ("update", upd, p_fit[1:])):
-            print(f"object {obj} {name}: start {objective_value(problem, start):.5f}")
-            for sname, make in solvers.items():
-                row = []
-                for k in args.steps:
-                    t0 = time.perf_counter()
-                    pk = make().solve(problem, start, phase=name, num_steps=k)
-                    ms = 1000 * (time.perf_counter() - t0)
-                    row.append(f"k={k}: {objective_value(problem, pk):.5f} ({ms:.0f} ms)")
-                print(f"  {sname:16s} " + "  ".join(row))
+        bench_object(trk, vid, feats, obj, args.steps)
 
 
 if __name__ == "__main__":

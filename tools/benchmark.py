@@ -33,10 +33,11 @@ A row whose checkpoint is missing is reported as not measured, with the missing 
 """
 
 import argparse
-import json
 import os
 import tempfile
 from pathlib import Path
+
+from benchmark_report import cmd_plot, markdown_table
 
 
 def peak_rss_mb() -> float:
@@ -46,82 +47,89 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def cmd_run(args) -> dict:
-    import cv2
-    import numpy as np
+def _build_model(args):
     import torch
-    from detectron2.data import DatasetCatalog
 
-    import uvmos  # noqa: F401
-    from uvmos.data.io import read_id_map, read_id_maps
     from uvmos.engine.checkpoint import CheckpointError
     from uvmos.engine.defaults import build_model
-    from uvmos.engine.video_inference import run_on_dataset
-    from uvmos.evaluation.davis import evaluate_davis
-    from uvmos.evaluation.timing import PartTimer
     from uvmos.utils.config import ConfigError, ToolExit, load_config
 
     if args.threads:
         torch.set_num_threads(args.threads)
     try:  # random weights are refused unless asked for (a speed-only run of an untrained baseline)
         cfg = load_config(args.config_file, args.opts)
-        model = build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
+        return build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
     except (ConfigError, CheckpointError) as e:
         raise ToolExit(e) from None
+
+
+def _videos(args) -> list:
+    """The dataset's videos to measure: ``--video-ids`` (if given), then the first ``--videos``."""
+    from detectron2.data import DatasetCatalog
+
     videos = DatasetCatalog.get(args.dataset)
     if getattr(args, "video_ids", None):
         unknown = set(args.video_ids) - {v["video_id"] for v in videos}
         if unknown:
             raise SystemExit(f"error: dataset {args.dataset} has no videos {sorted(unknown)}")
         videos = [v for v in videos if v["video_id"] in set(args.video_ids)]
-    videos = videos[: args.videos or None]
-    names = [v["video_id"] for v in videos]
-    timer = PartTimer()
-    if hasattr(model.proposer, "timer"):  # proposers that time their own parts (flow, motion, ...)
-        model.proposer.timer = timer
-    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
-        if args.warmup:  # warm-up on the first video's first frames, not timed
-            from uvmos.data.folder import iter_frames
+    return videos[: args.videos or None]
 
-            first = videos[0]
-            frames = (f for t, f in iter_frames(first) if t < args.warmup)
-            for _ in model.run_video(frames, first):
-                pass
-        out_dirs = run_on_dataset(model, args.dataset, tmp, videos=names, timer=timer)
-        per_part, fps = timer.summary()
-        rss = peak_rss_mb()  # before the evaluation reads the results back
-        live = max(
-            (
-                len(set(np.unique(read_id_map(os.path.join(out_dirs[v], f))).tolist()) - {0})
-                for v in names
-                for f in os.listdir(out_dirs[v])
-                if f.endswith(".png")
-            ),
-            default=0,
-        )
-        result = {
-            "name": args.name or Path(args.config_file).stem,
-            "config": args.config_file,
-            "opts": args.opts,
-            "dataset": args.dataset,
-            "videos": len(names),
-            "frames": timer.num_frames,
-            "threads": torch.get_num_threads(),
-            "cv2_threads": cv2.getNumThreads(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
-            "max_tracks_in_a_frame": int(live),
-            "peak_rss_mb": round(rss, 1),
-            "sec_per_frame": {k: round(v, 5) for k, v in per_part.items()},
-            "total_sec_per_frame": round(timer.total_seconds() / max(timer.num_frames, 1), 5),
-            "fps": round(fps, 3),
-        }
-        if videos and videos[0].get("annotations") is not None:
-            results = {v: read_id_maps(out_dirs[v]) for v in names}
-            res = evaluate_davis(videos, results, task="unsupervised", num_workers=1)
-            result["davis"] = {k: round(float(x), 4) for k, x in res.global_figures.items()}
-            result["davis_per_object"] = {
-                k: {m: round(float(o[m]), 4) for m in ("J", "F")} for k, o in res.per_object.items()
-            }
+
+def _max_tracks(out_dirs: dict, names: list) -> int:
+    """The most tracks present in one frame of the written id maps."""
+    import numpy as np
+
+    from uvmos.data.io import read_id_map
+
+    return max(
+        (
+            len(set(np.unique(read_id_map(os.path.join(out_dirs[v], f))).tolist()) - {0})
+            for v in names
+            for f in os.listdir(out_dirs[v])
+            if f.endswith(".png")
+        ),
+        default=0,
+    )
+
+
+def _run_record(args, timer, names: list, live: int, rss: float) -> dict:
+    import cv2
+    import torch
+
+    per_part, fps = timer.summary()
+    return {
+        "name": args.name or Path(args.config_file).stem,
+        "config": args.config_file,
+        "opts": args.opts,
+        "dataset": args.dataset,
+        "videos": len(names),
+        "frames": timer.num_frames,
+        "threads": torch.get_num_threads(),
+        "cv2_threads": cv2.getNumThreads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
+        "max_tracks_in_a_frame": int(live),
+        "peak_rss_mb": round(rss, 1),
+        "sec_per_frame": {k: round(v, 5) for k, v in per_part.items()},
+        "total_sec_per_frame": round(timer.total_seconds() / max(timer.num_frames, 1), 5),
+        "fps": round(fps, 3),
+    }
+
+
+def _davis(videos: list, names: list, out_dirs: dict) -> dict:
+    """DAVIS unsupervised J&F of the written id maps (global and per object)."""
+    from uvmos.data.io import read_id_maps
+    from uvmos.evaluation.davis import evaluate_davis
+
+    results = {v: read_id_maps(out_dirs[v]) for v in names}
+    res = evaluate_davis(videos, results, task="unsupervised", num_workers=1)
+    return {
+        "davis": {k: round(float(x), 4) for k, x in res.global_figures.items()},
+        "davis_per_object": {k: {m: round(float(o[m]), 4) for m in ("J", "F")} for k, o in res.per_object.items()},
+    }
+
+
+def _report_run(args, timer, result: dict) -> None:
     print(timer.format())
     print(
         f"threads: torch {result['threads']}, OpenCV {result['cv2_threads']}, OMP_NUM_THREADS="
@@ -135,6 +143,34 @@ def cmd_run(args) -> dict:
 
         atomic_write_json(args.json, result)
         print(f"saved {args.json}")
+
+
+def cmd_run(args) -> dict:
+    import torch
+
+    import uvmos  # noqa: F401
+    from uvmos.engine.video_inference import run_on_dataset
+    from uvmos.evaluation.timing import PartTimer
+
+    model = _build_model(args)
+    videos = _videos(args)
+    names = [v["video_id"] for v in videos]
+    timer = PartTimer()
+    if hasattr(model.proposer, "timer"):  # proposers that time their own parts (flow, motion, ...)
+        model.proposer.timer = timer
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+        if args.warmup:  # warm-up on the first video's first frames, not timed
+            from uvmos.data.folder import iter_frames
+
+            frames = (f for t, f in iter_frames(videos[0]) if t < args.warmup)
+            for _ in model.run_video(frames, videos[0]):
+                pass
+        out_dirs = run_on_dataset(model, args.dataset, tmp, videos=names, timer=timer)
+        rss = peak_rss_mb()  # before the evaluation reads the results back
+        result = _run_record(args, timer, names, _max_tracks(out_dirs, names), rss)
+        if videos and videos[0].get("annotations") is not None:
+            result.update(_davis(videos, names, out_dirs))
+    _report_run(args, timer, result)
     return result
 
 
@@ -189,12 +225,62 @@ def _row_command(table: str, row: dict, dataset_override: str = "") -> str:
     return f'python tools/benchmark.py table {table} --rows "{name}"{ds}'
 
 
-def cmd_table(args) -> list:
-    import uvmos  # noqa: F401
+def _measure_row(args, row: dict, kind: str, dataset: str, video_ids) -> dict:
+    """One table row: frame AP of the proposer, or ``cmd_run``'s figures; "not_measured" (with the
+    reason) when its checkpoint is missing or it cannot run."""
     from uvmos.engine.defaults import build_model
     from uvmos.evaluation.frame_ap import evaluate_proposer
     from uvmos.utils.config import load_config
+
+    res = {"name": row["name"], "config": row["config"], "dataset": dataset}
+    res["command"] = _row_command(args.table, row, args.dataset)
+    cfg = load_config(row["config"], row.get("opts", []), check_files=False)
+    missing = [p for p in _checkpoints(cfg) if not os.path.isfile(p)]
+    if missing:
+        res["not_measured"] = f"missing checkpoint {', '.join(missing)}"
+        print(f"[{row['name']}] not measured: {res['not_measured']}", flush=True)
+    elif kind == "frame_ap":
+        model = build_model(cfg, device="cpu")
+        for attr in filter(None, row.get("part", "").split(".")):
+            model = getattr(model, attr)
+        res["frame_ap"] = dict(evaluate_proposer(model, dataset)["frame_ap"])
+        print(f"[{row['name']}] " + "  ".join(f"{k} {v:.1f}" for k, v in res["frame_ap"].items()), flush=True)
+    else:
+        run_args = argparse.Namespace(
+            config_file=row["config"],
+            dataset=dataset,
+            videos=0,
+            video_ids=video_ids,
+            warmup=args.warmup,
+            threads=args.threads,
+            name=row["name"],
+            json="",
+            opts=list(row.get("opts", [])),
+            allow_random_weights=False,
+        )
+        try:
+            res.update(cmd_run(run_args))
+        except SystemExit as e:  # a row that cannot run (e.g. random weights) does not stop the table
+            res["not_measured"] = str(e)
+            print(f"[{row['name']}] not measured: {e}", flush=True)
+    return res
+
+
+def _save_table(args, kind: str, results: list, md: str) -> None:
     from uvmos.utils.file_io import atomic_write_json
+
+    if args.json:
+        atomic_write_json(args.json, {"table": args.table, "kind": kind, "rows": results})
+    if args.markdown:
+        d = os.path.dirname(os.path.abspath(args.markdown))
+        os.makedirs(d, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=d, prefix=".tmp-", suffix=".md", delete=False) as f:
+            f.write(md + "\n")
+        os.replace(f.name, args.markdown)
+
+
+def cmd_table(args) -> list:
+    import uvmos  # noqa: F401
 
     spec = TABLES[args.table]
     kind, dataset = spec["kind"], args.dataset or spec["dataset"]
@@ -204,137 +290,11 @@ def cmd_table(args) -> list:
     if unknown:
         names = [r["name"] for r in spec["rows"]]
         raise SystemExit(f"error: table {args.table} has no rows {sorted(unknown)}; rows: {names}")
-    results = []
-    for row in rows:
-        res = {
-            "name": row["name"],
-            "config": row["config"],
-            "dataset": dataset,
-            "command": _row_command(args.table, row, args.dataset),
-        }
-        cfg = load_config(row["config"], row.get("opts", []), check_files=False)
-        missing = [p for p in _checkpoints(cfg) if not os.path.isfile(p)]
-        if missing:
-            res["not_measured"] = f"missing checkpoint {', '.join(missing)}"
-            print(f"[{row['name']}] not measured: {res['not_measured']}", flush=True)
-            results.append(res)
-            continue
-        if kind == "frame_ap":
-            model = build_model(cfg, device="cpu")
-            for attr in filter(None, row.get("part", "").split(".")):
-                model = getattr(model, attr)
-            res["frame_ap"] = dict(evaluate_proposer(model, dataset)["frame_ap"])
-            print(f"[{row['name']}] " + "  ".join(f"{k} {v:.1f}" for k, v in res["frame_ap"].items()), flush=True)
-        else:
-            run_args = argparse.Namespace(
-                config_file=row["config"],
-                dataset=dataset,
-                videos=0,
-                video_ids=video_ids,
-                warmup=args.warmup,
-                threads=args.threads,
-                name=row["name"],
-                json="",
-                opts=list(row.get("opts", [])),
-                allow_random_weights=False,
-            )
-            try:
-                res.update(cmd_run(run_args))
-            except SystemExit as e:  # a row that cannot run (e.g. random weights) does not stop the table
-                res["not_measured"] = str(e)
-                print(f"[{row['name']}] not measured: {e}", flush=True)
-        results.append(res)
-    md = _markdown(kind, results)
+    results = [_measure_row(args, row, kind, dataset, video_ids) for row in rows]
+    md = markdown_table(kind, results)
     print(md)
-    if args.json:
-        atomic_write_json(args.json, {"table": args.table, "kind": kind, "rows": results})
-    if args.markdown:
-        d = os.path.dirname(os.path.abspath(args.markdown))
-        os.makedirs(d, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=d, prefix=".tmp-", suffix=".md", delete=False) as f:
-            f.write(md + "\n")
-        os.replace(f.name, args.markdown)
+    _save_table(args, kind, results, md)
     return results
-
-
-def _markdown(kind: str, results: list) -> str:
-    if kind == "frame_ap":
-        head, keys = ["AP", "AP50", "AP75"], lambda r: [f"{r['frame_ap'][k]:.1f}" for k in ("AP", "AP50", "AP75")]
-    elif kind == "jf":
-        head = ["J&F", "J", "F", "s/frame"]
-        keys = lambda r: (
-            [f"{r['davis'][k]:.3f}" for k in ("J&F-Mean", "J-Mean", "F-Mean")] + [f"{r['total_sec_per_frame']:.3f}"]
-        )
-    else:
-        parts = ["proposal", "foreground", "association"]
-        head = [f"{p} s/frame" for p in parts] + ["total s/frame", "FPS"]
-        keys = lambda r: (
-            [f"{r['sec_per_frame'][p]:.3f}" if p in r["sec_per_frame"] else "—" for p in parts]
-            + [f"{r['total_sec_per_frame']:.3f}", f"{r['fps']:.2f}"]
-        )
-    lines = ["| model | " + " | ".join(head) + " | command |", "|---" * (len(head) + 2) + "|"]
-    for r in results:
-        cells = keys(r) if "not_measured" not in r else [f"not measured: {r['not_measured']}"] + [""] * (len(head) - 1)
-        lines.append(f"| {r['name']} | " + " | ".join(cells) + f" | `{r['command']}` |")
-    return "\n".join(lines)
-
-
-def _plot_runs(paths):
-    """The runs of run JSONs and of table JSONs (their measured rows) that have a J&F."""
-    runs = []
-    for p in paths:
-        with open(p) as f:
-            data = json.load(f)
-        rows = data["rows"] if isinstance(data, dict) and "rows" in data else [data]
-        for r in rows:
-            if "davis" in r:
-                runs.append(r)
-            elif "not_measured" not in r:
-                raise SystemExit(
-                    f"error: {p}: run {r.get('name', '?')!r} has no J&F (benchmark a dataset with ground truth)"
-                )
-    if not runs:
-        raise SystemExit(f"error: no run with a J&F in {', '.join(paths)}")
-    return runs
-
-
-def cmd_plot(args) -> None:
-    """Fig. 3: J&F against frames per second, one point per pipeline. ``--speed-from`` takes the
-    speed of each row from another table (e.g. Table 5 on real 854x480 frames) by row name."""
-    import matplotlib
-    import matplotlib.ticker
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    runs = _plot_runs(args.runs)
-    speed, where = {}, f"{runs[0]['dataset']} frames"
-    if args.speed_from:
-        with open(args.speed_from) as f:
-            rows = json.load(f)["rows"]
-        speed = {r["name"]: 1.0 / r["total_sec_per_frame"] for r in rows if r.get("total_sec_per_frame")}
-        where = f"{rows[0].get('dataset', '?')} frames"
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for r in runs:
-        x, y = speed.get(r["name"], None if args.speed_from else r["fps"]), 100 * r["davis"]["J&F-Mean"]
-        if x is None:
-            print(f"[plot] {r['name']}: no speed in {args.speed_from}, left out")
-            continue
-        ax.scatter([x], [y], s=60)
-        ax.annotate(r["name"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.margins(x=0.15)
-    ax.set_xlabel(f"frames per second on {where} (log; CPU, {runs[0].get('threads', '?')} thread(s))")
-    ax.set_ylabel(f"J&F mean (%) on {runs[0]['dataset']}")
-    ax.set_title(args.title or "Speed / accuracy (measured)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    from uvmos.utils.file_io import atomic_save_figure
-
-    atomic_save_figure(args.out, fig, dpi=120)
-    print(f"saved {args.out}")
 
 
 def main(argv=None):

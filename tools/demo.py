@@ -77,9 +77,10 @@ def check_frame_sizes(video: dict) -> None:
             )
 
 
-def run(args) -> dict:
-    logger = logging.getLogger("uvmos")
-    try:  # every input problem is a one-line error before the model is built
+def check_inputs(args):
+    """(config, video dict, frame stems or None); every input problem is a one-line error before
+    the model is built."""
+    try:
         cfg = load_config(args.config_file, args.opts)
         check_video_config(cfg, args.config_file)
         check_device(args.device)
@@ -89,22 +90,24 @@ def run(args) -> dict:
         check_output_dir(args.output, "--output")
     except (ConfigError, DatasetFormatError) as e:
         raise ToolExit(e) from None
+    return cfg, video, names
+
+
+def build_predictor(args, cfg) -> VideoPredictor:
     if args.threads > 0:
         import torch
 
         torch.set_num_threads(args.threads)
     try:
-        predictor = VideoPredictor(cfg, device=args.device, allow_random_weights=args.allow_random_weights)
+        return VideoPredictor(cfg, device=args.device, allow_random_weights=args.allow_random_weights)
     except CheckpointError as e:
         raise ToolExit(e) from None
-    logger.info("weights: %s", predictor.checkpoint or "none (random, --allow-random-weights)")
-    # masks go to a temporary folder that replaces masks/ at the end: no stale masks of an older run
-    final_mask_dir = os.path.join(args.output, "masks")
-    mask_dir = tempfile.mkdtemp(prefix=".tmp-masks-", dir=args.output)
-    overlay_path = os.path.join(args.output, "overlay.mp4")
-    overlay = None if args.no_video else OverlayVideoWriter(overlay_path, video.get("fps", 24))
-    results = YTVISResultsWriter()
-    t0, n = time.perf_counter(), 0
+
+
+def segment(predictor, video, names, mask_dir, overlay, results, t0) -> int:
+    """Streams the video through the predictor into the mask PNGs, the results and the overlay;
+    returns the number of frames. On an error the overlay and the mask folder are removed."""
+    n = 0
     bar = tqdm.tqdm(total=video["length"], desc=f"uvmos {video['video_id']}", unit="frame")
     try:
         for frame, out in predictor(video):
@@ -129,11 +132,17 @@ def run(args) -> dict:
         raise
     finally:
         bar.close()
+    return n
+
+
+def finish(args, video, mask_dir, overlay, results, n, t0) -> dict:
+    """Closes the overlay, puts the masks in place of OUT/masks and saves results.json."""
+    logger = logging.getLogger("uvmos")
     if overlay is not None:
         overlay.close()
     elif os.path.exists(os.path.join(args.output, "overlay.mp4")):
         os.unlink(os.path.join(args.output, "overlay.mp4"))  # an older run's: it would not match
-    replace_folder(mask_dir, final_mask_dir)
+    replace_folder(mask_dir, os.path.join(args.output, "masks"))
     results.end_video(video["video_id"], video["length"])
     results.save(os.path.join(args.output, "results.json"))
     if n and not results.results:
@@ -145,6 +154,20 @@ def run(args) -> dict:
     sec = (time.perf_counter() - t0) / max(n, 1)
     logger.info("%d frames, %.3f s/frame (%.2f FPS); outputs in %s", n, sec, 1 / sec, args.output)
     return {"frames": n, "sec_per_frame": sec, "output": args.output}
+
+
+def run(args) -> dict:
+    cfg, video, names = check_inputs(args)
+    predictor = build_predictor(args, cfg)
+    logging.getLogger("uvmos").info("weights: %s", predictor.checkpoint or "none (random, --allow-random-weights)")
+    # masks go to a temporary folder that replaces masks/ at the end: no stale masks of an older run
+    mask_dir = tempfile.mkdtemp(prefix=".tmp-masks-", dir=args.output)
+    overlay_path = os.path.join(args.output, "overlay.mp4")
+    overlay = None if args.no_video else OverlayVideoWriter(overlay_path, video.get("fps", 24))
+    results = YTVISResultsWriter()
+    t0 = time.perf_counter()
+    n = segment(predictor, video, names, mask_dir, overlay, results, t0)
+    return finish(args, video, mask_dir, overlay, results, n, t0)
 
 
 def main(argv=None):

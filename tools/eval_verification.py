@@ -24,25 +24,12 @@ import torch
 THRESHOLDS = (0.6, 1.2, 1.4, 1.6)
 
 
-def main(argv=None):
-    from uvmos.engine.defaults import default_argument_parser
-
-    p = default_argument_parser(__doc__)
-    p.add_argument("--dataset", default="uvmos_synth_hard_val")
-    p.add_argument("--max-videos", type=int, default=None)
-    p.add_argument("--json", default=None, help="also write the figures here")
-    args = p.parse_args(argv)
-    torch.set_num_threads(1)
-
-    from detectron2.data import DatasetCatalog
-
+def build_tracker_model(args):
+    """The config's model; its associator must be a TNetTracker (the one whose decisions are read)."""
     import uvmos  # noqa: F401
-    from uvmos.data.folder import iter_frames
-    from uvmos.data.video_dict import rle_to_mask
     from uvmos.engine.checkpoint import CheckpointError
     from uvmos.engine.defaults import build_model
     from uvmos.modeling.tnet import TNetTracker
-    from uvmos.modeling.tnet.mask_ops import mask_iou
     from uvmos.utils.config import ConfigError, ToolExit, load_config
 
     try:
@@ -50,19 +37,24 @@ def main(argv=None):
         model = build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
     except (ConfigError, CheckpointError) as e:
         raise ToolExit(e) from None
-    trk = model.associator
-    if not isinstance(trk, TNetTracker):
-        raise SystemExit(f"{args.config_file}: the associator is {type(trk).__name__}, not a TNetTracker")
+    if not isinstance(model.associator, TNetTracker):
+        raise SystemExit(f"{args.config_file}: the associator is {type(model.associator).__name__}, not a TNetTracker")
+    return model
 
-    def object_of(masks, gt):
-        """Index of the ground-truth object each mask covers with IoU > 0.5, else -1."""
-        if not len(masks) or not len(gt):
-            return [-1] * len(masks)
-        best, idx = mask_iou(masks, gt).max(1)
-        return [int(i) if float(b) > 0.5 else -1 for i, b in zip(idx, best)]
 
-    groups = {"own": [], "other": []}
-    state = {}
+def object_of(masks, gt):
+    """Index of the ground-truth object each mask covers with IoU > 0.5, else -1."""
+    from uvmos.modeling.tnet.mask_ops import mask_iou
+
+    if not len(masks) or not len(gt):
+        return [-1] * len(masks)
+    best, idx = mask_iou(masks, gt).max(1)
+    return [int(i) if float(b) > 0.5 else -1 for i, b in zip(idx, best)]
+
+
+def instrument(trk, groups, state):
+    """Wrap the tracker's verification and discovery phases: each runs as before, then its decision
+    is read (``state``: the video's ground truth "gt" and each track's object "owner")."""
     verify, discover = trk._verify, trk._discover
 
     def work_gt(f):
@@ -84,18 +76,23 @@ def main(argv=None):
             state["owner"][tr.track_id] = object_of((f.id_work == tr.track_id)[None], work_gt(f))[0]
 
     trk._verify, trk._discover = _verify, _discover
-    videos = DatasetCatalog.get(args.dataset)[: args.max_videos]
-    for v in videos:
-        H, W = int(v["height"]), int(v["width"])
-        state["gt"] = [
-            torch.from_numpy(np.stack([rle_to_mask(a["segmentation"]) for a in anns]).astype(bool))
-            if anns
-            else torch.zeros((0, H, W), dtype=torch.bool)
-            for anns in v["annotations"]
-        ]
-        state["owner"] = {}
-        for _ in model.run_video((f for _, f in iter_frames(v)), v):
-            pass
+
+
+def gt_masks(v):
+    """Per frame, the video's ground-truth masks as a bool (N, H, W) tensor."""
+    from uvmos.data.video_dict import rle_to_mask
+
+    H, W = int(v["height"]), int(v["width"])
+    return [
+        torch.from_numpy(np.stack([rle_to_mask(a["segmentation"]) for a in anns]).astype(bool))
+        if anns
+        else torch.zeros((0, H, W), dtype=torch.bool)
+        for anns in v["annotations"]
+    ]
+
+
+def summarize(groups):
+    """Percentiles of s and the share passing each threshold, per group (printed and returned)."""
     out = {}
     for name, vals in groups.items():
         a = np.asarray(vals)
@@ -108,6 +105,33 @@ def main(argv=None):
             f"{name:6s} n={len(a):5d}  s 5/50/95 %: {out[name]['percentiles_5_50_95']}  passing thr_reid "
             + "  ".join(f"{t}: {out[name]['pass'][str(t)]:.3f}" for t in THRESHOLDS if len(a))
         )
+    return out
+
+
+def main(argv=None):
+    from uvmos.engine.defaults import default_argument_parser
+
+    p = default_argument_parser(__doc__)
+    p.add_argument("--dataset", default="uvmos_synth_hard_val")
+    p.add_argument("--max-videos", type=int, default=None)
+    p.add_argument("--json", default=None, help="also write the figures here")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+
+    from detectron2.data import DatasetCatalog
+
+    from uvmos.data.folder import iter_frames
+
+    model = build_tracker_model(args)
+    groups = {"own": [], "other": []}
+    state = {}
+    instrument(model.associator, groups, state)
+    for v in DatasetCatalog.get(args.dataset)[: args.max_videos]:
+        state["gt"] = gt_masks(v)
+        state["owner"] = {}
+        for _ in model.run_video((f for _, f in iter_frames(v)), v):
+            pass
+    out = summarize(groups)
     if args.json:
         with open(args.json + ".tmp", "w") as fh:
             json.dump(out, fh, indent=1)

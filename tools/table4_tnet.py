@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 
-def main(argv=None):
+def get_parser():
     from uvmos.engine.defaults import default_argument_parser
 
     p = default_argument_parser(__doc__)
@@ -42,16 +42,78 @@ def main(argv=None):
     p.add_argument("--json", default=None, help="write {config: global figures} here")
     p.add_argument("--per-object", action="store_true", help="also store each object's J&F in --json")
     p.add_argument("--threads", type=int, default=1)
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    return p
 
-    from detectron2.data import DatasetCatalog
 
-    import uvmos  # noqa: F401
+def segment_video(model, v, results_dir=None):
+    """The video's id maps (uint16), also written as DAVIS PNGs under ``results_dir`` if given."""
     from uvmos.data.folder import iter_frames
     from uvmos.data.io import write_palette_png
-    from uvmos.engine.defaults import build_model
+
+    maps = []
+    for _, out in model.run_video((f for _, f in iter_frames(v)), v):
+        maps.append(out.id_map.astype(np.uint16))
+        if results_dir:
+            stem_t = (
+                os.path.splitext(os.path.basename(v["file_names"][out.frame_idx]))[0]
+                if v.get("file_names")
+                else f"{out.frame_idx:05d}"
+            )
+            write_palette_png(os.path.join(results_dir, v["video_id"], stem_t + ".png"), out.id_map)
+    return maps
+
+
+def evaluate_dataset(model, name, stem, args):
+    """One config on one dataset: its global figures (+ s/frame and the associator's stats), printed."""
+    from detectron2.data import DatasetCatalog
+
     from uvmos.evaluation.davis import evaluate_davis
+
+    videos = DatasetCatalog.get(name)[: args.max_videos]
+    results_dir = os.path.join(args.results, stem, name) if args.results else None
+    results, n, t0, stats = {}, 0, time.perf_counter(), {}
+    for v in videos:
+        maps = segment_video(model, v, results_dir)
+        n += len(maps)
+        results[v["video_id"]] = maps
+        for k, val in getattr(model.associator, "stats", {}).items():
+            stats[k] = stats.get(k, 0) + val
+    r = evaluate_davis(videos, results, num_workers=1, dataset_name=name)
+    g = dict(r.global_figures, s_per_frame=(time.perf_counter() - t0) / max(n, 1), stats=stats)
+    if args.per_object:
+        g["per_object"] = {k: (o["J"] + o["F"]) / 2 for k, o in r.per_object.items()}
+    print(
+        f"{stem:28s} {name:28s} J&F {g['J&F-Mean']:.3f}  J {g['J-Mean']:.3f}  F {g['F-Mean']:.3f}  "
+        f"IDF1 {g.get('IDF1', float('nan')):.3f}  IDSW {g.get('IDSW', -1)}  "
+        f"({g['s_per_frame']:.2f} s/frame, {len(videos)} videos) {stats}",
+        flush=True,
+    )
+    for note in r.notes:
+        print(f"  note: {note}")
+    return g
+
+
+def mean_std(stem, rows):
+    """Mean and std of the main figures over several datasets (printed and returned)."""
+    summary = {
+        k: (float(np.mean([g[k] for g in rows.values()])), float(np.std([g[k] for g in rows.values()])))
+        for k in ("J&F-Mean", "J-Mean", "F-Mean", "IDF1", "IDSW")
+        if all(k in g for g in rows.values())
+    }
+    print(
+        f"{stem:28s} {'mean +- std over ' + str(len(rows)):28s} "
+        + "  ".join(f"{k.replace('-Mean', '')} {m:.3f} +- {sd:.3f}" for k, (m, sd) in summary.items()),
+        flush=True,
+    )
+    return summary
+
+
+def main(argv=None):
+    args = get_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    import uvmos  # noqa: F401
+    from uvmos.engine.defaults import build_model
     from uvmos.utils.config import load_config
 
     table = {}
@@ -60,54 +122,11 @@ def main(argv=None):
         # a proposer-only checkpoint is accepted; no weights at all (random) is refused
         model = build_model(cfg, device="cpu", allow_random_weights=args.allow_random_weights)
         stem = os.path.splitext(os.path.basename(path))[0]
-        rows = {}
-        for name in args.dataset or [cfg.dataloader.test.dataset_name]:
-            videos = DatasetCatalog.get(name)[: args.max_videos]
-            results, n, t0, stats = {}, 0, time.perf_counter(), {}
-            for v in videos:
-                maps = []
-                for _, out in model.run_video((f for _, f in iter_frames(v)), v):
-                    maps.append(out.id_map.astype(np.uint16))
-                    if args.results:
-                        stem_t = (
-                            os.path.splitext(os.path.basename(v["file_names"][out.frame_idx]))[0]
-                            if v.get("file_names")
-                            else f"{out.frame_idx:05d}"
-                        )
-                        write_palette_png(
-                            os.path.join(args.results, stem, name, v["video_id"], stem_t + ".png"), out.id_map
-                        )
-                n += len(maps)
-                results[v["video_id"]] = maps
-                for k, val in getattr(model.associator, "stats", {}).items():
-                    stats[k] = stats.get(k, 0) + val
-            r = evaluate_davis(videos, results, num_workers=1, dataset_name=name)
-            g = dict(r.global_figures, s_per_frame=(time.perf_counter() - t0) / max(n, 1), stats=stats)
-            if args.per_object:
-                g["per_object"] = {k: (o["J"] + o["F"]) / 2 for k, o in r.per_object.items()}
-            rows[name] = g
-            print(
-                f"{stem:28s} {name:28s} J&F {g['J&F-Mean']:.3f}  J {g['J-Mean']:.3f}  F {g['F-Mean']:.3f}  "
-                f"IDF1 {g.get('IDF1', float('nan')):.3f}  IDSW {g.get('IDSW', -1)}  "
-                f"({g['s_per_frame']:.2f} s/frame, {len(videos)} videos) {stats}",
-                flush=True,
-            )
-            for note in r.notes:
-                print(f"  note: {note}")
+        names = args.dataset or [cfg.dataloader.test.dataset_name]
+        rows = {name: evaluate_dataset(model, name, stem, args) for name in names}
         table[path] = rows
-        n_sets = len(rows)
-        if n_sets > 1:
-            summary = {
-                k: (float(np.mean([g[k] for g in rows.values()])), float(np.std([g[k] for g in rows.values()])))
-                for k in ("J&F-Mean", "J-Mean", "F-Mean", "IDF1", "IDSW")
-                if all(k in g for g in rows.values())
-            }
-            table[path]["mean_std"] = summary
-            print(
-                f"{stem:28s} {'mean +- std over ' + str(n_sets):28s} "
-                + "  ".join(f"{k.replace('-Mean', '')} {m:.3f} +- {sd:.3f}" for k, (m, sd) in summary.items()),
-                flush=True,
-            )
+        if len(rows) > 1:
+            table[path]["mean_std"] = mean_std(stem, rows)
     if args.json:
         with open(args.json + ".tmp", "w") as f:
             json.dump(table, f, indent=1)
