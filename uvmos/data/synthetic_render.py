@@ -265,6 +265,18 @@ def _draw_primary(frame, id_map, p: _Primary, obj_id: int, t: int, placement, sh
     id_map[y0 : y0 + h, x0 : x0 + w][m] = obj_id
 
 
+def draw_window(canvas, cx: int, cy: int, H: int, W: int, z_order, prims, placement_of, t: int, shadow_off, thickness):
+    """The camera window at (cx, cy) of ``canvas`` with the primaries drawn back to front, and its
+    id map; ``placement_of(k)`` is primary k's placement at frame t (None: not in the frame)."""
+    frame = canvas[cy : cy + H, cx : cx + W].copy()
+    id_map = np.zeros((H, W), np.uint8)
+    for k in z_order:
+        placement = placement_of(k)
+        if placement is not None:
+            _draw_primary(frame, id_map, prims[k], k + 1, t, placement, shadow_off, thickness)
+    return frame, id_map
+
+
 def render_frames(
     canvas,
     dmask,
@@ -289,11 +301,9 @@ def render_frames(
     frames, id_maps, dmasks = [], [], []
     for t in range(T):
         cx, cy = int(cam[t, 0]), int(cam[t, 1])
-        frame = canvas[cy : cy + H, cx : cx + W].copy()
-        id_map = np.zeros((H, W), np.uint8)
-        for k in z_order:
-            if placements[k][t] is not None:
-                _draw_primary(frame, id_map, prims[k], k + 1, t, placements[k][t], shadow_off, thickness)
+        frame, id_map = draw_window(
+            canvas, cx, cy, H, W, z_order, prims, lambda k, t=t: placements[k][t], t, shadow_off, thickness
+        )
         if overlay is not None:
             om = overlay[1][cy : cy + H, cx : cx + W]
             frame[om] = overlay[0][cy : cy + H, cx : cx + W][om]

@@ -22,11 +22,11 @@ import numpy as np
 from .synthetic_canvas import _video_setup
 from .synthetic_render import (
     SyntheticConfig,
-    _draw_primary,
     _make_sprite,
     _place_visibly,
     _placement,
     _sample_primaries,
+    draw_window,
 )
 from .video_dict import instances_from_id_map
 
@@ -83,12 +83,19 @@ class SyntheticStream:
         cfg, i = self.cfg, self.clip_index(t)
         H, W = cfg.height, cfg.width
         cx, cy = int(self.cam[i, 0]), int(self.cam[i, 1])
-        frame = self.canvas[cy : cy + H, cx : cx + W].copy()
-        id_map = np.zeros((H, W), np.uint8)
-        for k in self.z_order:
-            placement = _placement(self.prims[k], i, cfg, self.thickness)
-            if placement is not None:
-                _draw_primary(frame, id_map, self.prims[k], k + 1, i, placement, self.shadow_off, self.thickness)
+        frame, id_map = draw_window(
+            self.canvas,
+            cx,
+            cy,
+            H,
+            W,
+            self.z_order,
+            self.prims,
+            lambda k: _placement(self.prims[k], i, cfg, self.thickness),
+            i,
+            self.shadow_off,
+            self.thickness,
+        )
         frame *= self.flicker[i]
         if cfg.noise_std > 0:
             noise = np.random.default_rng([self.seed, t]).standard_normal(frame.shape, dtype=np.float32)
