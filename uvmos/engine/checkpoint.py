@@ -62,21 +62,17 @@ class CheckpointError(ValueError):
 InitCheckpoint = Union[str, Mapping[str, str], None]
 
 
-def _imagenet_state(path: str):
-    """``(state_dict, layout)`` when ``path`` is an ImageNet ResNet file, else None."""
-    from uvmos.modeling.backbone import read_imagenet_state_dict
+def _imagenet_state(state: Dict[str, Any], source: str):
+    """``(state_dict, layout)`` when a loaded state dict is ImageNet ResNet weights (not a
+    checkpoint of a model holding a ResNet, whose keys carry the module's name), else None."""
+    from uvmos.modeling.backbone import imagenet_state_from_dict
 
+    if any(k.startswith(("proposer.", "backbone.", "associator.")) for k in state):
+        return None
     try:
-        return read_imagenet_state_dict(path)
-    except FileNotFoundError as e:
-        raise CheckpointError(str(e)) from None
+        return imagenet_state_from_dict(state, source)
     except ValueError:
         return None
-    except Exception as e:  # a URL that cannot be fetched (offline), ...
-        raise CheckpointError(
-            f"{path}: cannot be read ({type(e).__name__}: {e}); download it where the "
-            "network is reachable and give its local path"
-        ) from None
 
 
 def _resnets(module: nn.Module, prefix: str = ""):
@@ -157,13 +153,10 @@ class AtomicCheckpointer(DetectionCheckpointer):
             return {}
         if path and "://" not in path and not os.path.isfile(path):
             raise CheckpointError(f"{path}: checkpoint file not found")
+        if path and "://" in path:
+            path = self._fetch(path)
         self.last_incompatible = None
         self._loading = path
-        imagenet = _imagenet_state(path) if path and not path.endswith(".pth.tar") else None
-        if imagenet is not None and not any(k.startswith(("proposer.", "backbone.")) for k in imagenet[0]):
-            self.loaded_params |= self._load_imagenet(self.model, path, "")
-            self.loaded_path = path
-            return {}
         try:
             out = super().load(path, checkpointables=checkpointables)
         finally:
@@ -174,6 +167,16 @@ class AtomicCheckpointer(DetectionCheckpointer):
             self.loaded_params |= {k for k, _ in self.model.named_parameters() if k not in skipped}
         self.loaded_path = path or None
         return out
+
+    def _fetch(self, url: str) -> str:
+        """The local copy of a URL (detectron2://, https://); offline: a clear error."""
+        try:
+            return self.path_manager.get_local_path(url)
+        except Exception as e:
+            raise CheckpointError(
+                f"{url}: cannot be fetched ({type(e).__name__}: {e}); download it where the network is "
+                "reachable and give its local path"
+            ) from None
 
     def load_init(self, spec: InitCheckpoint) -> Set[str]:
         """Load ``train.init_checkpoint`` (a path or ``{submodule: path}``, see the module doc);
@@ -186,14 +189,15 @@ class AtomicCheckpointer(DetectionCheckpointer):
             self.load(str(spec), checkpointables=[])
         return set(self.loaded_params)
 
-    def _load_imagenet(self, module: nn.Module, path: str, prefix: str) -> Set[str]:
-        from uvmos.modeling.backbone import load_imagenet_weights
+    def _load_imagenet(self, module: nn.Module, imagenet, path: str, prefix: str) -> Set[str]:
+        """ImageNet ``(state, layout)`` into every ResNet of ``module`` it fits (read once)."""
+        from uvmos.modeling.backbone import load_imagenet_state
 
         loaded: Set[str] = set()
         tried = []
         for name, resnet in _resnets(module, prefix):
             try:
-                load_imagenet_weights(resnet, path)
+                load_imagenet_state(resnet, *imagenet, path)
             except ValueError as e:
                 tried.append(f"{name or 'model'}: {str(e).split(': ', 1)[-1][:120]}")
                 continue
@@ -218,20 +222,23 @@ class AtomicCheckpointer(DetectionCheckpointer):
             ) from None
         if "://" not in path and not os.path.isfile(path):
             raise CheckpointError(f"{path}: checkpoint file not found (train.init_checkpoint[{prefix!r}])")
-        if _imagenet_state(path) is not None:
-            self.loaded_params |= self._load_imagenet(part, path, prefix)
-        elif path.endswith((".pkl", ".pyth")):  # detectron2 model zoo: its own name matching
+        if path.endswith((".pkl", ".pyth")) or "://" in path:  # detectron2's reader (and name matching)
             sub = AtomicCheckpointer(part, min_matched_fraction=self.min_matched_fraction)
             sub.load(path, checkpointables=[])
             self.loaded_params |= {f"{prefix}.{k}" for k in sub.loaded_params}
+            self.loaded_path = path
+            return
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:
+            raise CheckpointError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e})") from None
+        state = data.get("model", data) if isinstance(data, dict) else None
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{path}: neither a state dict nor a detectron2 checkpoint")
+        imagenet = _imagenet_state(state, path)
+        if imagenet is not None:
+            self.loaded_params |= self._load_imagenet(part, imagenet, path, prefix)
         else:
-            try:
-                data = torch.load(path, map_location="cpu", weights_only=False)
-            except Exception as e:
-                raise CheckpointError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e})") from None
-            state = data.get("model", data) if isinstance(data, dict) else None
-            if not isinstance(state, dict):
-                raise CheckpointError(f"{path}: neither a state dict nor a detectron2 checkpoint")
             found = _by_suffix(part, state)
             if not found:
                 raise CheckpointError(f"{path}: no tensor fits {prefix} ({type(part).__name__})")
@@ -261,6 +268,12 @@ class AtomicCheckpointer(DetectionCheckpointer):
         return state
 
     def _load_model(self, checkpoint: Any):
+        path = getattr(self, "_loading", None) or "checkpoint"
+        imagenet = _imagenet_state(checkpoint["model"], path) if isinstance(checkpoint.get("model"), dict) else None
+        if imagenet is not None:  # ImageNet weights: into every ResNet of the model they fit
+            self.loaded_params |= self._load_imagenet(self.model, imagenet, path, "")
+            self.last_incompatible = None
+            return None
         if isinstance(checkpoint.get("model"), dict):
             checkpoint["model"] = self._remap(checkpoint["model"])
         n_ckpt = len(checkpoint.get("model", {}))
@@ -270,7 +283,6 @@ class AtomicCheckpointer(DetectionCheckpointer):
             return incompatible
         n_model = len(self.model.state_dict())
         unused = len(incompatible.unexpected_keys) + len(incompatible.incorrect_shapes)
-        path = getattr(self, "_loading", None) or "checkpoint"
         self.logger.info(
             "Loaded %s: %d of its %d tensors used; %d of the model's %d tensors not in it",
             path,

@@ -62,7 +62,14 @@ from detectron2.utils.file_io import PathManager
 
 from uvmos.registry import BACKBONE_REGISTRY
 
-__all__ = ["DilatedBasicBlock", "build_dilated_resnet", "load_imagenet_weights", "read_imagenet_state_dict"]
+__all__ = [
+    "DilatedBasicBlock",
+    "build_dilated_resnet",
+    "load_imagenet_weights",
+    "load_imagenet_state",
+    "read_imagenet_state_dict",
+    "imagenet_state_from_dict",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -281,8 +288,13 @@ def read_imagenet_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor], str]:
             data = torch.load(local, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - re-raised with the file name
         raise ValueError(f"{path}: cannot read weight file ({type(e).__name__}: {e})") from e
+    return imagenet_state_from_dict(data, path)
+
+
+def imagenet_state_from_dict(data: Any, source: str) -> Tuple[Dict[str, torch.Tensor], str]:
+    """:func:`read_imagenet_state_dict` on an already loaded dict (``source`` names it in errors)."""
     if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a dict of weights, got {type(data).__name__}")
+        raise ValueError(f"{source}: expected a dict of weights, got {type(data).__name__}")
     for wrapper in ("model", "blobs", "state_dict"):
         if wrapper in data and isinstance(data[wrapper], Mapping):
             data = data[wrapper]
@@ -292,7 +304,7 @@ def read_imagenet_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor], str]:
     try:
         layout = _detect_layout(list(sd))
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise ValueError(f"{source}: {e}") from None
     if layout == "torchvision":
         out = {}
         for k, v in sd.items():
@@ -327,10 +339,18 @@ def load_imagenet_weights(resnet: ResNet, path: str, extra_channel_init: str = "
     Returns ``{"layout", "loaded": [keys], "missing": [keys], "unused": [keys]}``.
     """
     sd, layout = read_imagenet_state_dict(path)
+    return load_imagenet_state(resnet, sd, layout, path, extra_channel_init)
+
+
+def load_imagenet_state(
+    resnet: ResNet, sd: Dict[str, torch.Tensor], layout: str, path: str, extra_channel_init: str = "mean"
+) -> Dict[str, Any]:
+    """:func:`load_imagenet_weights` from a state dict already read (``path`` names it in messages);
+    ``sd`` is not modified, so one read serves several ResNets."""
     own = resnet.state_dict()
     stem_key = "stem.conv1.weight"
     if stem_key in sd and stem_key in own and sd[stem_key].shape[1] < own[stem_key].shape[1]:
-        sd[stem_key] = _expand_stem(sd[stem_key], own[stem_key].shape[1], extra_channel_init)
+        sd = {**sd, stem_key: _expand_stem(sd[stem_key], own[stem_key].shape[1], extra_channel_init)}
     loadable, mismatched = {}, []
     for k, v in sd.items():
         if k not in own:
