@@ -96,3 +96,11 @@ def write_ytvis_json(path: str, videos, annotations, categories) -> str:
     with open(path, "w") as f:
         json.dump({"videos": videos, "annotations": annotations, "categories": categories}, f)
     return path
+
+
+def tiny_synthetic_val(root, num_val: int = 2) -> None:
+    """A tiny synthetic benchmark (64x96, 3 frames, up to 2 objects, ``num_val`` val videos) at ``root``."""
+    from uvmos.data.synthetic import SyntheticConfig, make_synthetic_dataset
+
+    cfg = SyntheticConfig(height=64, width=96, length=3, max_objects=2)
+    make_synthetic_dataset(str(root), cfg, num_train=0, num_val=num_val, num_test=0, progress=False)

@@ -20,18 +20,11 @@ NAME = "uvmos_synth_val_badinput"
 def dataset(tmp_path_factory):
     from detectron2.data import DatasetCatalog, MetadataCatalog
 
+    from tests._data_helpers import tiny_synthetic_val
     from uvmos.data.builtin import register_davis
-    from uvmos.data.synthetic import SyntheticConfig, make_synthetic_dataset
 
     root = tmp_path_factory.mktemp("ds") / "uvmos_synth"
-    make_synthetic_dataset(
-        str(root),
-        SyntheticConfig(height=64, width=96, length=3, max_objects=2),
-        num_train=0,
-        num_val=2,
-        num_test=0,
-        progress=False,
-    )
+    tiny_synthetic_val(root, num_val=2)
     register_davis(NAME, str(root), "val", synthetic=True)
     register_davis(NAME + "_gone", str(root.parent / "nowhere"), "val", synthetic=True)
     yield root
@@ -192,19 +185,12 @@ def test_two_processes_give_the_same_masks_as_one(tmp_path, monkeypatch):
     ones a single process writes, and rank 0 evaluates all of them."""
     import numpy as np
 
+    from tests._data_helpers import tiny_synthetic_val
     from uvmos.data.builtin import register_all
     from uvmos.data.io import read_id_maps
-    from uvmos.data.synthetic import SyntheticConfig, make_synthetic_dataset
 
     root = tmp_path / "datasets"
-    make_synthetic_dataset(
-        str(root / "uvmos_synth"),
-        SyntheticConfig(height=64, width=96, length=3, max_objects=2),
-        num_train=0,
-        num_val=3,
-        num_test=0,
-        progress=False,
-    )
+    tiny_synthetic_val(root / "uvmos_synth", num_val=3)
     monkeypatch.setenv("UVMOS_DATASETS", str(root))  # the spawned processes register the same root
     register_all(str(root))
     try:

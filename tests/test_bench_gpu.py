@@ -42,30 +42,16 @@ def test_controlled_proposals_mask_objects_first():
     assert unions[0].shape == (1, 32, 48) and unions[0].sum() >= (m == 1).sum()
 
 
+def _cpu_args(out):
+    """A two-frame fp32 run of the tiny config on the CPU, written to ``out``."""
+    size = ["--size", "64", "112", "--frames-n", "2", "--warmup", "1", "--precisions", "fp32"]
+    return ["--device", "cpu", "--config-file", "configs/uvmos/tiny_cpu.py", *size, "--output", str(out)]
+
+
 def test_cpu_dry_run(tmp_path):
     tool = load_tool("bench_gpu")
     out = tmp_path / "bench.json"
-    tool.main(
-        [
-            "--allow-random-weights",
-            "--device",
-            "cpu",
-            "--config-file",
-            "configs/uvmos/tiny_cpu.py",
-            "--size",
-            "64",
-            "112",
-            "--frames-n",
-            "2",
-            "--warmup",
-            "1",
-            "--precisions",
-            "fp32",
-            "--output",
-            str(out),
-            "train.init_checkpoint=",
-        ]
-    )
+    tool.main(["--allow-random-weights", *_cpu_args(out), "train.init_checkpoint="])
     r = json.loads(out.read_text())
     assert r["weights"].startswith("RANDOM")
     assert r["norms_recalibrated"] > 0
@@ -81,25 +67,7 @@ def test_cpu_dry_run_with_the_configs_weights(tmp_path):
     batch-norm recalibration, and the JSON names them."""
     tool = load_tool("bench_gpu")
     out = tmp_path / "bench.json"
-    tool.main(
-        [
-            "--device",
-            "cpu",
-            "--config-file",
-            "configs/uvmos/tiny_cpu.py",
-            "--size",
-            "64",
-            "112",
-            "--frames-n",
-            "2",
-            "--warmup",
-            "1",
-            "--precisions",
-            "fp32",
-            "--output",
-            str(out),
-        ]
-    )
+    tool.main(_cpu_args(out))
     r = json.loads(out.read_text())
     assert r["weights"].startswith("train.init_checkpoint") and "uvmos_tiny_cpu.pth" in r["weights"]
     assert "norms_recalibrated" not in r

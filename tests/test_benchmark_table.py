@@ -57,19 +57,12 @@ def test_jf_table_row_runs_end_to_end(tmp_path, monkeypatch):
     2-video synthetic set, the greedy row with the embedded weights."""
     from detectron2.data import DatasetCatalog, MetadataCatalog
 
+    from tests._data_helpers import tiny_synthetic_val
     from uvmos.data.builtin import register_davis
-    from uvmos.data.synthetic import SyntheticConfig, make_synthetic_dataset
 
     name = "uvmos_synth_val_tablerow"
     root = tmp_path / "uvmos_synth"
-    make_synthetic_dataset(
-        str(root),
-        SyntheticConfig(height=64, width=96, length=3, max_objects=2),
-        num_train=0,
-        num_val=2,
-        num_test=0,
-        progress=False,
-    )
+    tiny_synthetic_val(root, num_val=2)
     register_davis(name, str(root), "val", synthetic=True)
     try:
         monkeypatch.setitem(

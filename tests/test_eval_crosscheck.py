@@ -19,6 +19,19 @@ vos_benchmark = pytest.importorskip("vos_benchmark.benchmark")
 NUM_FRAMES = 6
 
 
+# TrackEval's evaluator with nothing printed, plotted or written
+QUIET_EVALUATOR = {
+    "USE_PARALLEL": False,
+    "PRINT_RESULTS": False,
+    "PRINT_CONFIG": False,
+    "TIME_PROGRESS": False,
+    "OUTPUT_SUMMARY": False,
+    "OUTPUT_DETAILED": False,
+    "PLOT_CURVES": False,
+    "LOG_ON_ERROR": None,
+}
+
+
 def _truncated_copy(src_root, dst_root, seqs, n=NUM_FRAMES):
     """Symlink the first ``n`` PNGs of each sequence (real masks, fewer frames)."""
     for s in seqs:
@@ -72,19 +85,7 @@ def test_trackeval_j_and_f_unsupervised(davis_pair):
     )
     metric = trackeval.metrics.JAndF()
     metric.optim_type = "J&F"
-    evaluator = trackeval.Evaluator(
-        {
-            "USE_PARALLEL": False,
-            "PRINT_RESULTS": False,
-            "PRINT_CONFIG": False,
-            "TIME_PROGRESS": False,
-            "OUTPUT_SUMMARY": False,
-            "OUTPUT_DETAILED": False,
-            "PLOT_CURVES": False,
-            "LOG_ON_ERROR": None,
-            "DISPLAY_LESS_PROGRESS": False,
-        }
-    )
+    evaluator = trackeval.Evaluator({**QUIET_EVALUATOR, "DISPLAY_LESS_PROGRESS": False})
     res, _ = evaluator.evaluate([ds], [metric])
     per_seq = res["DAVIS"]["rvos"]
     fields = {
@@ -187,18 +188,7 @@ def test_trackeval_trackmap_vs_ytvis_ap(shared_data, tmp_path):
             "PRINT_CONFIG": False,
         }
     )
-    evaluator = trackeval.Evaluator(
-        {
-            "USE_PARALLEL": False,
-            "PRINT_RESULTS": False,
-            "PRINT_CONFIG": False,
-            "TIME_PROGRESS": False,
-            "OUTPUT_SUMMARY": False,
-            "OUTPUT_DETAILED": False,
-            "PLOT_CURVES": False,
-            "LOG_ON_ERROR": None,
-        }
-    )
+    evaluator = trackeval.Evaluator(QUIET_EVALUATOR)
     res, _ = evaluator.evaluate([ds], [metric])
     te = res["YouTubeVIS"]["ours"]["COMBINED_SEQ"]["cls_comb_cls_av"]["TrackMAP"]
     assert 0.2 < ours["AP"] < 0.9
@@ -239,18 +229,7 @@ def test_trackeval_void_handling_equals_exclusion(tmp_path):
     )
     metric = trackeval.metrics.JAndF()
     metric.optim_type = "J&F"
-    evaluator = trackeval.Evaluator(
-        {
-            "USE_PARALLEL": False,
-            "PRINT_RESULTS": False,
-            "PRINT_CONFIG": False,
-            "TIME_PROGRESS": False,
-            "OUTPUT_SUMMARY": False,
-            "OUTPUT_DETAILED": False,
-            "PLOT_CURVES": False,
-            "LOG_ON_ERROR": None,
-        }
-    )
+    evaluator = trackeval.Evaluator(QUIET_EVALUATOR)
     te = evaluator.evaluate([ds], [metric])[0]["DAVIS"]["m"]["seq"]["general"]["JAndF"]
     assert te["J-Mean"] == pytest.approx(ours.global_figures["J-Mean"], abs=1e-12)
     assert te["F-Mean"] == pytest.approx(ours.global_figures["F-Mean"], abs=1e-12)

@@ -259,57 +259,16 @@ def test_cli_and_contact_sheet(tmp_path):
     import make_synthetic
 
     sheet = tmp_path / "sheet.jpg"
-    out = make_synthetic.main(
-        [
-            "--output",
-            str(tmp_path / "ds"),
-            "--height",
-            "64",
-            "--width",
-            "96",
-            "--length",
-            "4",
-            "--num-train",
-            "2",
-            "--num-val",
-            "0",
-            "--num-test",
-            "1",
-            "--seed",
-            "3",
-            "--contact-sheet",
-            str(sheet),
-            "--sheet-videos",
-            "2",
-            "--sheet-frames",
-            "2",
-        ]
-    )
+    cli = ["--output", str(tmp_path / "ds"), "--width", "96", "--length", "4", "--seed", "3"]
+    counts = ["--num-train", "2", "--num-val", "0", "--num-test", "1"]
+    sheet_args = ["--contact-sheet", str(sheet), "--sheet-videos", "2", "--sheet-frames", "2"]
+    out = make_synthetic.main([*cli, "--height", "64", *counts, *sheet_args])
     assert sorted(out) == ["test", "train"] and len(out["train"]) == 2
     assert not (tmp_path / "ds/ImageSets/2017/val.txt").exists()
     with Image.open(sheet) as im:
         assert im.size == (3 * 96, 2 * 64)  # raw frame + 2 overlays per row, 2 rows
     with pytest.raises(SystemExit, match="different config"):
-        make_synthetic.main(
-            [
-                "--output",
-                str(tmp_path / "ds"),
-                "--height",
-                "72",
-                "--width",
-                "96",
-                "--length",
-                "4",
-                "--num-train",
-                "2",
-                "--num-val",
-                "0",
-                "--num-test",
-                "1",
-                "--seed",
-                "3",
-            ]
-        )
+        make_synthetic.main([*cli, "--height", "72", *counts])
 
 
 @pytest.mark.slow
