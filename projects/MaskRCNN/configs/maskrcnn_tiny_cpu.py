@@ -15,28 +15,20 @@ Budget: the same ~30 CPU-minutes as ``configs/dnet/tiny_cpu.py``, counted by ``C
 results: docs/model_zoo.md, "Baselines").
 """
 
-from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
 
-from uvmos.modeling.backbone import build_dilated_resnet
 from uvmos.modeling.proposers.maskrcnn import mask_rcnn_fpn_config
 
 from ....configs.common.data.synth_frames import dataloader
+from ....configs.common.models.tiny_r18 import bottom_up as tiny_r18
 from ....configs.common.optim import SGD as optimizer
 from ....configs.common.optim import poly_lr as lr_multiplier
 from ....configs.common.train import train
 
-WIDTH, FPN_C, HEAD_C = 16, 64, 64
+FPN_C, HEAD_C = 64, 64
 
 model = mask_rcnn_fpn_config(num_classes=1, depth=18)
-model.backbone.bottom_up = L(build_dilated_resnet)(
-    depth=18,
-    norm="BN",
-    stem_out_channels=WIDTH,
-    res2_out_channels=WIDTH,
-    res5_dilation=1,
-    out_features=("res2", "res3", "res4", "res5"),
-)
+model.backbone.bottom_up = tiny_r18
 model.backbone.out_channels = FPN_C
 model.backbone.norm = ""
 model.proposal_generator.anchor_generator.sizes = [[16], [32], [64], [128], [256]]

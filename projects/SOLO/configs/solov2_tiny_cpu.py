@@ -20,26 +20,19 @@ results: docs/model_zoo.md, "Baselines").
 from detectron2.config import LazyCall as L
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 
-from uvmos.modeling.backbone import build_dilated_resnet
 from uvmos.projects.SOLO.solo import SOLOv2, SOLOv2InsHead, SOLOv2MaskHead
 
 from ....configs.common.data.synth_frames import dataloader
+from ....configs.common.models.tiny_r18 import bottom_up as tiny_r18
 from ....configs.common.optim import SGD as optimizer
 from ....configs.common.optim import poly_lr as lr_multiplier
 from ....configs.common.train import train
 
-WIDTH, FPN_C, HEAD_C, MASK_C, E = 16, 64, 64, 32, 64
+FPN_C, HEAD_C, MASK_C, E = 64, 64, 32, 64
 
 model = L(SOLOv2)(
     backbone=L(FPN)(
-        bottom_up=L(build_dilated_resnet)(
-            depth=18,
-            norm="BN",
-            stem_out_channels=WIDTH,
-            res2_out_channels=WIDTH,
-            res5_dilation=1,
-            out_features=("res2", "res3", "res4", "res5"),
-        ),
+        bottom_up=tiny_r18,
         in_features=("res2", "res3", "res4", "res5"),
         out_channels=FPN_C,
         top_block=L(LastLevelMaxPool)(),
