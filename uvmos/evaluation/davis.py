@@ -302,11 +302,8 @@ class DAVISEvaluator(DatasetEvaluator):
         check_task(task)
         if (dataset_name is None) == (gt_root is None):
             raise ValueError("give exactly one of dataset_name or gt_root")
-        self._dataset_name = dataset_name
-        self._gt_root = gt_root
-        self._task = task
-        self._subset = subset
-        self._output_dir = output_dir
+        self._dataset_name, self._gt_root, self._output_dir = dataset_name, gt_root, output_dir
+        self._task, self._subset = task, subset
         self._kw = dict(void=void, extra_ids=extra_ids, max_proposals=max_proposals)
         if objects is not None:
             check_objects(objects)

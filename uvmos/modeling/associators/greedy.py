@@ -14,6 +14,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 from uvmos.registry import ASSOCIATOR_REGISTRY
+from uvmos.utils.misc import store_init_args
 
 from ..tnet.mask_ops import mask_iou, paste_id_map
 
@@ -58,14 +59,7 @@ class GreedyAssociator(nn.Module):
         super().__init__()
         if embed_weight > 0 and (embedder is None or features is None):
             raise ValueError("GreedyAssociator: embed_weight > 0 needs an embedder and a feature source")
-        self.match_thresh = match_thresh
-        self.embed_weight = embed_weight
-        self.embedder = embedder
-        self.features = features
-        self.proposal_score_thresh = proposal_score_thresh
-        self.min_area = min_area
-        self.max_tracks = max_tracks
-        self.max_lost_frames = max_lost_frames
+        store_init_args(self, locals())
         self.reset({})
 
     def reset(self, video_meta: dict) -> None:

@@ -20,6 +20,7 @@ from detectron2.structures import Instances
 from torch import nn
 
 from uvmos.registry import PROPOSER_REGISTRY
+from uvmos.utils.misc import store_init_args
 
 __all__ = ["MaskRCNNProposer", "mask_rcnn_fpn_config"]
 
@@ -70,12 +71,7 @@ class MaskRCNNProposer(nn.Module):
             raise TypeError(f"MaskRCNNProposer: model must be a detectron2 GeneralizedRCNN, got {type(model)}")
         if not getattr(model.roi_heads, "mask_on", False):
             raise ValueError("MaskRCNNProposer: the GeneralizedRCNN has no mask head (mask_on=False)")
-        self.model = model
-        self.score_thresh = score_thresh
-        self.max_proposals = max_proposals
-        self.class_agnostic = class_agnostic
-        self.agnostic_nms = agnostic_nms
-        self.return_features = return_features
+        store_init_args(self, locals(), skip=("test_size",))
         self.test_size = None if test_size is None else tuple(test_size)
         self.input_format = model.input_format  # the GeneralizedRCNN's (detectron2: "BGR" for MSRA weights)
         self.eval()

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uvmos.registry import ASSOCIATOR_REGISTRY
+from uvmos.utils.misc import store_init_args
 
 from .mask_ops import downsample_masks, mask_iou, paste_id_map, snap_to_proposals, upsample_scores
 from .objective import LinearFilterObjective, TargetObjective, hinge_pixel_weights
@@ -84,9 +85,9 @@ class TNetTracker(nn.Module):
         reid,
         memory,
         target_feature: str = "res4",
-        regs: Sequence[float] = (1e-4, 1e-4),
         pixel_weighting: str = "hinge",
         hinge_fraction: float = 0.1,
+        regs: Sequence[float] = (1e-4, 1e-4),
         score_thresh: float = 0.5,
         proposal_score_thresh: float = 0.5,
         new_track_iou: float = 0.1,
@@ -105,28 +106,8 @@ class TNetTracker(nn.Module):
             raise ValueError(f"TNetTracker: result_mode must be 'threshold' or 'proposal', got {result_mode!r}")
         if pixel_weighting not in ("hinge", "none"):
             raise ValueError(f"TNetTracker: pixel_weighting must be 'hinge' or 'none', got {pixel_weighting!r}")
-        self.features = features
-        self.target_model = target_model
-        self.solver = solver
-        self.verifier = verifier
-        self.reid = reid
-        self.memory = memory
-        self.target_feature = target_feature
+        store_init_args(self, locals(), skip=("regs",))
         self.regs = tuple(float(r) for r in regs)
-        self.pixel_weighting = pixel_weighting
-        self.hinge_fraction = hinge_fraction
-        self.score_thresh = score_thresh
-        self.proposal_score_thresh = proposal_score_thresh
-        self.new_track_iou = new_track_iou
-        self.min_area = min_area
-        self.max_tracks = max_tracks
-        self.max_lost_frames = max_lost_frames
-        self.update_projection = update_projection
-        self.init_projection = init_projection
-        self.result_mode = result_mode
-        self.snap_thresh = snap_thresh
-        self.work_max_side = work_max_side
-        self.seed = seed
         self.reset({})
 
     # ------------------------------------------------------------------ state
@@ -181,19 +162,8 @@ class TNetTracker(nn.Module):
         else:
             S, S_up, Z = X.new_zeros((0, 1) + tuple(X.shape[-2:])), X.new_zeros((0,) + work), None
             results = torch.zeros((0,) + work, dtype=torch.bool, device=X.device)
-        return FrameState(
-            t=t,
-            size=(H, W),
-            stride=stride,
-            feats=feats,
-            X=X,
-            props=props,
-            tracks=tracks,
-            S=S,
-            S_up=S_up,
-            Z=Z,
-            results=results,
-        )
+        # positional, in the field order of FrameState
+        return FrameState(t, (H, W), stride, feats, X, props, tracks, S, S_up, Z, results)
 
     def _min_area(self, stride: int) -> float:
         return self.min_area / stride**2
