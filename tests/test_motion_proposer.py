@@ -12,7 +12,7 @@ from conftest import REPO
 from detectron2.config import LazyConfig, instantiate
 
 from uvmos.modeling.proposers import MotionProposer
-from uvmos.modeling.proposers.flow_cues import camera_residual, inside_outside
+from uvmos.modeling.proposers.flow_cues import camera_residual, fb_occlusion, inside_outside
 from uvmos.registry import PROPOSER_REGISTRY, build
 
 
@@ -67,8 +67,21 @@ def test_inside_outside_fills_a_closed_boundary():
     assert not io[:9].any() and not io[31:].any() and not io[:, :9].any()
 
 
-def test_motion_proposer_finds_the_moving_square():
-    p = build(PROPOSER_REGISTRY, "MotionProposer", work_height=120, max_proposals=3)
+def test_fb_occlusion_flags_flows_that_do_not_cancel():
+    flow_b = np.zeros((30, 40, 2), np.float32)
+    flow_b[..., 0] = 3.0  # frame t -> t': 3 px right
+    flow_f = -flow_b.copy()  # t' -> t: 3 px left, consistent
+    flow_f[10:20, :, 0] = 4.0  # ... except where t' points back the wrong way (an occlusion)
+    occ = fb_occlusion(flow_b, flow_f)
+    assert not occ[:8].any() and not occ[22:].any()
+    assert occ[12:18, 5:30].all()
+
+
+@pytest.mark.parametrize(
+    "variant", [{}, {"occlusion_check": "all"}, {"colour_weight": 0.8}, {"colour_weight": 0.3, "colour_mode": "blend"}]
+)
+def test_motion_proposer_finds_the_moving_square(variant):
+    p = build(PROPOSER_REGISTRY, "MotionProposer", work_height=120, max_proposals=3, **variant)
     frames, gts = _clip()
     ious = []
     for t, (f, g) in enumerate(zip(frames, gts)):
@@ -96,6 +109,10 @@ def test_motion_proposer_resets_per_video():
 def test_motion_proposer_bad_setting():
     with pytest.raises(ValueError, match="DIS preset"):
         MotionProposer(flow_preset="slowest")
+    with pytest.raises(ValueError, match="occlusion_check"):
+        MotionProposer(occlusion_check="yes")
+    with pytest.raises(ValueError, match="colour_mode"):
+        MotionProposer(colour_mode="mean")
 
 
 def test_real_cpu_config_j_floor_on_real_frames(shared_data):

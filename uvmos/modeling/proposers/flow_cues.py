@@ -5,6 +5,8 @@
   correspondences on a grid, subtracted from the flow (what is left moves on its own);
 * :func:`motion_boundaries` -- FST's boundary strength (Papazoglou & Ferrari 2013, eq. 1-3): the
   gradient magnitude of the flow, reinforced where the flow direction changes sharply;
+* :func:`fb_occlusion` -- pixels whose forward and backward flows disagree (occluded in the other
+  frame, or flow that cannot be trusted), the check of Sundaram, Brox & Keutzer (ECCV 2010);
 * :func:`inside_outside` -- FST's inside-outside map (§3.1): a pixel is inside a moving object
   when most rays cast from it cross the motion boundaries an odd number of times (4 directions
   with cumulative sums here; the paper casts 8 rays on the boundary map).
@@ -17,7 +19,7 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-__all__ = ["dis_flow", "camera_residual", "motion_boundaries", "inside_outside", "warp_backward"]
+__all__ = ["dis_flow", "camera_residual", "fb_occlusion", "motion_boundaries", "inside_outside", "warp_backward"]
 
 _PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -86,6 +88,17 @@ def motion_boundaries(flow: np.ndarray, lam: float = 7.0, theta_lam: float = 2.0
         dmax = np.maximum(dmax, np.maximum(d, np.roll(d, (-dy, -dx), axis=(0, 1))))
     btheta = np.clip(1.0 - np.exp(-theta_lam * (dmax - theta_t)), 0.0, 1.0)
     return np.where(bm > 0.5, bm, bm * btheta).astype(np.float32)
+
+
+def fb_occlusion(flow_b: np.ndarray, flow_f: np.ndarray, alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+    """(h, w) bool at frame t's pixels: True where the flow t -> t' (``flow_b``) and the flow
+    t' -> t (``flow_f``, on t''s pixels) do not cancel out, i.e. |w + w'|^2 > alpha (|w|^2 + |w'|^2)
+    + beta, with w' = ``flow_f`` sampled at p + w(p) (Sundaram et al. 2010, eq. 5). Mostly the
+    background an object has just uncovered: it has no match in frame t', and its flow is the
+    object's, smeared over it by the flow's regulariser."""
+    back = warp_backward(flow_f, flow_b)
+    err = ((flow_b + back) ** 2).sum(-1)
+    return err > alpha * ((flow_b**2).sum(-1) + (back**2).sum(-1)) + beta
 
 
 def inside_outside(boundary: np.ndarray, min_rays: int = 3) -> np.ndarray:
