@@ -11,7 +11,7 @@ import torch
 from conftest import REPO
 from detectron2.config import LazyConfig, instantiate
 
-from uvmos.modeling.proposers import MotionProposer
+from uvmos.modeling.proposers import ColourModel, GrabCutRefiner, MotionProposer
 from uvmos.modeling.proposers.flow_cues import camera_residual, fb_occlusion, inside_outside
 from uvmos.registry import PROPOSER_REGISTRY, build
 
@@ -78,7 +78,14 @@ def test_fb_occlusion_flags_flows_that_do_not_cancel():
 
 
 @pytest.mark.parametrize(
-    "variant", [{}, {"occlusion_check": "all"}, {"colour_weight": 0.8}, {"colour_weight": 0.3, "colour_mode": "blend"}]
+    "variant",
+    [
+        {},
+        {"occlusion_check": "all"},
+        {"colour": ColourModel(weight=0.8)},
+        {"colour": ColourModel(weight=0.3, mode="blend")},
+        {"refiner": GrabCutRefiner(iters=0)},
+    ],
 )
 def test_motion_proposer_finds_the_moving_square(variant):
     p = build(PROPOSER_REGISTRY, "MotionProposer", work_height=120, max_proposals=3, **variant)
@@ -111,8 +118,8 @@ def test_motion_proposer_bad_setting():
         MotionProposer(flow_preset="slowest")
     with pytest.raises(ValueError, match="occlusion_check"):
         MotionProposer(occlusion_check="yes")
-    with pytest.raises(ValueError, match="colour_mode"):
-        MotionProposer(colour_mode="mean")
+    with pytest.raises(ValueError, match="mode"):
+        ColourModel(mode="mean")
 
 
 def test_real_cpu_config_j_floor_on_real_frames(shared_data):

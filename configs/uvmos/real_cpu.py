@@ -10,7 +10,7 @@ Every setting here was chosen on the 16 shared DAVIS-2016 train sequences (docs/
 from detectron2.config import LazyCall as L
 
 from uvmos.modeling.associators import GreedyAssociator
-from uvmos.modeling.proposers import MotionProposer
+from uvmos.modeling.proposers import GrabCutRefiner, MotionProposer
 
 from ..common.models.video import model
 from ._video_eval import dataloader, train
@@ -25,12 +25,7 @@ model.proposer = L(MotionProposer)(
     boundary_thresh=0.5,
     io_weight=0.5,
     temporal_weight=0.7,
-    grabcut_iters=2,
-    crop_margin=24,
-    region_thresh=0.3,
-    norm_floor=0.5,
-    fg_thresh=0.8,
-    seed_thresh=0.95,
+    refiner=L(GrabCutRefiner)(iters=2, crop_margin=24, region_thresh=0.3, norm_floor=0.5, fg_seed_thresh=(0.8, 0.95)),
     min_area_frac=0.002,
     group_px=12,
     max_proposals=3,

@@ -9,10 +9,12 @@ exponential forgetting, and read as p(foreground | colour) on the next frame.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 import cv2
 import numpy as np
+
+from uvmos.utils.misc import store_init_args
 
 __all__ = ["ColourModel"]
 
@@ -20,7 +22,15 @@ __all__ = ["ColourModel"]
 class ColourModel:
     """Foreground / background colour histograms over ``bins**3`` BGR cells.
 
+    Used by ``MotionProposer(colour=ColourModel(...))`` through :meth:`apply` (before the
+    appearance step) and :meth:`update` (after it).
+
     Args:
+        weight: how strongly p(foreground | colour) enters the motion probability.
+        near_px: p is used only within this distance (px) of prob >= ``near_thresh``.
+        near_thresh: see ``near_px``.
+        mode: "max" -- max(prob, weight * p), colour only adds; "blend" -- (1 - weight) * prob +
+            weight * p, colour also takes away.
         bins: cells per colour channel.
         rate: weight of the newest frame in the running histograms (exponential forgetting).
         bg_margin: background pixels are those farther than this (px) from the foreground, so the
@@ -29,10 +39,22 @@ class ColourModel:
             reads as 0.5).
     """
 
-    def __init__(self, bins: int = 16, rate: float = 0.3, bg_margin: int = 7, prior: float = 1e-3):
+    def __init__(
+        self,
+        weight: float = 0.8,
+        near_px: int = 15,
+        near_thresh: float = 0.3,
+        mode: Literal["max", "blend"] = "max",
+        bins: int = 16,
+        rate: float = 0.3,
+        bg_margin: int = 7,
+        prior: float = 1e-3,
+    ):
         if not 2 <= bins <= 64:
             raise ValueError(f"ColourModel: bins must be in [2, 64], got {bins}")
-        self.bins, self.rate, self.bg_margin, self.prior = int(bins), float(rate), int(bg_margin), float(prior)
+        if mode not in ("max", "blend"):
+            raise ValueError(f"ColourModel: mode must be 'max' or 'blend', got {mode!r}")
+        store_init_args(self, locals())
         self.reset()
 
     def reset(self) -> None:
@@ -61,6 +83,19 @@ class ColourModel:
         else:
             self.fg = (1 - self.rate) * self.fg + self.rate * hf
             self.bg = (1 - self.rate) * self.bg + self.rate * hb
+
+    def apply(self, bgr: np.ndarray, prob: np.ndarray) -> np.ndarray:
+        """Combine p(foreground | colour) with the motion probability ``prob`` (h, w), only near
+        where the evidence already is: colour fills an object whose motion is weak this frame."""
+        app = self.foreground_prob(bgr)
+        if app is None:
+            return prob
+        k = 2 * self.near_px + 1
+        near = cv2.dilate((prob >= self.near_thresh).astype(np.uint8), np.ones((k, k), np.uint8))
+        app = cv2.GaussianBlur(app, (0, 0), 1.5) * near
+        if self.mode == "max":
+            return np.maximum(prob, self.weight * app)
+        return ((1.0 - self.weight) * prob + self.weight * app).astype(np.float32)
 
     def foreground_prob(self, bgr: np.ndarray) -> Optional[np.ndarray]:
         """(h, w) float32 p(foreground | colour) with equal priors, or None before any update."""

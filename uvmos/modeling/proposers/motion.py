@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from typing import List, Optional, Tuple
+from typing import List, Literal, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -35,6 +35,7 @@ from detectron2.structures import Instances
 from torch import nn
 
 from uvmos.registry import PROPOSER_REGISTRY
+from uvmos.utils.misc import store_init_args
 
 from .colour_model import ColourModel
 from .flow_cues import (
@@ -46,6 +47,7 @@ from .flow_cues import (
     motion_boundaries,
     warp_backward,
 )
+from .grabcut import GrabCutRefiner
 
 __all__ = ["MotionProposer"]
 
@@ -79,19 +81,11 @@ class MotionProposer(nn.Module):
             DAVIS-2016 train sequences it fixes some halos but erases fast non-rigid movers, whose
             own flow fails the check (docs/real_video.md, "Tried and not adopted").
         occlusion_alpha: the check's relative tolerance (Sundaram et al.'s alpha).
-        colour_weight: > 0 adds FST's appearance cue, online colour models of the foreground and
-            background (``ColourModel``, updated with each frame's segmentation) read as
-            p(foreground | colour) within ``colour_near_px`` of the evidence, combined by
-            ``colour_mode`` ("max": max(prob, weight * p); "blend": a weighted mean). Off by
-            default for the same reason (docs/real_video.md, "Tried and not adopted").
-        colour_rate: the colour models' update rate (``ColourModel.rate``).
-        grabcut_iters: GrabCut iterations (0 skips the appearance step).
-        crop_margin: GrabCut runs on the box around the probable foreground plus this margin (px).
-        region_thresh: motion regions (cut one by one) are the components of prob >= this.
-        norm_floor: within a region, the probability is divided by its 99th percentile (at least
-            ``norm_floor``; 1 = absolute thresholds) before the fg/seed thresholds; a region whose
-            peak is below ``norm_floor * fg_thresh`` is dropped.
-        fg_thresh / seed_thresh: probability above which a pixel is probable / sure foreground.
+        refiner: the appearance step (default ``GrabCutRefiner()``): GrabCut per motion region.
+        colour: optional ``ColourModel``, FST's appearance cue made online: foreground and
+            background colour histograms, updated with each frame's segmentation, read as
+            p(foreground | colour) near the evidence. Off by default for the same reason
+            (docs/real_video.md, "Tried and not adopted").
         min_area_frac: proposals smaller than this fraction of the frame are dropped.
         group_px: components closer than this (working px) form one proposal (an object that the
             cues cut in pieces stays one).
@@ -103,7 +97,7 @@ class MotionProposer(nn.Module):
     def __init__(
         self,
         work_height: int = 320,
-        flow_preset: str = "medium",
+        flow_preset: Literal["ultrafast", "fast", "medium"] = "medium",
         flow_gap: int = 1,
         motion_sigma_px: float = 1.0,
         noise_k: float = 3.0,
@@ -112,18 +106,10 @@ class MotionProposer(nn.Module):
         boundary_thresh: float = 0.5,
         io_weight: float = 0.5,
         temporal_weight: float = 0.7,
-        occlusion_check: str = "none",
+        occlusion_check: Literal["none", "prior", "all"] = "none",
         occlusion_alpha: float = 0.01,
-        colour_weight: float = 0.0,
-        colour_rate: float = 0.3,
-        colour_near_px: int = 15,
-        colour_mode: str = "max",
-        grabcut_iters: int = 2,
-        crop_margin: int = 24,
-        norm_floor: float = 0.5,
-        region_thresh: float = 0.3,
-        fg_thresh: float = 0.8,
-        seed_thresh: float = 0.95,
+        refiner: Optional[GrabCutRefiner] = None,
+        colour: Optional[ColourModel] = None,
         min_area_frac: float = 0.002,
         group_px: int = 12,
         max_proposals: int = 3,
@@ -131,45 +117,18 @@ class MotionProposer(nn.Module):
         num_threads: Optional[int] = None,
     ):
         super().__init__()
-        if work_height < 32:
-            raise ValueError(f"MotionProposer: work_height must be >= 32, got {work_height}")
-        if occlusion_check not in ("none", "prior", "all"):
-            raise ValueError(
-                f"MotionProposer: occlusion_check must be 'none', 'prior' or 'all', got {occlusion_check!r}"
-            )
-        if colour_mode not in ("max", "blend"):
-            raise ValueError(f"MotionProposer: colour_mode must be 'max' or 'blend', got {colour_mode!r}")
+        store_init_args(self, locals(), skip=("refiner", "num_threads"))
+        self.refiner = refiner if refiner is not None else GrabCutRefiner()
+        for name, value, ok in (
+            ("work_height", work_height, work_height >= 32),
+            ("flow_gap", flow_gap, flow_gap >= 1),
+            ("occlusion_check", occlusion_check, occlusion_check in ("none", "prior", "all")),
+        ):
+            if not ok:
+                raise ValueError(f"MotionProposer: bad {name} {value!r} (see the class docstring)")
         if num_threads is not None:
             cv2.setNumThreads(int(num_threads))
-        self.work_height = int(work_height)
-        self.flow_preset = flow_preset
-        if flow_gap < 1:
-            raise ValueError(f"MotionProposer: flow_gap must be >= 1, got {flow_gap}")
-        self.flow_gap = int(flow_gap)
         self._dis = make_dis(flow_preset)
-        self.motion_sigma_px = float(motion_sigma_px)
-        self.noise_k = float(noise_k)
-        self.rel_sigma = float(rel_sigma)
-        self.min_sigma_px = float(min_sigma_px)
-        self.boundary_thresh = float(boundary_thresh)
-        self.io_weight = float(io_weight)
-        self.temporal_weight = float(temporal_weight)
-        self.occlusion_check = occlusion_check
-        self.occlusion_alpha = float(occlusion_alpha)
-        self.colour_weight = float(colour_weight)
-        self.colour_near_px = int(colour_near_px)
-        self.colour_mode = colour_mode
-        self._colour = ColourModel(rate=colour_rate)
-        self.grabcut_iters = int(grabcut_iters)
-        self.crop_margin = int(crop_margin)
-        self.norm_floor = float(norm_floor)
-        self.region_thresh = float(region_thresh)
-        self.fg_thresh = float(fg_thresh)
-        self.seed_thresh = float(seed_thresh)
-        self.min_area_frac = float(min_area_frac)
-        self.group_px = int(group_px)
-        self.max_proposals = int(max_proposals)
-        self.timer = timer
         self._reset(None)
 
     # -- state -----------------------------------------------------------------------------
@@ -177,7 +136,8 @@ class MotionProposer(nn.Module):
         self._video_id = video_id
         self._grays: "deque[np.ndarray]" = deque(maxlen=self.flow_gap)
         self._prev_prob: Optional[np.ndarray] = None
-        self._colour.reset()
+        if self.colour is not None:
+            self.colour.reset()
 
     def _part(self, name: str):
         return self.timer.part(name) if self.timer is not None else contextlib.nullcontext()
@@ -214,14 +174,14 @@ class MotionProposer(nn.Module):
                 occ = fb_occlusion(flow, dis_flow(self._dis, ref, gray), alpha=self.occlusion_alpha)
         with self._part("motion"):
             prob = self._motion_prob(flow, gap, occ)
-            if self.colour_weight > 0:
-                prob = self._with_colour(small, prob)
+            if self.colour is not None:
+                prob = self.colour.apply(small, prob)
         with self._part("appearance"):
-            fg = self._refine(small, prob)
+            fg = self.refiner(small, prob, self.min_area_frac * prob.size, self.max_proposals + 2)
             self._prev_prob = (0.5 * prob + 0.5 * fg).astype(np.float32)
             masks, scores = self._components(fg, prob)
-            if self.colour_weight > 0:
-                self._colour.update(small, fg)
+            if self.colour is not None:
+                self.colour.update(small, fg)
         return {"instances": _to_instances(masks, scores, H, W), "fg_prob": prob}
 
     def _motion_prob(self, flow: np.ndarray, gap: int, occ: Optional[np.ndarray] = None) -> np.ndarray:
@@ -248,71 +208,6 @@ class MotionProposer(nn.Module):
             prior = warp_backward(self._prev_prob, flow / gap) * trusted  # ~ the flow to frame t-1
             ev = (1.0 - self.temporal_weight) * ev + self.temporal_weight * prior
         return cv2.GaussianBlur(ev.astype(np.float32), (0, 0), 1.5)
-
-    def _with_colour(self, small: np.ndarray, prob: np.ndarray) -> np.ndarray:
-        """Blend in p(foreground | colour) of the online colour models (FST's appearance models),
-        only near where the evidence already is: colour fills an object whose motion is weak this
-        frame, and thins what moves but does not look like the object."""
-        app = self._colour.foreground_prob(small)
-        if app is None:
-            return prob
-        k = 2 * self.colour_near_px + 1
-        near = cv2.dilate((prob >= self.region_thresh).astype(np.uint8), np.ones((k, k), np.uint8))
-        app = cv2.GaussianBlur(app, (0, 0), 1.5) * near
-        if self.colour_mode == "max":
-            return np.maximum(prob, self.colour_weight * app)
-        return ((1.0 - self.colour_weight) * prob + self.colour_weight * app).astype(np.float32)
-
-    def _refine(self, small: np.ndarray, prob: np.ndarray) -> np.ndarray:
-        """GrabCut (colour GMMs + graph cut) seeded by the motion probability -> foreground {0, 1}.
-
-        Each region of motion evidence (a connected component of prob >= ``region_thresh``, dilated)
-        is cut on its own box (its own local colour models; the cost is the boxes', not the
-        frame's). Within a region the probability is divided by the region's 99th percentile (at
-        least ``norm_floor``), so a slow mover next to a fast one is still seeded."""
-        regions = cv2.dilate((prob >= self.region_thresh).astype(np.uint8), np.ones((15, 15), np.uint8))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(regions, connectivity=8)
-        out = np.zeros(prob.shape, np.float32)
-        cand = []
-        for i in range(1, n):
-            x, y, w, h, area = stats[i]
-            if area < self.min_area_frac * prob.size:
-                continue
-            inside = labels[y : y + h, x : x + w] == i
-            peak = float(np.percentile(prob[y : y + h, x : x + w][inside], 99))
-            cand.append((peak, i))
-        cand.sort(reverse=True)
-        m = self.crop_margin
-        for peak, i in cand[: self.max_proposals + 2]:
-            if peak < self.norm_floor * self.fg_thresh:
-                continue  # no clear motion in this region
-            x, y, w, h, _ = stats[i]
-            y0, y1 = max(0, y - m), min(prob.shape[0], y + h + m)
-            x0, x1 = max(0, x - m), min(prob.shape[1], x + w + m)
-            region = labels[y0:y1, x0:x1] == i
-            pn = prob[y0:y1, x0:x1] / max(peak, self.norm_floor)
-            gc = np.full(region.shape, cv2.GC_BGD, np.uint8)
-            gc[region] = cv2.GC_PR_BGD
-            gc[region & (pn >= self.fg_thresh)] = cv2.GC_PR_FGD
-            gc[region & (pn >= self.seed_thresh)] = cv2.GC_FGD
-            fg = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_FGD)
-            if self.grabcut_iters > 0 and fg.sum() >= 16 and (~fg).sum() >= 16:
-                bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-                try:
-                    cv2.grabCut(
-                        np.ascontiguousarray(small[y0:y1, x0:x1]),
-                        gc,
-                        None,
-                        bgd,
-                        fgd,
-                        self.grabcut_iters,
-                        cv2.GC_INIT_WITH_MASK,
-                    )
-                    fg = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_FGD)
-                except cv2.error:  # a colour model with too few samples: keep the motion mask
-                    pass
-            out[y0:y1, x0:x1] = np.maximum(out[y0:y1, x0:x1], (fg & region).astype(np.float32))
-        return out
 
     def _components(self, fg: np.ndarray, prob: np.ndarray) -> Tuple[List[np.ndarray], List[float]]:
         m = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
