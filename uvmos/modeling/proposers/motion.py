@@ -90,6 +90,10 @@ class MotionProposer(nn.Module):
         group_px: components closer than this (working px) form one proposal (an object that the
             cues cut in pieces stays one).
         max_proposals: at most this many proposals per frame, best scores first.
+        seed: OpenCV's RNG is seeded with this at the start of every video (None: left alone).
+            GrabCut initialises its colour GMMs by k-means from that RNG, so without a seed a
+            video's masks depend on what ran before it in the process (on DAVIS-2016 train,
+            dog-agility's J moved from 0.34 to 0.18 by the order of the videos alone).
         timer: optional ``PartTimer``; parts "flow", "motion", "appearance" are timed inside it.
         num_threads: ``cv2.setNumThreads`` at construction (None leaves OpenCV's setting).
     """
@@ -113,6 +117,7 @@ class MotionProposer(nn.Module):
         min_area_frac: float = 0.002,
         group_px: int = 12,
         max_proposals: int = 3,
+        seed: Optional[int] = 0,
         timer=None,
         num_threads: Optional[int] = None,
     ):
@@ -136,6 +141,8 @@ class MotionProposer(nn.Module):
         self._video_id = video_id
         self._grays: "deque[np.ndarray]" = deque(maxlen=self.flow_gap)
         self._prev_prob: Optional[np.ndarray] = None
+        if self.seed is not None:
+            cv2.setRNGSeed(int(self.seed))
         if self.colour is not None:
             self.colour.reset()
 
