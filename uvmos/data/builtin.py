@@ -12,7 +12,7 @@ Roots live under ``$UVMOS_DATASETS`` (default ``./datasets``), like ``DETECTRON2
       uvmos_synth_hard/  its hard preset (tools/make_synthetic.py --preset hard), splits train, val,
                        test and test_seed1/test_seed2 (the test split from generator seeds 1, 2)
 
-``davis2016_shared_{train,val}`` read the 8 real DAVIS-2016 sequences of the developers' workspace
+``davis2016_shared_{train,val}`` read the real DAVIS-2016 sequences of the developers' workspace (18: 16 train, 2 val)
 (``$UVMOS_SHARED_DATA/davis2016``, default ``<repo>/../shared/data/davis2016``).
 
 Nothing is read at registration: a loader runs when ``DatasetCatalog.get(name)`` is called, so a
