@@ -266,3 +266,22 @@ def test_proposer_features_concat_stacks_maps_on_the_first_grid():
     assert float(red[5, 8]) > 0 > float(red[0, 0])  # inside the patch above the frame's mean, outside below
     with pytest.raises(KeyError, match="res4"):
         ProposerFeatures(concat={"x": ("res4",)})({"image": img}, {"features": feats})
+
+
+@pytest.mark.parametrize("release_after", [None, 1])
+def test_release_after_gives_up_unverified_results(release_after):
+    """Object 2 stays in view but has no proposal in frames 5-9, so its target cannot be verified.
+    The paper (None) keeps y̌_j, drawn as id 2; the ``release_after`` variant draws nothing after
+    1 failed frame and takes the object back, with its id, once a proposal verifies it."""
+    frames, video = shapes_stream(length=14)
+    gt = gt_id_maps(video)  # object 2 is in view in every frame
+    for t in range(5, 10):
+        video["annotations"][t] = [a for a in video["annotations"][t] if a["instance_id"] == 1]
+    trk = _tracker(release_after=release_after)
+    outs = [o for _, o in VideoSegmenter(OracleProposer(videos=[video]), trk).run_video(frames, video)]
+    ids2 = _majority_ids(gt, np.stack([o.id_map for o in outs]), 2)
+    assert ids2[:5] == [2] * 5 and ids2[10:] == [2] * 4 and trk.stats["created"] == 2
+    if release_after is None:
+        assert ids2[5:10] == [2] * 5
+    else:
+        assert ids2[5] == 2 and ids2[6:10] == [0] * 4

@@ -27,6 +27,7 @@ class Tracklet:
     class_votes: Dict[int, float] = field(default_factory=dict)
     lost_frames: int = 0
     num_verified: int = 0
+    unverified_frames: int = 0  # consecutive frames with a failed verification
 
     @property
     def category(self) -> int:

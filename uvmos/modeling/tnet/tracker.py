@@ -69,6 +69,11 @@ class TNetTracker(nn.Module):
         init_projection: fit W1 with W2 on y̌_0 (FRTM); False keeps W1 at its initialisation.
         result_mode: ``"threshold"`` (paper) or ``"proposal"`` (named variant, see module doc).
         snap_thresh: ``"proposal"`` mode: minimum mean score of a proposal to snap to it.
+        release_after: variant, not the paper (None, the default: never). A target whose
+            verification has failed for more than this many frames in a row gives up its result
+            (drawn nowhere, no claim in eq. 10's scores, so discovery can take the region) until it
+            is verified again. In the paper a failed verification keeps y̌_j, so a target that
+            has lost its object keeps claiming whatever its model fires on (docs/tnet.md).
         work_max_side: the decisions (eq. 10's IoUs and embeddings, discovery, memory labels) are
             taken on the frame subsampled by the smallest integer stride that brings its longer
             side to at most this (400: 854x480 -> stride 3); the output id map is drawn at the
@@ -99,6 +104,7 @@ class TNetTracker(nn.Module):
         result_mode: str = "threshold",
         snap_thresh: Optional[float] = None,
         work_max_side: Optional[int] = 400,
+        release_after: Optional[int] = None,
         seed: int = 0,
     ):
         super().__init__()
@@ -192,7 +198,11 @@ class TNetTracker(nn.Module):
         f.ver = self.verifier.verify(p.work, p.emb, f.results, res_emb, first_emb)
         final = f.results.clone()
         for k, tr in enumerate(f.tracks):
-            if f.ver.verified[k]:
+            tr.unverified_frames = 0 if f.ver.verified[k] else tr.unverified_frames + 1
+            if self.release_after is not None and tr.unverified_frames > self.release_after:
+                final[k] = False  # released: no result, no claim
+                f.ver.scores[k] = 0
+            elif f.ver.verified[k]:
                 b = int(f.ver.best[k])
                 final[k] = p.work[b]
                 tr.num_verified += 1
