@@ -124,13 +124,18 @@ class MotionProposer(nn.Module):
         super().__init__()
         store_init_args(self, locals(), skip=("refiner", "num_threads"))
         self.refiner = refiner if refiner is not None else GrabCutRefiner()
-        for name, value, ok in (
-            ("work_height", work_height, work_height >= 32),
-            ("flow_gap", flow_gap, flow_gap >= 1),
-            ("occlusion_check", occlusion_check, occlusion_check in ("none", "prior", "all")),
+        for name, value, ok, rule in (
+            ("work_height", work_height, work_height >= 32, ">= 32"),
+            ("flow_gap", flow_gap, flow_gap >= 1, ">= 1"),
+            (
+                "occlusion_check",
+                occlusion_check,
+                occlusion_check in ("none", "prior", "all"),
+                "'none', 'prior' or 'all'",
+            ),
         ):
             if not ok:
-                raise ValueError(f"MotionProposer: bad {name} {value!r} (see the class docstring)")
+                raise ValueError(f"MotionProposer: {name} must be {rule}, got {value!r}")
         if num_threads is not None:
             cv2.setNumThreads(int(num_threads))
         self._dis = make_dis(flow_preset)
