@@ -254,7 +254,7 @@ def test_cli_root_without_jpegimages(tmp_path):
 
 
 def test_evaluator_on_video_dicts_and_gt_root(tmp_path):
-    from detectron2.data import DatasetCatalog
+    from detectron2.data import DatasetCatalog, MetadataCatalog
 
     maps = {"v1": moving_objects(K=2, seed=10), "v2": moving_objects(K=3, seed=11)}
 
@@ -285,8 +285,15 @@ def test_evaluator_on_video_dicts_and_gt_root(tmp_path):
         out = ev.evaluate()
         assert out["davis"]["J&F-Mean"] == 1.0 and out["davis"]["F-Decay"] == 0.0
         assert (tmp_path / "global_results-val.csv").exists()
+        # a dataset registered as a train image set names its CSVs after it
+        MetadataCatalog.get(name).set(image_set="train")
+        ev = DAVISEvaluator(name, task="unsupervised", distributed=False, output_dir=tmp_path / "tr")
+        ev.process([{"video_id": "v2"}], [{"annotations": [instances_from_id_map(f) for f in maps["v2"]]}])
+        ev.evaluate()
+        assert (tmp_path / "tr" / "per-sequence_results-train.csv").exists()
     finally:
         DatasetCatalog.remove(name)
+        MetadataCatalog.remove(name)
     _write_root(tmp_path / "davis", {"v1": maps["v1"]}, task="semi-supervised")
     ev = DAVISEvaluator(gt_root=tmp_path / "davis", task="semi-supervised", distributed=False)
     ev.process([{"video_id": "v1"}], [{"id_maps": list(maps["v1"])}])

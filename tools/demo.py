@@ -5,7 +5,7 @@
     python tools/demo.py --config-file configs/uvmos/tiny_cpu.py --input ... --output ... \
         train.init_checkpoint=output/dnet_tiny_cpu/model_final.pth    # weights: the trailing override
 
-The default config is the weight-free real-video pipeline ``configs/uvmos/real_cpu.py`` (motion +
+The default config is the real-video pipeline ``configs/uvmos/real_cpu.py`` (no downloaded weights; motion +
 appearance proposals, docs/real_video.md); ``make demo`` passes the synthetic-trained tiny model
 (``configs/uvmos/tiny_cpu.py``) explicitly, as the pipeline demonstration. Trailing ``KEY=VALUE``
 pairs override the config; the weights are its ``train.init_checkpoint``.
@@ -42,7 +42,7 @@ DEFAULT_CONFIG = str(Path(__file__).resolve().parents[1] / "configs/uvmos/real_c
 
 def get_parser():
     p = default_argument_parser(__doc__, config_required=False)
-    p.set_defaults(config_file=DEFAULT_CONFIG)  # the weight-free real-video pipeline
+    p.set_defaults(config_file=DEFAULT_CONFIG)  # the real-video pipeline
     p.add_argument("--input", required=True, help="a video file (mp4/avi/mov), a folder of frames, or a glob")
     p.add_argument("--output", required=True, help="output folder")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")

@@ -283,6 +283,8 @@ class DAVISEvaluator(DatasetEvaluator):
     DAVIS root or folder of sequence folders; frame k of the output is annotation file k).
     ``objects`` ("first_frame" | "all", see :func:`evaluate_sequence`) defaults as in
     :func:`evaluate_davis`: the dataset's ``eval_objects`` metadata ("all" on the synthetic sets).
+    ``subset`` names the CSVs (``global_results-<subset>.csv``); by default the dataset's
+    ``image_set`` metadata ("train" for ``davis2016_shared_train``), else "val".
     """
 
     def __init__(
@@ -291,7 +293,7 @@ class DAVISEvaluator(DatasetEvaluator):
         *,
         gt_root: Optional[PathLike] = None,
         task: str = "unsupervised",
-        subset: str = "val",
+        subset: Optional[str] = None,
         output_dir: Optional[PathLike] = None,
         void: str = "exclude",
         extra_ids: str = "error",
@@ -303,7 +305,13 @@ class DAVISEvaluator(DatasetEvaluator):
         if (dataset_name is None) == (gt_root is None):
             raise ValueError("give exactly one of dataset_name or gt_root")
         self._dataset_name, self._gt_root, self._output_dir = dataset_name, gt_root, output_dir
-        self._task, self._subset = task, subset
+        if subset is None:  # the dataset's own image set (its CSVs are named after it), else "val"
+            subset = "val"
+            if dataset_name is not None:
+                from detectron2.data import MetadataCatalog
+
+                subset = MetadataCatalog.get(dataset_name).get("image_set", None) or "val"
+        self._task, self._subset = task, str(subset)
         self._kw = dict(void=void, extra_ids=extra_ids, max_proposals=max_proposals)
         if objects is not None:
             check_objects(objects)

@@ -5,6 +5,7 @@ from .colour_model import ColourModel
 from .grabcut import GrabCutRefiner
 from .maskrcnn import MaskRCNNProposer
 from .motion import MotionProposer
+from .motion_fusion import MotionFusionNet
 from .oracle import OracleProposer
 
-__all__ = ["ColourModel", "GrabCutRefiner", "MaskRCNNProposer", "MotionProposer", "OracleProposer"]
+__all__ = ["ColourModel", "GrabCutRefiner", "MaskRCNNProposer", "MotionFusionNet", "MotionProposer", "OracleProposer"]

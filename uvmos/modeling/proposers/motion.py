@@ -48,6 +48,7 @@ from .flow_cues import (
     warp_backward,
 )
 from .grabcut import GrabCutRefiner
+from .motion_fusion import MotionFusionNet
 
 __all__ = ["MotionProposer"]
 
@@ -82,6 +83,13 @@ class MotionProposer(nn.Module):
             own flow fails the check (docs/real_video.md, "Tried and not adopted").
         occlusion_alpha: the check's relative tolerance (Sundaram et al.'s alpha).
         refiner: the appearance step (default ``GrabCutRefiner()``): GrabCut per motion region.
+        fusion: optional ``MotionFusionNet``, a small CNN trained on the cue stack (:meth:`cue_stack`)
+            to give p(foreground | motion cues). It is combined with the noisy-or evidence by
+            ``fusion_mode``: "gate" multiplies the evidence by min(1, p / ``fusion_gate``), so the
+            net can only veto motion it calls background (water, smoke) and never adds any;
+            "blend" takes ``fusion_weight`` x p + the rest x the noisy-or. (Replacing the rule by p
+            outright scored train J 0.509 against 0.597 in 2-fold cross-validation on DAVIS-2016
+            train: the net's calibrated probabilities sit far below the thresholds that follow.)
         colour: optional ``ColourModel``, FST's appearance cue made online: foreground and
             background colour histograms, updated with each frame's segmentation, read as
             p(foreground | colour) near the evidence. Off by default for the same reason
@@ -113,6 +121,10 @@ class MotionProposer(nn.Module):
         occlusion_check: Literal["none", "prior", "all"] = "none",
         occlusion_alpha: float = 0.01,
         refiner: Optional[GrabCutRefiner] = None,
+        fusion: Optional[MotionFusionNet] = None,
+        fusion_mode: Literal["gate", "blend"] = "gate",
+        fusion_gate: float = 0.3,
+        fusion_weight: float = 0.5,
         colour: Optional[ColourModel] = None,
         min_area_frac: float = 0.002,
         group_px: int = 12,
@@ -122,11 +134,14 @@ class MotionProposer(nn.Module):
         num_threads: Optional[int] = None,
     ):
         super().__init__()
-        store_init_args(self, locals(), skip=("refiner", "num_threads"))
+        store_init_args(self, locals(), skip=("refiner", "fusion", "num_threads"))
         self.refiner = refiner if refiner is not None else GrabCutRefiner()
+        self.fusion = fusion.eval() if fusion is not None else None
         for name, value, ok, rule in (
             ("work_height", work_height, work_height >= 32, ">= 32"),
             ("flow_gap", flow_gap, flow_gap >= 1, ">= 1"),
+            ("fusion_mode", fusion_mode, fusion_mode in ("gate", "blend"), "'gate' or 'blend'"),
+            ("fusion_gate", fusion_gate, fusion_gate > 0, "> 0"),
             (
                 "occlusion_check",
                 occlusion_check,
@@ -151,6 +166,12 @@ class MotionProposer(nn.Module):
         if self.colour is not None:
             self.colour.reset()
 
+    def to_working(self, image: np.ndarray) -> np.ndarray:
+        """An (H, W[, C]) frame or mask resized to the working resolution (height ``work_height``)."""
+        h = self.work_height
+        w = max(8, int(round(image.shape[1] * h / image.shape[0])))
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+
     def _part(self, name: str):
         return self.timer.part(name) if self.timer is not None else contextlib.nullcontext()
 
@@ -166,9 +187,8 @@ class MotionProposer(nn.Module):
         vid, t = x.get("video_id"), int(x.get("frame_idx", -1))
         if t == 0 or vid != self._video_id:
             self._reset(vid)
-        h = self.work_height
-        w = max(8, int(round(bgr.shape[1] * h / bgr.shape[0])))
-        small = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
+        small = self.to_working(bgr)
+        h, w = small.shape[:2]
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         if self._grays and self._grays[-1].shape != gray.shape:
             self._reset(vid)
@@ -196,7 +216,10 @@ class MotionProposer(nn.Module):
                 self.colour.update(small, fg)
         return {"instances": _to_instances(masks, scores, H, W), "fg_prob": prob}
 
-    def _motion_prob(self, flow: np.ndarray, gap: int, occ: Optional[np.ndarray] = None) -> np.ndarray:
+    def cue_stack(self, flow: np.ndarray) -> np.ndarray:
+        """The motion cues of one frame, (6, h, w) float32 in ``CUE_NAMES`` order: camera-compensated
+        residual flow x, y and magnitude over the motion scale sigma (clipped to [-4, 4]), the speed
+        score 1 - exp(-(|r| / sigma)^2), FST's motion boundaries and its inside-outside map."""
         res, _, _ = camera_residual(flow)
         mag = np.sqrt((res**2).sum(-1))
         # the speed that counts as "clearly moving": motion_sigma_px, lowered towards half the
@@ -210,7 +233,18 @@ class MotionProposer(nn.Module):
             (motion_boundaries(res) > self.boundary_thresh).astype(np.uint8), np.ones((3, 3), np.uint8)
         )
         io = cv2.blur(inside_outside(boundary > 0).astype(np.float32), (7, 7))
-        ev = 1.0 - (1.0 - speed) * (1.0 - self.io_weight * io)  # noisy-or: either cue suffices
+        scaled = np.clip(np.concatenate([res, mag[..., None]], -1) / sigma, -4.0, 4.0).transpose(2, 0, 1)
+        return np.concatenate([scaled, np.stack([speed, boundary.astype(np.float32), io])]).astype(np.float32)
+
+    def _motion_prob(self, flow: np.ndarray, gap: int, occ: Optional[np.ndarray] = None) -> np.ndarray:
+        cues = self.cue_stack(flow)
+        ev = 1.0 - (1.0 - cues[3]) * (1.0 - self.io_weight * cues[5])  # noisy-or: either cue suffices
+        if self.fusion is not None:  # learned fusion (motion_fusion.py)
+            net = self.fusion.predict(cues)
+            if self.fusion_mode == "gate":  # the net vetoes motion it calls background, adds none
+                ev = ev * np.clip(net / self.fusion_gate, 0.0, 1.0)
+            else:
+                ev = self.fusion_weight * net + (1.0 - self.fusion_weight) * ev
         trusted = 1.0
         if occ is not None:  # uncovered background: its flow (and hence its warped prior) is the object's
             trusted = 1.0 - cv2.dilate(occ.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32)
