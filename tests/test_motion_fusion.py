@@ -94,3 +94,5 @@ def test_train_motion_fusion_end_to_end(tmp_path):
         assert torch.equal(v, saved[k])
     with pytest.raises(SystemExit, match="no video 'zzz'"):
         tool.main(["--dataset", name, "--holdout", "zzz", "--out", str(out)])
+    with pytest.raises(SystemExit, match="not a MotionProposer"):
+        tool.main(["--dataset", name, "--out", str(out), "--config-file", "configs/uvmos/tiny_cpu.py"])

@@ -37,7 +37,6 @@ import uvmos  # noqa: F401  (registers the datasets)
 from uvmos.data.io import read_frame
 from uvmos.data.video_dict import rle_to_mask
 from uvmos.engine.defaults import default_argument_parser
-from uvmos.modeling.proposers.flow_cues import dis_flow
 from uvmos.modeling.proposers.motion_fusion import CUE_NAMES, MotionFusionNet
 from uvmos.utils.config import load_config
 from uvmos.utils.file_io import atomic_path, public_permissions
@@ -86,15 +85,17 @@ def video_cues(proposer, video: dict, cache_dir: str) -> dict:
     if os.path.isfile(path):
         with np.load(path) as z:
             return {"cues": z["cues"], "fg": z["fg"]}
+    if not video.get("annotations"):
+        raise ValueError(f"{video['video_id']}: no ground-truth masks (the dataset has no annotations)")
+    annotated = video.get("annotated") or [True] * len(video["file_names"])
     cues, fgs, prev = [], [], None
-    for t, (f, anns) in enumerate(zip(video["file_names"], video["annotations"])):
-        small = proposer.to_working(read_frame(f))
-        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        if prev is not None and video.get("annotated", [True] * (t + 1))[t]:
+    for f, anns, has_gt in zip(video["file_names"], video["annotations"], annotated):
+        gray = cv2.cvtColor(proposer.to_working(read_frame(f)), cv2.COLOR_BGR2GRAY)
+        if prev is not None and has_gt:
             full = np.zeros((video["height"], video["width"]), np.float32)
             for a in anns:
                 full = np.maximum(full, rle_to_mask(a["segmentation"]).astype(np.float32))
-            cues.append(proposer.cue_stack(dis_flow(proposer._dis, gray, prev)).astype(np.float16))
+            cues.append(proposer.cue_stack(proposer.flow(gray, prev)).astype(np.float16))
             fgs.append((proposer.to_working(full) >= 0.5).astype(np.uint8))
         prev = gray
     if not cues:
@@ -135,7 +136,7 @@ def check(net, proposer, holdout) -> dict:
         nets, rules = [], []
         for cues, fg in zip(d["cues"], d["fg"]):
             c = cues.astype(np.float32)
-            rule = 1.0 - (1.0 - c[3]) * (1.0 - proposer.io_weight * c[5])
+            rule = proposer.rule_evidence(c)
             nets.append(pixel_iou(net.predict(c) >= 0.5, fg > 0))
             rules.append(pixel_iou(rule >= 0.5, fg > 0))
         out[vid] = {"net": float(np.mean(nets)), "rule": float(np.mean(rules))}
@@ -161,12 +162,20 @@ def main(argv=None):
     train_ids = only or [v for v in videos if v not in holdout_ids]
     if set(train_ids) & set(holdout_ids):
         raise SystemExit(f"videos both trained on and held out: {sorted(set(train_ids) & set(holdout_ids))}")
-    proposer = build_cue_proposer(args.config_file, args.opts)
+    try:
+        proposer = build_cue_proposer(args.config_file, args.opts)
+    except ValueError as e:  # includes ConfigError
+        raise SystemExit(str(e)) from None
 
-    data, holdout = [], {}
-    for vid in tqdm.tqdm(train_ids + holdout_ids, desc="cues", unit="video"):
-        d = video_cues(proposer, videos[vid], args.cache)
-        (holdout.__setitem__(vid, d) if vid in holdout_ids else data.append(d))
+    try:
+        cached = {
+            vid: video_cues(proposer, videos[vid], args.cache)
+            for vid in tqdm.tqdm(train_ids + holdout_ids, desc="cues", unit="video")
+        }
+    except ValueError as e:
+        raise SystemExit(f"--dataset {args.dataset}: {e}") from None
+    data = [cached[v] for v in train_ids]
+    holdout = {v: cached[v] for v in holdout_ids}
     logger.info("training on %d videos (%d frames); cues %s", len(data), sum(len(d["fg"]) for d in data), CUE_NAMES)
 
     torch.manual_seed(args.seed)

@@ -200,10 +200,10 @@ class MotionProposer(nn.Module):
             return {"instances": _empty(H, W), "fg_prob": np.zeros((h, w), np.float32)}
 
         with self._part("flow"):
-            flow = dis_flow(self._dis, gray, ref)  # frame t -> t-gap, on frame t's pixels
+            flow = self.flow(gray, ref)  # frame t -> t-gap, on frame t's pixels
             occ = None
             if self.occlusion_check != "none":
-                occ = fb_occlusion(flow, dis_flow(self._dis, ref, gray), alpha=self.occlusion_alpha)
+                occ = fb_occlusion(flow, self.flow(ref, gray), alpha=self.occlusion_alpha)
         with self._part("motion"):
             prob = self._motion_prob(flow, gap, occ)
             if self.colour is not None:
@@ -236,9 +236,18 @@ class MotionProposer(nn.Module):
         scaled = np.clip(np.concatenate([res, mag[..., None]], -1) / sigma, -4.0, 4.0).transpose(2, 0, 1)
         return np.concatenate([scaled, np.stack([speed, boundary.astype(np.float32), io])]).astype(np.float32)
 
+    def rule_evidence(self, cues: np.ndarray) -> np.ndarray:
+        """The weight-free evidence: noisy-or of the speed score and ``io_weight`` x the
+        inside-outside map (either cue suffices), from a :meth:`cue_stack`."""
+        return 1.0 - (1.0 - cues[3]) * (1.0 - self.io_weight * cues[5])
+
+    def flow(self, gray_from: np.ndarray, gray_to: np.ndarray) -> np.ndarray:
+        """DIS flow at ``gray_from``'s pixels towards ``gray_to`` (working-resolution grays)."""
+        return dis_flow(self._dis, gray_from, gray_to)
+
     def _motion_prob(self, flow: np.ndarray, gap: int, occ: Optional[np.ndarray] = None) -> np.ndarray:
         cues = self.cue_stack(flow)
-        ev = 1.0 - (1.0 - cues[3]) * (1.0 - self.io_weight * cues[5])  # noisy-or: either cue suffices
+        ev = self.rule_evidence(cues)
         if self.fusion is not None:  # learned fusion (motion_fusion.py)
             net = self.fusion.predict(cues)
             if self.fusion_mode == "gate":  # the net vetoes motion it calls background, adds none
