@@ -268,6 +268,22 @@ def test_proposer_features_concat_stacks_maps_on_the_first_grid():
         ProposerFeatures(concat={"x": ("res4",)})({"image": img}, {"features": feats})
 
 
+def test_proposer_features_image_std_is_the_texture_within_each_cell():
+    """``"image_std"``: per-cell colour spread, so a striped and a flat patch of the same mean colour
+    differ (what tells same-shaped objects with different textures apart)."""
+    from uvmos.modeling.tnet import ProposerFeatures
+
+    img = torch.full((3, 96, 160), 128, dtype=torch.uint8)
+    img[:, 0:48, 0:80] = torch.tensor([0, 255], dtype=torch.uint8).repeat(40)  # stripes, mean 127.5
+    feats = {"res3": torch.randn(1, 8, 12, 20)}
+    src = ProposerFeatures(concat={"tnet": ("res3", "image", "image_std")})
+    t = src({"image": img}, {"features": feats})["tnet"]
+    assert t.shape == (1, 8 + 3 + 3, 12, 20)
+    spread = t[0, 11]
+    assert float(spread[2, 2]) > 0 > float(spread[9, 15])  # striped above the frame's mean spread, flat below
+    assert float(spread[2, 2]) == pytest.approx(float(spread[4, 8]))  # the same stripes everywhere
+
+
 @pytest.mark.parametrize("release_after", [None, 1])
 def test_release_after_gives_up_unverified_results(release_after):
     """Object 2 stays in view but has no proposal in frames 5-9, so its target cannot be verified.

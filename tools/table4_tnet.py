@@ -38,6 +38,9 @@ def get_parser():
         "of uvmos_synth_hard_test) also give the mean and std over them",
     )
     p.add_argument("--max-videos", type=int, default=None)
+    p.add_argument(
+        "--skip-videos", type=int, default=0, help="leave out the first N videos (a second slice of a train split)"
+    )
     p.add_argument("--results", default=None, help="also write DAVIS result PNGs under this folder")
     p.add_argument("--json", default=None, help="write {config: global figures} here")
     p.add_argument("--per-object", action="store_true", help="also store each object's J&F in --json")
@@ -69,7 +72,8 @@ def evaluate_dataset(model, name, stem, args):
 
     from uvmos.evaluation.davis import evaluate_davis
 
-    videos = DatasetCatalog.get(name)[: args.max_videos]
+    videos = DatasetCatalog.get(name)[args.skip_videos :]
+    videos = videos[: args.max_videos]
     results_dir = os.path.join(args.results, stem, name) if args.results else None
     results, n, t0, stats = {}, 0, time.perf_counter(), {}
     for v in videos:

@@ -24,6 +24,20 @@ from .mask_ops import crop_padding
 __all__ = ["BackboneFeatures", "ProposerFeatures"]
 
 
+def _image(frame, proposals, grid):
+    return F.interpolate(frame["image"][None].float(), size=grid, mode="area")
+
+
+def _image_std(frame, proposals, grid):
+    img = frame["image"][None].float()
+    mu = F.interpolate(img, size=grid, mode="area")
+    return (F.interpolate(img * img, size=grid, mode="area") - mu * mu).clamp_min(0).sqrt()
+
+
+# parts of ``concat`` computed from the frame itself rather than taken from the proposer's features
+_FRAME_MAPS = {"image": _image, "image_std": _image_std}
+
+
 class ProposerFeatures:
     """Take ``proposals["features"]`` (dict name -> (1, C, h, w) or (C, h, w)).
 
@@ -42,7 +56,9 @@ class ProposerFeatures:
             root-mean-square, so every map weighs the same in W1's PCA (a richer target feature
             from one network: e.g. D-Net's res3 with its decoders' x_sal and x_ins). The name
             ``"image"`` is the frame itself (its colours, area-averaged to the grid and centred
-            on the frame's mean colour), a cue the narrow networks' maps keep little of.
+            on the frame's mean colour), a cue the narrow networks' maps keep little of;
+            ``"image_std"`` the colours' standard deviation within each cell (texture), centred
+            likewise.
     """
 
     def __init__(
@@ -66,7 +82,7 @@ class ProposerFeatures:
                 "ProposerFeatures: the proposer returned no 'features'; use BackboneFeatures for this proposer"
             )
         keys = self.keys if self.keys is not None else tuple(feats)
-        parts = {n for names in self.concat.values() for n in names} - {"image"}
+        parts = {n for names in self.concat.values() for n in names} - set(_FRAME_MAPS)
         keys = tuple(keys) + tuple(sorted(parts - set(keys)))
         missing = [k for k in keys if k not in feats]
         if missing:
@@ -93,8 +109,8 @@ class ProposerFeatures:
             grid = out[names[0]].shape[-2:]
             maps = []
             for n in names:
-                if n == "image":
-                    m = F.interpolate(frame["image"][None].float(), size=grid, mode="area")
+                if n in _FRAME_MAPS:
+                    m = _FRAME_MAPS[n](frame, proposals, grid)
                     m = m - m.mean(dim=(2, 3), keepdim=True)
                 else:
                     m = (
