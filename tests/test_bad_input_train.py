@@ -228,6 +228,8 @@ def test_table4_refuses_random_weights(tmp_path):
                     "train.init_checkpoint=",
                 ]
             )
+        with pytest.raises(SystemExit):  # argparse's one-line error, no traceback
+            table4.main(["--config-file", str(REPO / "configs" / "uvmos" / "tiny_cpu.py"), "--skip-videos", "-1"])
     finally:
         DatasetCatalog.remove("empty_for_table4")
 

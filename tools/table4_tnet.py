@@ -72,8 +72,7 @@ def evaluate_dataset(model, name, stem, args):
 
     from uvmos.evaluation.davis import evaluate_davis
 
-    videos = DatasetCatalog.get(name)[args.skip_videos :]
-    videos = videos[: args.max_videos]
+    videos = DatasetCatalog.get(name)[args.skip_videos :][: args.max_videos]
     results_dir = os.path.join(args.results, stem, name) if args.results else None
     results, n, t0, stats = {}, 0, time.perf_counter(), {}
     for v in videos:
@@ -113,7 +112,10 @@ def mean_std(stem, rows):
 
 
 def main(argv=None):
-    args = get_parser().parse_args(argv)
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    if args.skip_videos < 0:
+        parser.error(f"--skip-videos must be >= 0, got {args.skip_videos}")
     torch.set_num_threads(args.threads)
 
     import uvmos  # noqa: F401

@@ -24,18 +24,17 @@ from .mask_ops import crop_padding
 __all__ = ["BackboneFeatures", "ProposerFeatures"]
 
 
-def _image(frame, proposals, grid):
-    return F.interpolate(frame["image"][None].float(), size=grid, mode="area")
-
-
-def _image_std(frame, proposals, grid):
-    img = frame["image"][None].float()
+def _colour_moments(image: torch.Tensor, grid) -> Dict[str, torch.Tensor]:
+    """The frame's colours area-averaged to ``grid`` (``"image"``) and their standard deviation
+    within each cell (``"image_std"``: texture), from one pass over the frame."""
+    img = image[None].float()
     mu = F.interpolate(img, size=grid, mode="area")
-    return (F.interpolate(img * img, size=grid, mode="area") - mu * mu).clamp_min(0).sqrt()
+    std = (F.interpolate(img * img, size=grid, mode="area") - mu * mu).clamp_min(0).sqrt()
+    return {"image": mu, "image_std": std}
 
 
 # parts of ``concat`` computed from the frame itself rather than taken from the proposer's features
-_FRAME_MAPS = {"image": _image, "image_std": _image_std}
+_FRAME_MAPS = ("image", "image_std")
 
 
 class ProposerFeatures:
@@ -105,12 +104,15 @@ class ProposerFeatures:
                     else F.interpolate(f, size=self.size, mode="bilinear", align_corners=False)
                 )
             out[k] = f
+        colour = {}  # grid -> the frame's colour moments, computed once per frame and grid
         for name, names in self.concat.items():
             grid = out[names[0]].shape[-2:]
             maps = []
             for n in names:
                 if n in _FRAME_MAPS:
-                    m = _FRAME_MAPS[n](frame, proposals, grid)
+                    if tuple(grid) not in colour:
+                        colour[tuple(grid)] = _colour_moments(frame["image"], grid)
+                    m = colour[tuple(grid)][n]
                     m = m - m.mean(dim=(2, 3), keepdim=True)
                 else:
                     m = (
