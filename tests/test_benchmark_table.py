@@ -2,6 +2,7 @@
 reported as not measured (with the path), not silently run with random weights."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,22 @@ def test_jf_table_row_runs_end_to_end(tmp_path, monkeypatch):
         MetadataCatalog.remove(name)
     assert "not_measured" not in rows[0]
     assert 0.0 <= rows[0]["davis"]["J&F-Mean"] <= 1.0
+
+
+def test_background_load_runs_cpu_jobs_only_while_measuring():
+    """``benchmark.py run --background-load N``: N CPU-bound processes run (and burn CPU) inside
+    the block and are gone after it, also when the body raises."""
+    import time
+
+    def cpu_seconds(pid):  # utime + stime from /proc/<pid>/stat
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    with benchmark.background_load(2, 1) as procs:
+        assert len(procs) == 2 and all(p.poll() is None for p in procs)
+        time.sleep(0.5)
+        assert all(cpu_seconds(p.pid) > 0.2 for p in procs)  # computing, not idle
+    assert all(p.returncode is not None for p in procs)
+    with pytest.raises(RuntimeError), benchmark.background_load(1, 1) as procs:
+        raise RuntimeError
+    assert procs[0].returncode is not None

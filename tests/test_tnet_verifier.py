@@ -8,7 +8,7 @@ from detectron2.config import LazyCall as L
 from detectron2.config import instantiate
 
 import uvmos  # noqa: F401
-from uvmos.modeling.tnet.mask_ops import mask_iou, paste_id_map
+from uvmos.modeling.tnet.mask_ops import mask_iou, paint_order, paste_id_map, paste_ranks
 from uvmos.modeling.tnet.verifier import NoVerifier, ReIDVerifier
 from uvmos.registry import VERIFIER_REGISTRY, build
 
@@ -79,3 +79,19 @@ def test_paste_id_map_is_non_overlapping_and_resolves_by_score():
     assert (id_map[b & ~a & ~c] == 7).all()
     assert (id_map[c] == 9).all()  # c (0.7) beats b (0.5)
     assert set(id_map.unique().tolist()) == {0, 3, 7, 9}
+
+
+def test_paste_ranks_equals_painting_each_mask_in_score_order():
+    """The one-pass paste gives the map of painting the masks one by one, lowest score first (ties:
+    the earlier mask on top), on random overlapping masks with tied scores."""
+    g = torch.Generator().manual_seed(0)
+    masks = torch.rand(7, 24, 31, generator=g) > 0.6
+    scores = [0.3, 0.9, 0.3, 0.1, 0.9, 0.5, 0.3]
+    ids = [4, 11, 2, 8, 5, 13, 1]
+    expected = torch.zeros(24, 31, dtype=torch.int32)
+    for k in sorted(range(7), key=lambda k: (scores[k], -k)):
+        expected[masks[k]] = ids[k]
+    assert torch.equal(paste_id_map(masks, scores, ids), expected)
+    rank = paint_order(scores)
+    assert sorted(rank.tolist()) == list(range(1, 8)) and rank[1] > rank[4]  # tie: the first on top
+    assert torch.equal(paste_ranks(masks[:0], rank[:0]), torch.zeros(24, 31, dtype=torch.int32))

@@ -33,8 +33,12 @@ A row whose checkpoint is missing is reported as not measured, with the missing 
 """
 
 import argparse
+import contextlib
 import os
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from benchmark_report import cmd_plot, markdown_table
@@ -108,6 +112,7 @@ def _run_record(args, timer, names: list, live: int, rss: float) -> dict:
         "threads": torch.get_num_threads(),
         "cv2_threads": cv2.getNumThreads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
+        "background_load": int(getattr(args, "background_load", 0)),
         "max_tracks_in_a_frame": int(live),
         "peak_rss_mb": round(rss, 1),
         "sec_per_frame": {k: round(v, 5) for k, v in per_part.items()},
@@ -145,6 +150,35 @@ def _report_run(args, timer, result: dict) -> None:
         print(f"saved {args.json}")
 
 
+# a second job for ``--background-load``: dense float32 matrix products, as CPU-bound as a model's
+# convolutions, on the same number of torch threads as the measured run
+_LOAD_SRC = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+a = torch.randn(512, 512)
+while True:
+    a = torch.tanh(a @ a)
+"""
+
+
+@contextlib.contextmanager
+def background_load(num_jobs: int, threads: int):
+    """Run ``num_jobs`` CPU-bound processes (``_LOAD_SRC``, ``threads`` torch threads each) while
+    the body runs, so a measurement also shows how each part degrades on a shared machine."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _LOAD_SRC, str(max(threads, 1))], stdout=subprocess.DEVNULL)
+        for _ in range(num_jobs)
+    ]
+    try:
+        if procs:
+            time.sleep(1.0)  # let them start before the clock does
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def cmd_run(args) -> dict:
     import torch
 
@@ -158,7 +192,8 @@ def cmd_run(args) -> dict:
     timer = PartTimer()
     if hasattr(model.proposer, "timer"):  # proposers that time their own parts (flow, motion, ...)
         model.proposer.timer = timer
-    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+    load = background_load(getattr(args, "background_load", 0), args.threads or torch.get_num_threads())
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad(), load:
         if args.warmup:  # warm-up on the first video's first frames, not timed
             from uvmos.data.folder import iter_frames
 
@@ -309,6 +344,12 @@ def main(argv=None):
     r.add_argument("--video-ids", nargs="+", default=None, help="only these videos")
     r.add_argument("--warmup", type=int, default=2, help="untimed warm-up frames")
     r.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    r.add_argument(
+        "--background-load",
+        type=int,
+        default=0,
+        help="run N CPU-bound jobs (matrix products on --threads threads each) while measuring",
+    )
     r.add_argument("--name", default="")
     r.add_argument("--json", default="")
     pl = sub.add_parser("plot", help="speed/accuracy figure (Fig. 3) from run or table JSONs")

@@ -7,7 +7,16 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ["mask_iou", "downsample_masks", "upsample_scores", "paste_id_map", "crop_padding", "snap_to_proposals"]
+__all__ = [
+    "mask_iou",
+    "downsample_masks",
+    "upsample_scores",
+    "paint_order",
+    "paste_ranks",
+    "paste_id_map",
+    "crop_padding",
+    "snap_to_proposals",
+]
 
 
 def mask_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -39,18 +48,30 @@ def upsample_scores(scores: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor
     return F.interpolate(scores, size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
 
 
+def paint_order(scores: Sequence[float]) -> torch.Tensor:
+    """Rank (1..K) of each of K masks in painting order: ascending score, ties: the first on top."""
+    order = sorted(range(len(scores)), key=lambda k: (float(scores[k]), -k))
+    rank = torch.empty(len(scores), dtype=torch.int32)
+    rank[order] = torch.arange(1, len(scores) + 1, dtype=torch.int32)
+    return rank
+
+
+def paste_ranks(masks: torch.Tensor, rank: torch.Tensor) -> torch.Tensor:
+    """(K, H, W) bool masks -> (H, W) int32: the highest ``rank`` covering each pixel (0: none).
+    One pass over the stack (not one fill per mask): a frame costs a few large operations."""
+    if masks.shape[0] == 0:
+        return torch.zeros(masks.shape[-2:], dtype=torch.int32, device=masks.device)
+    r = rank.to(device=masks.device, dtype=torch.int32)[:, None, None]
+    return torch.where(masks, r, torch.zeros((), dtype=torch.int32, device=masks.device)).amax(0)
+
+
 def paste_id_map(masks: torch.Tensor, scores: Sequence[float], ids: Sequence[int]) -> torch.Tensor:
     """Non-overlapping id map from possibly overlapping masks: a pixel covered by several masks goes
     to the one with the highest score (ties: the first). masks (K, H, W) bool -> int32 (H, W), 0 = bg."""
-    K = masks.shape[0]
-    H, W = masks.shape[-2:]
-    id_map = torch.zeros((H, W), dtype=torch.int32, device=masks.device)
-    if K == 0:
-        return id_map
-    order = sorted(range(K), key=lambda k: (float(scores[k]), -k))  # ascending: the best is painted last
-    for k in order:
-        id_map.masked_fill_(masks[k], int(ids[k]))
-    return id_map
+    rank = paint_order(scores)
+    lut = torch.zeros(len(ids) + 1, dtype=torch.int32, device=masks.device)
+    lut[rank.long().to(masks.device)] = torch.as_tensor(list(ids), dtype=torch.int32, device=masks.device)
+    return lut[paste_ranks(masks, rank).long()]
 
 
 def crop_padding(feature: torch.Tensor, image_size: Tuple[int, int]) -> torch.Tensor:

@@ -38,7 +38,7 @@ from torch import nn
 from uvmos.registry import ASSOCIATOR_REGISTRY
 from uvmos.utils.misc import store_init_args
 
-from .mask_ops import downsample_masks, mask_iou, paste_id_map, snap_to_proposals, upsample_scores
+from .mask_ops import downsample_masks, mask_iou, paint_order, paste_ranks, snap_to_proposals, upsample_scores
 from .objective import LinearFilterObjective, TargetObjective, hinge_pixel_weights
 from .state import FrameState, Tracklet, read_proposals
 
@@ -197,6 +197,7 @@ class TNetTracker(nn.Module):
         )
         f.ver = self.verifier.verify(p.work, p.emb, f.results, res_emb, first_emb)
         final = f.results.clone()
+        nonempty = final.flatten(1).any(1).tolist()
         for k, tr in enumerate(f.tracks):
             tr.unverified_frames = 0 if f.ver.verified[k] else tr.unverified_frames + 1
             if self.release_after is not None and tr.unverified_frames > self.release_after:
@@ -208,35 +209,36 @@ class TNetTracker(nn.Module):
                 tr.num_verified += 1
                 tr.last_emb = p.emb[b]
                 tr.class_votes[int(p.classes[b])] = tr.class_votes.get(int(p.classes[b]), 0.0) + float(p.scores[b])
-            elif final[k].any():
+            elif nonempty[k]:
                 tr.last_emb = res_emb[k]
         area = final.flatten(1).sum(1).float()
         score_sum = (f.S_up.clamp(0, 1) * final).flatten(1).sum(1)
         f.scores = (score_sum / area.clamp_min(1)).tolist()
         f.ids = [tr.track_id for tr in f.tracks]
-        f.id_work = paste_id_map(final, f.scores, f.ids)
-        f.id_map = paste_id_map(self._full_masks(f, final), f.scores, f.ids)
-        ids = torch.tensor(f.ids, dtype=torch.int32, device=f.id_work.device)
-        f.results = f.id_work[None] == ids[:, None, None]
+        # the non-overlapping maps as ranks (highest track score on top), then ids: a few whole-map
+        # operations per frame, not a few per target (they are what slows down on a busy machine)
+        rank = paint_order(f.scores).to(final.device)
+        rank_work = paste_ranks(final, rank)
+        f.results = rank_work[None] == rank[:, None, None]
         f.visible = f.results.flatten(1).sum(1) >= self._min_area(f.stride)
-        for k in torch.nonzero(~f.visible).flatten().tolist():  # too small: empty, drawn nowhere
-            f.id_map.masked_fill_(f.id_map == f.ids[k], 0)
-            f.id_work.masked_fill_(f.id_work == f.ids[k], 0)
-            f.results[k] = False
+        f.results &= f.visible[:, None, None]  # too small: empty, drawn nowhere
+        lut = torch.zeros(len(f.ids) + 1, dtype=torch.int32, device=final.device)
+        lut[rank.long()] = torch.tensor(f.ids, dtype=torch.int32, device=final.device) * f.visible
+        f.id_work = lut[rank_work.long()]
+        f.id_map = lut[paste_ranks(self._full_masks(f, final), rank).long()] if f.stride > 1 else f.id_work.clone()
 
     def _full_masks(self, f: FrameState, final: torch.Tensor) -> torch.Tensor:
         """The final masks at the frame's resolution: the verified proposal itself, else the
-        coarse scores resized to the frame and thresholded (only computed where the result is not
-        empty at the working resolution)."""
+        coarse scores resized to the frame and thresholded (only where the result is not empty at
+        the working resolution), each kind in one batched operation."""
         H, W = f.size
-        if f.stride == 1:
-            return final
         out = torch.zeros((len(final), H, W), dtype=torch.bool, device=final.device)
-        for k in range(len(final)):
-            if f.ver.verified[k]:
-                out[k] = f.props.masks[int(f.ver.best[k])]
-            elif final[k].any():
-                out[k] = upsample_scores(f.S[k : k + 1], (H, W))[0] > self.score_thresh
+        ver = f.ver.verified.to(final.device)
+        if ver.any():
+            out[ver] = f.props.masks[f.ver.best[ver.cpu()].to(final.device)]
+        coarse = ~ver & final.flatten(1).any(1)
+        if coarse.any():
+            out[coarse] = upsample_scores(f.S[coarse], (H, W)) > self.score_thresh
         return out
 
     # ------------------------------------------------------------------ phase 3: discover
@@ -293,9 +295,10 @@ class TNetTracker(nn.Module):
     # ------------------------------------------------------------------ phase 4: memory
     def _update_memory(self, f: FrameState) -> None:
         """The final mask of each earlier target enters its memory; refit when the policy says so."""
-        fsize = tuple(f.X.shape[-2:])
+        labels = downsample_masks(f.results, tuple(f.X.shape[-2:]))  # (K, 1, h, w), all targets at once
+        visible = f.visible.tolist()
         for k, tr in enumerate(f.tracks):
-            if not f.visible[k]:
+            if not visible[k]:
                 tr.lost_frames += 1
                 self.memory.step(tr.memory, None, None, None, verified=False)
                 continue
@@ -303,7 +306,7 @@ class TNetTracker(nn.Module):
             verified = bool(f.ver.verified[k])
             self.stats["results"] += 1
             self.stats["verified"] += int(verified)
-            y = downsample_masks(f.results[k][None], fsize)
+            y = labels[k : k + 1]
             x = f.X if self.update_projection else f.Z[k : k + 1]
             matched = bool(f.ver.best_score[k] > 0)
             if self.memory.step(tr.memory, x, y, self._pixel_weights(y), verified=verified, matched=matched):

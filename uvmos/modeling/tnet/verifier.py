@@ -86,8 +86,9 @@ def assign_greedy(s: torch.Tensor, thr: float) -> Verification:
     best = torch.full((K,), -1, dtype=torch.long)
     best_score = torch.zeros(K, dtype=s.dtype)
     if K and P:
+        rows = s.tolist()  # one conversion, not one tensor operation per (target, proposal)
         flat = sorted(
-            ((float(s[k, p]), k, p) for k in range(K) for p in range(P) if s[k, p] > 0),
+            ((v, k, p) for k, row in enumerate(rows) for p, v in enumerate(row) if v > 0),
             key=lambda t: (-t[0], t[1], t[2]),
         )
         used_p = set()
