@@ -103,3 +103,14 @@ def test_background_load_runs_cpu_jobs_only_while_measuring():
     with pytest.raises(RuntimeError), benchmark.background_load(1, 1) as procs:
         raise RuntimeError
     assert procs[0].returncode is not None
+
+
+def test_background_load_runs_with_default_openmp_settings(monkeypatch):
+    """The load is the same job whatever this process's OpenMP settings: OMP_*/GOMP_* are not
+    passed on (a run with OMP_WAIT_POLICY=PASSIVE must not also make its load yield)."""
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "0")
+    with benchmark.background_load(1, 1) as procs:
+        env = open(f"/proc/{procs[0].pid}/environ", "rb").read().split(b"\0")
+    assert not any(e.startswith((b"OMP_", b"GOMP_")) for e in env)
+    assert any(e.startswith(b"PATH=") for e in env)

@@ -172,9 +172,32 @@ def test_default_verification_is_not_a_no_op():
     trk2 = _tracker()
     outs = [o for _, o in VideoSegmenter(OracleProposer(videos=[empty]), trk2).run_video(frames, empty)]
     assert trk2.stats["verified"] == 6 and trk2.stats["results"] > 6
+    assert trk2.stats["matched"] == 6  # no proposal, no match: the later results are not stored
     assert all(set(o.track_scores) <= {1, 2} for o in outs[4:])
     later = _majority_ids(gt_id_maps(video)[4:], np.stack([o.id_map for o in outs[4:]]), 1)
     assert later.count(1) >= 3  # the target model alone keeps object 1
+
+
+def test_eq10_skips_empty_results_with_the_same_verification():
+    """Eq. 10 runs only on targets with a non-empty y̌_j (an empty one has IoU 0 with every
+    proposal, so s = 0); expanded to all targets it equals eq. 10 computed on every target (up to
+    float rounding)."""
+    frames, video = shapes_stream(length=5)
+    trk = _tracker()
+    seen = []
+    step = trk.step
+    trk.step = lambda inp, props: (seen.append((inp, props)), step(inp, props))[1]
+    list(VideoSegmenter(OracleProposer(videos=[video]), trk).run_video(frames[:4], video))
+    f = trk._predict(*seen[-1])
+    assert len(f.tracks) == 2 and bool(f.results.flatten(1).any(1).all())
+    f.results[1] = False  # target 2 lost this frame
+    ver, emb = trk._eq10(f, [0])
+    first = torch.stack([tr.first_emb for tr in f.tracks])
+    full = trk.verifier.verify(f.props.work, f.props.emb, f.results, trk._embed(f.feats, f.results), first)
+    assert torch.equal(ver.best, full.best.cpu()) and torch.equal(ver.verified, full.verified.cpu())
+    for name in ("scores", "best_score"):  # a batch of 1 vs 2 embeddings: equal up to float rounding
+        assert torch.allclose(getattr(ver, name), getattr(full, name).cpu(), atol=1e-6), name
+    assert not emb[1].any() and int(ver.best[1]) == -1 and bool(ver.verified[0])
 
 
 def test_max_tracks_caps_active_tracks_only():

@@ -112,6 +112,7 @@ def _run_record(args, timer, names: list, live: int, rss: float) -> dict:
         "threads": torch.get_num_threads(),
         "cv2_threads": cv2.getNumThreads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
         "background_load": int(getattr(args, "background_load", 0)),
         "max_tracks_in_a_frame": int(live),
         "peak_rss_mb": round(rss, 1),
@@ -138,7 +139,8 @@ def _report_run(args, timer, result: dict) -> None:
     print(timer.format())
     print(
         f"threads: torch {result['threads']}, OpenCV {result['cv2_threads']}, OMP_NUM_THREADS="
-        f"{result['omp_num_threads'] or '(unset)'}; peak RSS {result['peak_rss_mb']:.0f} MB; "
+        f"{result['omp_num_threads'] or '(unset)'}, OMP_WAIT_POLICY="
+        f"{result['omp_wait_policy'] or '(unset)'}; peak RSS {result['peak_rss_mb']:.0f} MB; "
         f"at most {result['max_tracks_in_a_frame']} tracks in a frame"
     )
     if "davis" in result:
@@ -164,9 +166,12 @@ while True:
 @contextlib.contextmanager
 def background_load(num_jobs: int, threads: int):
     """Run ``num_jobs`` CPU-bound processes (``_LOAD_SRC``, ``threads`` torch threads each) while
-    the body runs, so a measurement also shows how each part degrades on a shared machine."""
+    the body runs, so a measurement also shows how each part degrades on a shared machine. The jobs
+    run with OpenMP's default settings whatever this process's (``OMP_WAIT_POLICY``, ``OMP_*`` and
+    ``GOMP_*`` are removed from their environment), so the load is the same job in every run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_", "KMP_"))}
     procs = [
-        subprocess.Popen([sys.executable, "-c", _LOAD_SRC, str(max(threads, 1))], stdout=subprocess.DEVNULL)
+        subprocess.Popen([sys.executable, "-c", _LOAD_SRC, str(max(threads, 1))], stdout=subprocess.DEVNULL, env=env)
         for _ in range(num_jobs)
     ]
     try:

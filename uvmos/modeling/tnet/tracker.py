@@ -41,6 +41,7 @@ from uvmos.utils.misc import store_init_args
 from .mask_ops import downsample_masks, mask_iou, paint_order, paste_ranks, snap_to_proposals, upsample_scores
 from .objective import LinearFilterObjective, TargetObjective, hinge_pixel_weights
 from .state import FrameState, Tracklet, read_proposals
+from .verifier import Verification
 
 __all__ = ["TNetTracker"]
 
@@ -123,7 +124,7 @@ class TNetTracker(nn.Module):
         self.tracks: Dict[int, Tracklet] = {}
         self.num_created = 0
         self._t = 0
-        self.stats = {"verified": 0, "results": 0, "fits": 0, "created": 0, "ended": 0}
+        self.stats = {"verified": 0, "matched": 0, "results": 0, "fits": 0, "created": 0, "ended": 0}
 
     # ------------------------------------------------------------------ main
     def step(self, frame: dict, proposals: dict) -> dict:
@@ -191,13 +192,9 @@ class TNetTracker(nn.Module):
         """Eq. 10 for every (target, proposal); verified targets take the proposal. Then the
         non-overlapping id map (a pixel claimed by several targets: highest track score)."""
         p = f.props
-        res_emb = self._embed(f.feats, f.results)
-        first_emb = (
-            torch.stack([tr.first_emb for tr in f.tracks]) if f.tracks else res_emb.new_zeros((0, res_emb.shape[1]))
-        )
-        f.ver = self.verifier.verify(p.work, p.emb, f.results, res_emb, first_emb)
+        nonempty = f.results.flatten(1).any(1).tolist()
+        f.ver, res_emb = self._eq10(f, [k for k, ne in enumerate(nonempty) if ne])
         final = f.results.clone()
-        nonempty = final.flatten(1).any(1).tolist()
         for k, tr in enumerate(f.tracks):
             tr.unverified_frames = 0 if f.ver.verified[k] else tr.unverified_frames + 1
             if self.release_after is not None and tr.unverified_frames > self.release_after:
@@ -225,20 +222,50 @@ class TNetTracker(nn.Module):
         lut = torch.zeros(len(f.ids) + 1, dtype=torch.int32, device=final.device)
         lut[rank.long()] = torch.tensor(f.ids, dtype=torch.int32, device=final.device) * f.visible
         f.id_work = lut[rank_work.long()]
-        f.id_map = lut[paste_ranks(self._full_masks(f, final), rank).long()] if f.stride > 1 else f.id_work.clone()
+        if f.stride > 1:
+            drawn = final.flatten(1).any(1).nonzero()[:, 0]  # only these can claim a pixel
+            f.id_map = lut[paste_ranks(self._full_masks(f, drawn), rank[drawn.cpu()]).long()]
+        else:
+            f.id_map = f.id_work.clone()
 
-    def _full_masks(self, f: FrameState, final: torch.Tensor) -> torch.Tensor:
-        """The final masks at the frame's resolution: the verified proposal itself, else the
-        coarse scores resized to the frame and thresholded (only where the result is not empty at
-        the working resolution), each kind in one batched operation."""
+    def _eq10(self, f: FrameState, rows: List[int]):
+        """Eq. 10 for the targets ``rows`` whose result y̌_j is not empty, expanded to all K
+        targets: an empty y̌_j has IoU 0 with every proposal, so its s is 0 (nothing to embed or
+        compare). The same as eq. 10 on all K up to float rounding (a smaller batch of embeddings).
+        Returns the Verification and the results' embeddings (K, E; zeros when empty)."""
+        p, K = f.props, len(f.tracks)
+        idx = torch.tensor(rows, dtype=torch.long, device=f.results.device)
+        emb = self._embed(f.feats, f.results[idx])
+        res_emb = emb.new_zeros((K, emb.shape[1]))
+        res_emb[idx] = emb
+        first = torch.stack([f.tracks[k].first_emb for k in rows]) if rows else emb.new_zeros((0, emb.shape[1]))
+        sub = self.verifier.verify(p.work, p.emb, f.results[idx], emb, first)
+        if len(rows) == K:
+            return sub, res_emb
+        rows_c = torch.tensor(rows, dtype=torch.long)
+        scores = torch.zeros((K, len(p.work)), dtype=sub.scores.dtype)
+        best = torch.full((K,), -1, dtype=torch.long)
+        best_score = torch.zeros(K, dtype=sub.best_score.dtype)
+        verified = torch.zeros(K, dtype=torch.bool)
+        scores[rows_c], best[rows_c], best_score[rows_c], verified[rows_c] = (
+            sub.scores.cpu(),
+            sub.best.cpu(),
+            sub.best_score.cpu(),
+            sub.verified.cpu(),
+        )
+        return Verification(scores=scores, best=best, best_score=best_score, verified=verified), res_emb
+
+    def _full_masks(self, f: FrameState, drawn: torch.Tensor) -> torch.Tensor:
+        """The final masks of the targets ``drawn`` (non-empty at the working resolution) at the
+        frame's resolution: the verified proposal itself, else the coarse scores resized to the
+        frame and thresholded, each kind in one batched operation. (|drawn|, H, W) bool."""
         H, W = f.size
-        out = torch.zeros((len(final), H, W), dtype=torch.bool, device=final.device)
-        ver = f.ver.verified.to(final.device)
+        out = torch.zeros((len(drawn), H, W), dtype=torch.bool, device=f.S.device)
+        ver = f.ver.verified.to(drawn.device)[drawn]
         if ver.any():
-            out[ver] = f.props.masks[f.ver.best[ver.cpu()].to(final.device)]
-        coarse = ~ver & final.flatten(1).any(1)
-        if coarse.any():
-            out[coarse] = upsample_scores(f.S[coarse], (H, W)) > self.score_thresh
+            out[ver] = f.props.masks[f.ver.best[drawn[ver].cpu()].to(out.device)]
+        if (~ver).any():
+            out[~ver] = upsample_scores(f.S[drawn[~ver]], (H, W)) > self.score_thresh
         return out
 
     # ------------------------------------------------------------------ phase 3: discover
@@ -309,6 +336,7 @@ class TNetTracker(nn.Module):
             y = labels[k : k + 1]
             x = f.X if self.update_projection else f.Z[k : k + 1]
             matched = bool(f.ver.best_score[k] > 0)
+            self.stats["matched"] += int(matched)  # matched - verified: stored without the doubled weight
             if self.memory.step(tr.memory, x, y, self._pixel_weights(y), verified=verified, matched=matched):
                 self._fit_update(tr)
 
