@@ -189,11 +189,13 @@ def test_eq10_skips_empty_results_with_the_same_verification():
     trk.step = lambda inp, props: (seen.append((inp, props)), step(inp, props))[1]
     list(VideoSegmenter(OracleProposer(videos=[video]), trk).run_video(frames[:4], video))
     f = trk._predict(*seen[-1])
-    assert len(f.tracks) == 2 and bool(f.results.flatten(1).any(1).all())
-    f.results[1] = False  # target 2 lost this frame
-    ver, emb = trk._eq10(f, [0])
+    assert len(f.tracks) == 2 and f.live == [0, 1] and bool(f.results.flatten(1).any(1).all())
+    every = f.results.clone()
+    every[1] = False  # target 2 lost this frame: no longer live
+    f.live, f.results, f.S_up = [0], f.results[:1], f.S_up[:1]
+    ver, emb = trk._eq10(f)
     first = torch.stack([tr.first_emb for tr in f.tracks])
-    full = trk.verifier.verify(f.props.work, f.props.emb, f.results, trk._embed(f.feats, f.results), first)
+    full = trk.verifier.verify(f.props.work, f.props.emb, every, trk._embed(f.feats, every), first)
     assert torch.equal(ver.best, full.best.cpu()) and torch.equal(ver.verified, full.verified.cpu())
     for name in ("scores", "best_score"):  # a batch of 1 vs 2 embeddings: equal up to float rounding
         assert torch.allclose(getattr(ver, name), getattr(full, name).cpu(), atol=1e-6), name

@@ -57,13 +57,16 @@ class FrameState:
     props: Proposals
     tracks: List[Tracklet]
     S: torch.Tensor  # (K, 1, h, w) coarse scores
-    S_up: torch.Tensor  # (K, h', w') coarse scores resized to the working resolution
     Z: Optional[torch.Tensor]  # (K, D, h, w) projected features of each target
-    results: torch.Tensor  # (K, h', w') bool: y̌_j; after ``_verify`` the final non-overlapping masks
+    # The targets whose y̌_j is not empty (ascending indices into ``tracks``); every other target's
+    # y̌_j is empty, so the working-resolution maps below hold these L rows only.
+    live: List[int]
+    S_up: torch.Tensor  # (L, h', w') their coarse scores resized to the working resolution
+    results: torch.Tensor  # (L, h', w') bool: their y̌_j; after ``_verify`` their final non-overlapping masks
     ver: Optional[Verification] = None
     id_map: Optional[torch.Tensor] = None  # (H, W) int32, the output
     id_work: Optional[torch.Tensor] = None  # (h', w') int32, the same at the working resolution
-    visible: Optional[torch.Tensor] = None
+    visible: Optional[torch.Tensor] = None  # (K,) bool: the final mask has >= min_area pixels
     ids: List[int] = field(default_factory=list)
     scores: List[float] = field(default_factory=list)
     new_tracks: List[Tracklet] = field(default_factory=list)

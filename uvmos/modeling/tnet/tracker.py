@@ -160,17 +160,25 @@ class TNetTracker(nn.Module):
         work = tuple(props.work.shape[-2:])
         if tracks:
             S, Z = self._scores(X, tracks)
-            S_up = upsample_scores(S, work)
+            snap = self.result_mode == "proposal" and len(props.work) > 0
+            thr = self.score_thresh if self.snap_thresh is None else self.snap_thresh
+            # bilinear resizing never exceeds the coarse maximum: a target whose S_j stays below the
+            # threshold has an empty y̌_j, so only the others are resized (a few of K when many are lost)
+            cand = (S.flatten(1).amax(1) >= (min(self.score_thresh, thr) if snap else self.score_thresh)).nonzero()[
+                :, 0
+            ]
+            S_up = upsample_scores(S[cand], work)
             results = S_up > self.score_thresh
-            if self.result_mode == "proposal" and len(props.work):
-                thr = self.score_thresh if self.snap_thresh is None else self.snap_thresh
+            if snap:
                 results = snap_to_proposals(S_up, results, props.work, thr)
-            results &= results.flatten(1).sum(1).ge(self._min_area(stride))[:, None, None]
+            area = results.flatten(1).sum(1)
+            keep = (area >= self._min_area(stride)) & (area > 0)
+            live, S_up, results = cand[keep].tolist(), S_up[keep], results[keep]
         else:
-            S, S_up, Z = X.new_zeros((0, 1) + tuple(X.shape[-2:])), X.new_zeros((0,) + work), None
-            results = torch.zeros((0,) + work, dtype=torch.bool, device=X.device)
+            S, Z, live = X.new_zeros((0, 1) + tuple(X.shape[-2:])), None, []
+            S_up, results = X.new_zeros((0,) + work), torch.zeros((0,) + work, dtype=torch.bool, device=X.device)
         # positional, in the field order of FrameState
-        return FrameState(t, (H, W), stride, feats, X, props, tracks, S, S_up, Z, results)
+        return FrameState(t, (H, W), stride, feats, X, props, tracks, S, Z, live, S_up, results)
 
     def _min_area(self, stride: int) -> float:
         return self.min_area / stride**2
@@ -191,55 +199,62 @@ class TNetTracker(nn.Module):
     def _verify(self, f: FrameState) -> None:
         """Eq. 10 for every (target, proposal); verified targets take the proposal. Then the
         non-overlapping id map (a pixel claimed by several targets: highest track score)."""
-        p = f.props
-        nonempty = f.results.flatten(1).any(1).tolist()
-        f.ver, res_emb = self._eq10(f, [k for k, ne in enumerate(nonempty) if ne])
-        final = f.results.clone()
+        p, K = f.props, len(f.tracks)
+        f.ver, res_emb = self._eq10(f)
+        final = f.results.clone()  # (L, h', w'): only live targets can be verified or drawn
+        row = {k: i for i, k in enumerate(f.live)}
         for k, tr in enumerate(f.tracks):
             tr.unverified_frames = 0 if f.ver.verified[k] else tr.unverified_frames + 1
             if self.release_after is not None and tr.unverified_frames > self.release_after:
-                final[k] = False  # released: no result, no claim
+                if k in row:
+                    final[row[k]] = False  # released: no result, no claim
                 f.ver.scores[k] = 0
             elif f.ver.verified[k]:
                 b = int(f.ver.best[k])
-                final[k] = p.work[b]
+                final[row[k]] = p.work[b]
                 tr.num_verified += 1
                 tr.last_emb = p.emb[b]
                 tr.class_votes[int(p.classes[b])] = tr.class_votes.get(int(p.classes[b]), 0.0) + float(p.scores[b])
-            elif nonempty[k]:
+            elif k in row:
                 tr.last_emb = res_emb[k]
         area = final.flatten(1).sum(1).float()
         score_sum = (f.S_up.clamp(0, 1) * final).flatten(1).sum(1)
-        f.scores = (score_sum / area.clamp_min(1)).tolist()
+        f.scores = [0.0] * K  # an empty mask scores 0
+        for i, v in zip(f.live, (score_sum / area.clamp_min(1)).tolist()):
+            f.scores[i] = v
         f.ids = [tr.track_id for tr in f.tracks]
         # the non-overlapping maps as ranks (highest track score on top), then ids: a few whole-map
         # operations per frame, not a few per target (they are what slows down on a busy machine)
         rank = paint_order(f.scores).to(final.device)
-        rank_work = paste_ranks(final, rank)
-        f.results = rank_work[None] == rank[:, None, None]
-        f.visible = f.results.flatten(1).sum(1) >= self._min_area(f.stride)
-        f.results &= f.visible[:, None, None]  # too small: empty, drawn nowhere
-        lut = torch.zeros(len(f.ids) + 1, dtype=torch.int32, device=final.device)
+        live = torch.tensor(f.live, dtype=torch.long)
+        rank_live = rank[live]
+        rank_work = paste_ranks(final, rank_live)
+        f.results = rank_work[None] == rank_live[:, None, None]
+        n = f.results.flatten(1).sum(1)
+        vis_live = (n >= self._min_area(f.stride)) & (n > 0)
+        f.results &= vis_live[:, None, None]  # too small: empty, drawn nowhere
+        f.visible = torch.zeros(K, dtype=torch.bool, device=final.device)
+        f.visible[live.to(final.device)] = vis_live
+        lut = torch.zeros(K + 1, dtype=torch.int32, device=final.device)
         lut[rank.long()] = torch.tensor(f.ids, dtype=torch.int32, device=final.device) * f.visible
         f.id_work = lut[rank_work.long()]
         if f.stride > 1:
-            drawn = final.flatten(1).any(1).nonzero()[:, 0]  # only these can claim a pixel
-            f.id_map = lut[paste_ranks(self._full_masks(f, drawn), rank[drawn.cpu()]).long()]
+            drawn = final.flatten(1).any(1).nonzero()[:, 0].cpu()  # rows of ``final`` that claim pixels
+            f.id_map = lut[paste_ranks(self._full_masks(f, live[drawn]), rank_live[drawn]).long()]
         else:
             f.id_map = f.id_work.clone()
 
-    def _eq10(self, f: FrameState, rows: List[int]):
-        """Eq. 10 for the targets ``rows`` whose result y̌_j is not empty, expanded to all K
-        targets: an empty y̌_j has IoU 0 with every proposal, so its s is 0 (nothing to embed or
-        compare). The same as eq. 10 on all K up to float rounding (a smaller batch of embeddings).
-        Returns the Verification and the results' embeddings (K, E; zeros when empty)."""
-        p, K = f.props, len(f.tracks)
-        idx = torch.tensor(rows, dtype=torch.long, device=f.results.device)
-        emb = self._embed(f.feats, f.results[idx])
+    def _eq10(self, f: FrameState):
+        """Eq. 10 for the ``live`` targets (non-empty y̌_j), expanded to all K targets: an empty
+        y̌_j has IoU 0 with every proposal, so its s is 0 (nothing to embed or compare). The same
+        as eq. 10 on all K up to float rounding (a smaller batch of embeddings). Returns the
+        Verification and the results' embeddings (K, E; zeros when empty)."""
+        p, K, rows = f.props, len(f.tracks), f.live
+        emb = self._embed(f.feats, f.results)
         res_emb = emb.new_zeros((K, emb.shape[1]))
-        res_emb[idx] = emb
+        res_emb[torch.tensor(rows, dtype=torch.long, device=emb.device)] = emb
         first = torch.stack([f.tracks[k].first_emb for k in rows]) if rows else emb.new_zeros((0, emb.shape[1]))
-        sub = self.verifier.verify(p.work, p.emb, f.results[idx], emb, first)
+        sub = self.verifier.verify(p.work, p.emb, f.results, emb, first)
         if len(rows) == K:
             return sub, res_emb
         rows_c = torch.tensor(rows, dtype=torch.long)
@@ -256,9 +271,10 @@ class TNetTracker(nn.Module):
         return Verification(scores=scores, best=best, best_score=best_score, verified=verified), res_emb
 
     def _full_masks(self, f: FrameState, drawn: torch.Tensor) -> torch.Tensor:
-        """The final masks of the targets ``drawn`` (non-empty at the working resolution) at the
-        frame's resolution: the verified proposal itself, else the coarse scores resized to the
-        frame and thresholded, each kind in one batched operation. (|drawn|, H, W) bool."""
+        """The final masks of the targets ``drawn`` (indices into ``tracks``; non-empty at the
+        working resolution) at the frame's resolution: the verified proposal itself, else the
+        coarse scores resized to the frame and thresholded, each kind in one batched operation.
+        (|drawn|, H, W) bool."""
         H, W = f.size
         out = torch.zeros((len(drawn), H, W), dtype=torch.bool, device=f.S.device)
         ver = f.ver.verified.to(drawn.device)[drawn]
@@ -277,7 +293,7 @@ class TNetTracker(nn.Module):
             return
         K = len(f.tracks)
         unclaimed = ~(f.ver.scores != 0).any(0).cpu() if K else torch.ones(len(p.work), dtype=torch.bool)
-        current = f.results[f.visible]
+        current = f.results[f.results.flatten(1).any(1)]  # the live targets' visible final masks
         iou = mask_iou(p.work, current).amax(1).cpu() if len(current) else torch.zeros(len(p.work))
         area = p.work.flatten(1).sum(1).cpu()
         ok = unclaimed & (iou < self.new_track_iou) & (p.scores.cpu() >= self.proposal_score_thresh)
@@ -322,7 +338,8 @@ class TNetTracker(nn.Module):
     # ------------------------------------------------------------------ phase 4: memory
     def _update_memory(self, f: FrameState) -> None:
         """The final mask of each earlier target enters its memory; refit when the policy says so."""
-        labels = downsample_masks(f.results, tuple(f.X.shape[-2:]))  # (K, 1, h, w), all targets at once
+        labels = downsample_masks(f.results, tuple(f.X.shape[-2:]))  # (L, 1, h, w), all live targets at once
+        row = {k: i for i, k in enumerate(f.live)}
         visible = f.visible.tolist()
         for k, tr in enumerate(f.tracks):
             if not visible[k]:
@@ -333,7 +350,7 @@ class TNetTracker(nn.Module):
             verified = bool(f.ver.verified[k])
             self.stats["results"] += 1
             self.stats["verified"] += int(verified)
-            y = labels[k : k + 1]
+            y = labels[row[k] : row[k] + 1]  # visible => live
             x = f.X if self.update_projection else f.Z[k : k + 1]
             matched = bool(f.ver.best_score[k] > 0)
             self.stats["matched"] += int(matched)  # matched - verified: stored without the doubled weight
