@@ -309,6 +309,58 @@ def test_proposer_features_image_std_is_the_texture_within_each_cell():
     assert float(spread[2, 2]) == pytest.approx(float(spread[4, 8]))  # the same stripes everywhere
 
 
+def test_proposer_features_image_cov_tells_a_grey_texture_from_a_two_hue_one():
+    """``"image_cov"``: per-cell correlation of the colour channels. Light/dark grey stripes move
+    all channels together (+1); blue/red stripes move B against R (-1); both have the same
+    per-channel spread, so ``"image_std"`` alone cannot tell them apart."""
+    from uvmos.modeling.tnet import ProposerFeatures
+
+    img = torch.full((3, 96, 160), 128, dtype=torch.uint8)
+    stripes = torch.tensor([0, 255], dtype=torch.uint8).repeat(40)
+    img[:, 0:48, 0:80] = stripes  # grey: B, G, R alike
+    img[0, 48:96, 80:160], img[2, 48:96, 80:160] = stripes, 255 - stripes  # blue against red
+    img[1, 48:96, 80:160] = 128
+    feats = {"res3": torch.randn(1, 8, 12, 20)}
+    src = ProposerFeatures(concat={"tnet": ("res3", "image_std", "image_cov")})
+    t = src({"image": img}, {"features": feats})["tnet"]
+    assert t.shape == (1, 8 + 3 + 3, 12, 20)
+    std, cov = t[0, 8:11], t[0, 11:14]  # image_cov pairs: (B,G), (G,R), (B,R)
+    assert float(std[0, 2, 2]) == pytest.approx(float(std[0, 9, 15]))  # same blue spread in both patches
+    assert float(cov[2, 2, 2]) > float(cov[2, 6, 6]) > float(cov[2, 9, 15])  # B,R: +1 grey, 0 flat, -1 two hues
+
+
+def test_scores_in_one_convolution_equal_the_two_layer_model():
+    """``_scores``: W2 * (W1 * X) for all targets from one composite 3x3 kernel per target (eq. 8)."""
+    from uvmos.modeling.tnet import ConvTargetModel
+    from uvmos.modeling.tnet.state import Tracklet
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(1, 6, 9, 11, generator=g)
+    tm = ConvTargetModel(hidden_channels=4, kernel_size=3)
+    params = [[torch.randn(4, 6, 1, 1, generator=g), torch.randn(1, 4, 3, 3, generator=g)] for _ in range(3)]
+    tracks = [Tracklet(i, p, None, None, None, 0) for i, p in enumerate(params)]
+    S = _tracker()._scores(X, tracks)
+    ref = torch.cat([tm.filter(tm.project(X, w1), w2) for w1, w2 in params])
+    assert S.shape == (3, 1, 9, 11) and torch.allclose(S, ref, atol=1e-5)
+
+
+def test_num_threads_applies_to_the_step_only():
+    """``num_threads``: T-Net's many small operations run on that many torch threads (they then
+    stop waiting at OpenMP barriers on a busy machine); the caller's setting is restored."""
+    frames, video = shapes_stream(length=3)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        trk = _tracker(num_threads=1)
+        step = trk._predict
+        trk._predict = lambda *a: (seen.append(torch.get_num_threads()), step(*a))[1]
+        list(VideoSegmenter(OracleProposer(videos=[video]), trk).run_video(frames, video))
+        assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("release_after", [None, 1])
 def test_release_after_gives_up_unverified_results(release_after):
     """Object 2 stays in view but has no proposal in frames 5-9, so its target cannot be verified.

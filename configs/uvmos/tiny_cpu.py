@@ -21,17 +21,18 @@ from ._video_eval import dataloader, train
 
 model.proposer = dnet_model
 # Target features (chosen on uvmos_synth_hard train/val; results: docs/tnet.md, "Target features"):
-# res3 (stride 8) with res2, the frame's colours and their spread within each cell (texture)
-# resampled to its grid, each part scaled to unit RMS -- 32 + 16 + 3 + 3 = 54 channels. Not the
+# res3 (stride 8) with res2, the frame's colours, their spread within each cell and the
+# correlation of channel pairs within each cell (texture), resampled to its grid, each part scaled
+# to unit RMS -- 32 + 16 + 3 + 3 + 3 = 57 channels. Not the
 # decoders' x_sal/x_ins: they encode objectness, so every target model would fire on every object.
 model.associator.features = L(ProposerFeatures)(
-    keys=("res3", "res5"), max_cells=1024, concat={"tnet": ("res3", "res2", "image", "image_std")}
+    keys=("res3", "res5"), max_cells=1024, concat={"tnet": ("res3", "res2", "image", "image_std", "image_cov")}
 )
 model.associator.target_feature = "tnet"
-# W1 = the PCA of the first frame's 54 channels, all kept (fewer lose accuracy: docs/tnet.md);
+# W1 = the PCA of the first frame's 57 channels, all kept (fewer lose accuracy: docs/tnet.md);
 # W2 fitted alone: a linear problem solved exactly. W1 is not fitted (init_projection=False): with
 # D = C it is a rotation that W2 absorbs.
-model.associator.target_model.hidden_channels = 54
+model.associator.target_model.hidden_channels = 57
 model.associator.init_projection = False
 # y̌_j = resized score map > 0.4 (chosen on hard val: docs/tnet.md, "Target features")
 model.associator.score_thresh = 0.4
@@ -41,6 +42,9 @@ model.associator.proposal_score_thresh = 0.1
 # eq. 9 as written: every pixel weighs the same (FRTM's hinge class balance, the shared T-Net
 # config's choice, was worse on hard train/val: docs/tnet.md)
 model.associator.pixel_weighting = "none"
+# T-Net's step runs on one thread: its many small operations lose more than they gain from a
+# second thread and degrade far worse under load (docs/benchmarks.md, "On a shared machine")
+model.associator.num_threads = 1
 model.associator.reid = L(MaskPooledEmbedder)(in_features=("res3", "res5"), center=True)
 
 train.output_dir = "output/uvmos_tiny_cpu"

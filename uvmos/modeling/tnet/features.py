@@ -21,20 +21,32 @@ from torch import nn
 
 from .mask_ops import crop_padding
 
+# parts of ``concat`` computed from the frame itself rather than taken from the proposer's features
+_FRAME_MAPS = ("image", "image_std", "image_cov")
+
 __all__ = ["BackboneFeatures", "ProposerFeatures"]
 
 
-def _colour_moments(image: torch.Tensor, grid) -> Dict[str, torch.Tensor]:
-    """The frame's colours area-averaged to ``grid`` (``"image"``) and their standard deviation
-    within each cell (``"image_std"``: texture), from one pass over the frame."""
+def _colour_moments(image: torch.Tensor, grid, names=_FRAME_MAPS) -> Dict[str, torch.Tensor]:
+    """The frame's colour statistics within each cell of ``grid``, from one pass over the frame:
+    the mean colour (``"image"``), each channel's standard deviation (``"image_std"``: texture) and
+    the correlation of each pair of channels (``"image_cov"``: (B,G), (G,R), (B,R); how the colours
+    vary together, e.g. a texture of light and dark vs one of two hues). Only ``names`` after
+    ``"image"`` are computed."""
     img = image[None].float()
-    mu = F.interpolate(img, size=grid, mode="area")
-    std = (F.interpolate(img * img, size=grid, mode="area") - mu * mu).clamp_min(0).sqrt()
-    return {"image": mu, "image_std": std}
-
-
-# parts of ``concat`` computed from the frame itself rather than taken from the proposer's features
-_FRAME_MAPS = ("image", "image_std")
+    pool = lambda x: F.interpolate(x, size=grid, mode="area")  # noqa: E731
+    mu = pool(img)
+    out = {"image": mu}
+    if "image_std" in names or "image_cov" in names:
+        out["image_std"] = (pool(img * img) - mu * mu).clamp_min(0).sqrt()
+    if "image_cov" in names:
+        pairs = ((0, 1), (1, 2), (0, 2))
+        cross = pool(torch.cat([img[:, a : a + 1] * img[:, b : b + 1] for a, b in pairs], 1))
+        std = out["image_std"]
+        cov = cross - torch.cat([mu[:, a : a + 1] * mu[:, b : b + 1] for a, b in pairs], 1)
+        # correlation; a flat cell (std < 1 grey level) gives ~0, not noise divided by ~0
+        out["image_cov"] = cov / torch.cat([std[:, a : a + 1] * std[:, b : b + 1] for a, b in pairs], 1).clamp_min(1.0)
+    return out
 
 
 class ProposerFeatures:
@@ -57,7 +69,8 @@ class ProposerFeatures:
             ``"image"`` is the frame itself (its colours, area-averaged to the grid and centred
             on the frame's mean colour), a cue the narrow networks' maps keep little of;
             ``"image_std"`` the colours' standard deviation within each cell (texture), centred
-            likewise.
+            likewise; ``"image_cov"`` the correlation of each pair of colour channels within each
+            cell (:func:`_colour_moments`), centred likewise.
     """
 
     def __init__(
@@ -111,7 +124,7 @@ class ProposerFeatures:
             for n in names:
                 if n in _FRAME_MAPS:
                     if tuple(grid) not in colour:
-                        colour[tuple(grid)] = _colour_moments(frame["image"], grid)
+                        colour[tuple(grid)] = _colour_moments(frame["image"], grid, names)
                     m = colour[tuple(grid)][n]
                     m = m - m.mean(dim=(2, 3), keepdim=True)
                 else:

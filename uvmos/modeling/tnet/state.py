@@ -57,7 +57,6 @@ class FrameState:
     props: Proposals
     tracks: List[Tracklet]
     S: torch.Tensor  # (K, 1, h, w) coarse scores
-    Z: Optional[torch.Tensor]  # (K, D, h, w) projected features of each target
     # The targets whose y̌_j is not empty (ascending indices into ``tracks``); every other target's
     # y̌_j is empty, so the working-resolution maps below hold these L rows only.
     live: List[int]

@@ -80,6 +80,11 @@ class TNetTracker(nn.Module):
             side to at most this (400: 854x480 -> stride 3); the output id map is drawn at the
             frame's resolution from the full-resolution proposals. None: the frame's resolution.
         seed: seeds the random part of each target model's initialisation.
+        num_threads: torch threads for ``step`` (None: the caller's), restored afterwards. T-Net
+            is a few hundred short operations per frame; on two threads each waits at an OpenMP
+            barrier for its team mate, which on a machine shared with other jobs the scheduler has
+            often parked (docs/benchmarks.md, "On a shared machine"). With 1, it runs none in
+            parallel. Leave None when ``features`` runs a backbone (``BackboneFeatures``).
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class TNetTracker(nn.Module):
         work_max_side: Optional[int] = 400,
         release_after: Optional[int] = None,
         seed: int = 0,
+        num_threads: Optional[int] = None,
     ):
         super().__init__()
         if result_mode not in ("threshold", "proposal"):
@@ -130,11 +136,19 @@ class TNetTracker(nn.Module):
     def step(self, frame: dict, proposals: dict) -> dict:
         """One frame (phases in the module docstring). Returns ``id_map`` int32 (H, W),
         ``track_scores`` {id: float} and ``track_classes`` {id: int} of the targets visible now."""
-        f = self._predict(frame, proposals)
-        self._verify(f)
-        self._discover(f)
-        self._update_memory(f)
-        self._end_tracks(f)
+        n = self.num_threads
+        prev = torch.get_num_threads() if n else 0
+        if n and n != prev:
+            torch.set_num_threads(n)
+        try:
+            f = self._predict(frame, proposals)
+            self._verify(f)
+            self._discover(f)
+            self._update_memory(f)
+            self._end_tracks(f)
+        finally:
+            if n and n != prev:
+                torch.set_num_threads(prev)
         present = set(torch.nonzero(torch.bincount(f.id_map.flatten().long())[1:]).flatten().add(1).tolist())
         track_scores = {i: float(s) for i, s in zip(f.ids, f.scores) if i in present}
         return {
@@ -159,7 +173,7 @@ class TNetTracker(nn.Module):
         tracks = list(self.tracks.values())
         work = tuple(props.work.shape[-2:])
         if tracks:
-            S, Z = self._scores(X, tracks)
+            S = self._scores(X, tracks)
             snap = self.result_mode == "proposal" and len(props.work) > 0
             thr = self.score_thresh if self.snap_thresh is None else self.snap_thresh
             # bilinear resizing never exceeds the coarse maximum: a target whose S_j stays below the
@@ -175,25 +189,25 @@ class TNetTracker(nn.Module):
             keep = (area >= self._min_area(stride)) & (area > 0)
             live, S_up, results = cand[keep].tolist(), S_up[keep], results[keep]
         else:
-            S, Z, live = X.new_zeros((0, 1) + tuple(X.shape[-2:])), None, []
+            S, live = X.new_zeros((0, 1) + tuple(X.shape[-2:])), []
             S_up, results = X.new_zeros((0,) + work), torch.zeros((0,) + work, dtype=torch.bool, device=X.device)
         # positional, in the field order of FrameState
-        return FrameState(t, (H, W), stride, feats, X, props, tracks, S, Z, live, S_up, results)
+        return FrameState(t, (H, W), stride, feats, X, props, tracks, S, live, S_up, results)
 
     def _min_area(self, stride: int) -> float:
         return self.min_area / stride**2
 
     def _scores(self, X: torch.Tensor, tracks: List[Tracklet]):
-        """Coarse scores (K, 1, h, w) and each target's projected features (K, D, h, w), batched:
-        one 1x1 conv with all W1 stacked, one grouped conv with all W2."""
-        K = len(tracks)
-        w1 = torch.cat([tr.params[0] for tr in tracks])
-        w2 = torch.cat([tr.params[1] for tr in tracks])
+        """Coarse scores S_j = W2_j * (W1_j * X) (K, 1, h, w) of all targets in one convolution:
+        W1 is 1x1, so W2 * (W1 * X) = V * X with V[c] = sum_d W2[d] W1[d, c] (a 3x3 kernel on the C
+        input channels; one (K, C, 3, 3) conv instead of a K*D-channel 1x1 and a grouped conv)."""
+        w1 = torch.cat([tr.params[0] for tr in tracks])  # (K*D, C, 1, 1)
+        w2 = torch.cat([tr.params[1] for tr in tracks])  # (K, D, k, k)
+        K, D, k = w2.shape[0], w2.shape[1], w2.shape[-1]
+        v = torch.einsum("kdc,kdij->kcij", w1.view(K, D, -1), w2)
         with torch.no_grad():
-            z = F.conv2d(X, w1)  # (1, K*D, h, w)
-            s = F.conv2d(z, w2, padding=w2.shape[-1] // 2, groups=K)  # (1, K, h, w)
-        D = tracks[0].params[0].shape[0]
-        return s[0][:, None], z[0].view(K, D, *z.shape[-2:])
+            s = F.conv2d(X, v, padding=k // 2)  # (1, K, h, w)
+        return s[0][:, None]
 
     # ------------------------------------------------------------------ phase 2: verify
     def _verify(self, f: FrameState) -> None:
@@ -351,7 +365,7 @@ class TNetTracker(nn.Module):
             self.stats["results"] += 1
             self.stats["verified"] += int(verified)
             y = labels[row[k] : row[k] + 1]  # visible => live
-            x = f.X if self.update_projection else f.Z[k : k + 1]
+            x = f.X if self.update_projection else self.target_model.project(f.X, tr.params[0])
             matched = bool(f.ver.best_score[k] > 0)
             self.stats["matched"] += int(matched)  # matched - verified: stored without the doubled weight
             if self.memory.step(tr.memory, x, y, self._pixel_weights(y), verified=verified, matched=matched):
